@@ -1,0 +1,81 @@
+"""Headstart: transfer learning and fine-tuning for PyTorch, the same way across domains.
+
+This module is the public API; plugins import only from here.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .data import DataError, read_csv, read_jsonl, read_tsv, require_columns
+from .engine import CheckpointError, RunContext, TrainerSettings
+from .experiment import ExperimentConfig, build, format_plan, load_config, run_experiment
+from .freeze import BlockMapError, FreezePlan, PolicyError, is_norm, resolve_blocks
+from .interfaces import (
+    HEAD,
+    Batch,
+    Block,
+    DatasetFormat,
+    Features,
+    FeatureSpec,
+    Metric,
+    NormMode,
+    Phase,
+    PolicyType,
+    SourceModel,
+    SourceProvider,
+    TargetTask,
+    TaskType,
+    TransferPolicy,
+)
+from .model import TransferModel
+from .options import ConfigError, check_options, suggest
+from .plugins import hookimpl, load_plugins
+from .registry import UnknownNameError, get_registry
+from .reinit import reset_parameters
+
+__all__ = [
+    "HEAD",
+    "Batch",
+    "Block",
+    "BlockMapError",
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "DatasetFormat",
+    "ExperimentConfig",
+    "FeatureSpec",
+    "Features",
+    "FreezePlan",
+    "Metric",
+    "NormMode",
+    "Phase",
+    "PolicyError",
+    "PolicyType",
+    "RunContext",
+    "SourceModel",
+    "SourceProvider",
+    "TargetTask",
+    "TaskType",
+    "TrainerSettings",
+    "TransferModel",
+    "TransferPolicy",
+    "UnknownNameError",
+    "__version__",
+    "build",
+    "check_options",
+    "format_plan",
+    "get_registry",
+    "hookimpl",
+    "is_norm",
+    "load_config",
+    "load_plugins",
+    "read_csv",
+    "read_jsonl",
+    "read_tsv",
+    "require_columns",
+    "reset_parameters",
+    "resolve_blocks",
+    "run_experiment",
+    "suggest",
+]

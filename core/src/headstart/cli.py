@@ -1,0 +1,153 @@
+"""The ``headstart`` command: ``plugins``, ``plan``, ``run``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .data import DataError
+from .engine.checkpoint import CheckpointError
+from .freeze import BlockMapError, FreezeStateError, PolicyError
+from .options import ConfigError
+from .plugins import PluginError, get_plugin_system
+from .registry import UnknownNameError, get_registry
+
+#: Errors that are the user's input, shown as one line without a traceback.
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError, UnknownNameError, CheckpointError, BlockMapError, FreezeStateError, PluginError,
+    PolicyError, DataError, FileNotFoundError,
+)
+
+
+def plugins_report() -> dict[str, Any]:
+    """Every plugin with its version, hooks and contributions, and the ones that failed."""
+    system = get_plugin_system()
+    plugins = []
+    for name, info in system.infos.items():
+        try:
+            contributes = system.plugin_contributions(name)
+            error = None
+        except Exception as exc:  # a plugin whose hook raises is still listed
+            contributes, error = {}, f"{type(exc).__name__}: {exc}"
+        plugins.append({
+            "name": name,
+            "distribution": info.distribution,
+            "version": info.version,
+            "builtin": info.builtin,
+            "module": info.module,
+            "hooks": info.hooks,
+            "contributes": contributes,
+            **({"error": error} if error else {}),
+        })
+    failed = [{"name": f.name, "source": f.source, "error": f.error} for f in system.failures]
+    return {"headstart": __version__, "plugins": plugins, "failed": failed}
+
+
+def _print_plugins(report: dict[str, Any]) -> None:
+    print(f"headstart {report['headstart']}")
+    for p in report["plugins"]:
+        origin = "built-in" if p["builtin"] else f"{p['distribution'] or '?'} {p['version'] or ''}".strip()
+        print(f"\n{p['name']}  ({origin})")
+        for kind, names in p["contributes"].items():
+            if names:
+                shown = [f"{n}:…" for n in names] if kind == "sources" else names
+                print(f"  {kind:<9} {', '.join(shown)}")
+        events = [h for h in p["hooks"] if h.startswith("headstart_on_")]
+        if events:
+            print(f"  {'events':<9} {', '.join(events)}")
+        if p.get("error"):
+            print(f"  ERROR     {p['error']}")
+    if report["failed"]:
+        print("\nfailed to load:")
+        for f in report["failed"]:
+            print(f"  {f['name']} ({f['source']}): {f['error']}")
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    report = plugins_report()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_plugins(report)
+    get_registry()  # duplicate names across plugins are an error worth showing
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .experiment import build, format_plan, load_config, plan_json
+
+    built = build(load_config(args.experiment, args.set))
+    if args.json:
+        print(json.dumps(plan_json(built), indent=2))
+    else:
+        print(format_plan(built))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .experiment import load_config, load_run_config, run_experiment
+
+    run_dir = Path(args.run_dir) if args.run_dir else None
+    if args.resume:
+        run_dir = Path(args.resume)
+        config = load_run_config(run_dir, args.set) if args.experiment is None else load_config(args.experiment, args.set)
+    elif args.experiment is None:
+        raise ConfigError("headstart run needs an experiment file (or --resume RUN_DIR)")
+    else:
+        config = load_config(args.experiment, args.set)
+    run_dir, summary = run_experiment(config, run_dir, resume=bool(args.resume))
+    best = summary["best"]
+    print(f"run directory: {run_dir}")
+    print(f"best {summary['monitor']} = {best['value']} at epoch {None if best['epoch'] is None else best['epoch'] + 1}; "
+          f"trainable parameters {summary['trainable_params_max']:,} of {summary['total_params']:,}; "
+          f"{summary['wall_time_s']:.1f} s")
+    if summary.get("test"):
+        print("test: " + ", ".join(f"{k}={v:.4f}" for k, v in summary["test"].items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="headstart", description="Transfer learning and fine-tuning for PyTorch.")
+    parser.add_argument("--version", action="version", version=f"headstart {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("plugins", help="list plugins, what they contribute, and failures")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_plugins)
+
+    overrides = {"action": "append", "default": [], "metavar": "KEY=VALUE",
+                 "help": "override a config value, e.g. trainer.epochs=3 (repeatable)"}
+    p = sub.add_parser("plan", help="print the freeze plan of every phase without training")
+    p.add_argument("experiment", help="experiment YAML file")
+    p.add_argument("--set", **overrides)  # type: ignore[arg-type]
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("run", help="train an experiment into a run directory")
+    p.add_argument("experiment", nargs="?", help="experiment YAML file (optional with --resume)")
+    p.add_argument("--set", **overrides)  # type: ignore[arg-type]
+    p.add_argument("--run-dir", help="write the run here instead of a new directory under output_dir")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except USER_ERRORS as exc:
+        print(f"headstart: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("headstart: interrupted; the last checkpoint is intact (resume with --resume RUN_DIR)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""Atomic checkpoints: weights as safetensors, everything else as a ``weights_only`` state file.
+
+Layout under ``<run>/checkpoints/``::
+
+    epoch-0003/model.safetensors   weights (and BatchNorm buffers) of backbone + head
+    epoch-0003/state.pt            optimizer, step, epoch, freeze state, RNG states, counters
+    last -> epoch-0003             symlinks, replaced atomically
+    best -> epoch-0002
+
+A checkpoint directory is written under a temporary name and renamed into place; only then is the
+``last`` / ``best`` link switched (``os.replace``). A crash at any point leaves the previous links
+pointing at complete checkpoints. Loading never unpickles code: the state file is read with
+``torch.load(weights_only=True)`` and both files must carry Headstart's format marker.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_model, save_model
+from torch import nn
+
+FORMAT = "headstart-checkpoint"
+VERSION = 1
+WEIGHTS = "model.safetensors"
+STATE = "state.pt"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, incomplete, or not written by Headstart."""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as f:
+        os.fsync(f.fileno())
+
+
+def rng_state() -> dict[str, Any]:
+    """RNG states of torch, CUDA, numpy and ``random`` in weights_only-loadable types."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+def save_checkpoint(ckpt_dir: Path, name: str, model: nn.Module, state: dict[str, Any],
+                    links: tuple[str, ...] = ("last",)) -> Path:
+    """Write ``ckpt_dir/name`` atomically, then point each of ``links`` at it."""
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    final = ckpt_dir / name
+    tmp = ckpt_dir / f".tmp-{name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    save_model(model, str(tmp / WEIGHTS), metadata={"format": FORMAT, "version": str(VERSION)},
+               force_contiguous=True)
+    torch.save({"format": FORMAT, "version": VERSION, **state}, tmp / STATE)
+    for f in (WEIGHTS, STATE):
+        _fsync_file(tmp / f)
+    if final.exists():  # the same epoch written again after a resume: keep the old one until replaced
+        old = ckpt_dir / f".old-{name}-{os.getpid()}"
+        final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(final)
+    _fsync_dir(ckpt_dir)
+    for link in links:
+        tmp_link = ckpt_dir / f".{link}-{os.getpid()}"
+        if tmp_link.is_symlink() or tmp_link.exists():
+            tmp_link.unlink()
+        tmp_link.symlink_to(name)
+        os.replace(tmp_link, ckpt_dir / link)
+    _fsync_dir(ckpt_dir)
+    _prune(ckpt_dir)
+    return final
+
+
+def _prune(ckpt_dir: Path) -> None:
+    """Remove checkpoint directories no link points at (and leftovers of crashed writes)."""
+    keep = {os.readlink(p) for p in ckpt_dir.iterdir() if p.is_symlink()}
+    for p in ckpt_dir.iterdir():
+        if p.is_dir() and not p.is_symlink() and p.name not in keep:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def resolve(path: Path) -> Path:
+    """A checkpoint directory from a run directory, a ``checkpoints/<link>`` or a directory."""
+    path = Path(path)
+    if (path / "checkpoints" / "last").exists():
+        path = path / "checkpoints" / "last"
+    if not (path / WEIGHTS).is_file() or not (path / STATE).is_file():
+        raise CheckpointError(
+            f"{path}: not a Headstart checkpoint directory (expected {WEIGHTS} and {STATE}; "
+            "a run directory with checkpoints/last also works)"
+        )
+    return path.resolve()
+
+
+def load_state(ckpt: Path) -> dict[str, Any]:
+    """Read ``state.pt`` with ``weights_only=True``; refuse anything that is not ours."""
+    file = ckpt / STATE
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{file}: refused — it is not a Headstart state file and holds objects that safe "
+            f"loading (weights_only=True) does not allow ({first}). Nothing from it was executed."
+        ) from None
+    except Exception as exc:  # truncated, not a zip/pickle at all
+        raise CheckpointError(f"{file}: cannot be read as a Headstart state file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{file}: not a Headstart checkpoint (no {FORMAT!r} format marker)")
+    if state.get("version") != VERSION:
+        raise CheckpointError(f"{file}: checkpoint version {state.get('version')} is not supported (expected {VERSION})")
+    return state
+
+
+def load_weights(ckpt: Path, model: nn.Module) -> None:
+    """Load ``model.safetensors`` into ``model`` strictly; errors name the file and keys."""
+    file = ckpt / WEIGHTS
+    try:
+        with safe_open(str(file), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{file}: not a readable safetensors file ({exc})") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{file}: not a Headstart checkpoint (no {FORMAT!r} format marker)")
+    missing, unexpected = load_model(model, str(file), strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{file}: does not fit the model: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+        )

@@ -1,0 +1,227 @@
+"""The training loop. It reads top to bottom; plugins extend it through ``headstart_on_*`` events.
+
+Exactness of resume: the data order of epoch ``e`` comes from a generator seeded with
+``(seed, e)``, every RNG state is saved with each end-of-epoch checkpoint, the learning rate is a
+pure function of the step, and the optimizer keeps one fixed group layout across phases. A run
+resumed from ``last`` therefore ends with the same weights as one that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ..freeze.apply import scale_lr
+from ..freeze.plan import phase_at
+from ..registry import get_registry
+from . import checkpoint as ckpt
+from .device import autocast, peak_memory_mb, reset_peak_memory, to_device
+from .evaluate import evaluate
+from .metrics_log import MetricsLog
+from .run_state import RunContext
+from .schedule import lr_factor
+
+
+def _loader(run: RunContext, split: str, train: bool, epoch: int = 0) -> DataLoader[Any]:
+    s = run.settings
+    generator = torch.Generator().manual_seed(run.seed * 100_003 + epoch)
+    return DataLoader(
+        run.task.dataset(split, train=train),
+        batch_size=s.batch_size if train else (s.eval_batch_size or s.batch_size),
+        shuffle=train,
+        generator=generator,
+        collate_fn=run.task.collate,
+        num_workers=s.num_workers,
+        pin_memory=run.device.type == "cuda",
+        persistent_workers=False,
+    )
+
+
+def _make_optimizer(run: RunContext) -> torch.optim.Optimizer:
+    groups = run.freezer.param_groups()
+    if run.settings.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=0.0, momentum=run.settings.momentum)
+    return torch.optim.AdamW(groups, lr=0.0)
+
+
+def _monitor(run: RunContext) -> tuple[str, bool]:
+    """The metric that picks ``best`` and whether higher is better."""
+    name = run.settings.monitor or (run.task.metrics[0] if run.task.metrics else "loss")
+    if name == "loss":
+        return name, False
+    return name, get_registry().metric(name).higher_is_better if name in get_registry().metrics else True
+
+
+def _improved(run: RunContext, value: float, higher: bool) -> bool:
+    if math.isnan(value):
+        return False
+    if run.best_value is None:
+        return True
+    delta = value - run.best_value if higher else run.best_value - value
+    return delta > run.settings.min_delta
+
+
+def _state(run: RunContext) -> dict[str, Any]:
+    assert run.optimizer is not None
+    return {
+        "epoch": run.epoch,
+        "step": run.step,
+        "best_value": run.best_value,
+        "best_epoch": run.best_epoch,
+        "bad_epochs": run.bad_epochs,
+        "elapsed_s": run.elapsed_s,
+        "trainable_params": dict(run.trainable_params),
+        "optimizer": run.optimizer.state_dict(),
+        "freeze": run.freezer.state_dict(),
+        "rng": ckpt.rng_state(),
+    }
+
+
+def _restore(run: RunContext, path: Path) -> None:
+    assert run.optimizer is not None
+    state = ckpt.load_state(path)
+    run.freezer.check_state(state["freeze"])
+    ckpt.load_weights(path, run.model)
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.epoch, run.step = int(state["epoch"]), int(state["step"])
+    run.best_value, run.best_epoch = state["best_value"], state["best_epoch"]
+    run.bad_epochs, run.elapsed_s = int(state["bad_epochs"]), float(state["elapsed_s"])
+    run.trainable_params = dict(state["trainable_params"])
+    ckpt.set_rng_state(state["rng"])
+
+
+def train(run: RunContext, resume_from: Path | None = None) -> dict[str, Any]:
+    """Train ``run`` to the end (or until early stopping); return the content of summary.json."""
+    s, hook, model, task = run.settings, run.hook, run.model, run.task
+    started = time.perf_counter()
+    reset_peak_memory(run.device)
+    model.to(run.device)
+    run.optimizer = _make_optimizer(run)
+    has_val = "val" in task.splits()
+    monitor, higher = _monitor(run)
+    log = MetricsLog(run.run_dir)
+
+    if resume_from is not None:
+        _restore(run, resume_from)
+    log.load(before_epoch=run.epoch)
+
+    train_loader = _loader(run, "train", train=True, epoch=run.epoch)
+    batches = len(train_loader) if s.max_steps_per_epoch is None else min(len(train_loader), s.max_steps_per_epoch * s.grad_accum)
+    steps_per_epoch = math.ceil(batches / s.grad_accum)
+    total_steps = steps_per_epoch * s.epochs
+    warmup = s.warmup_steps or math.ceil(s.warmup_ratio * total_steps)
+    factor = lr_factor(s.schedule, total_steps, warmup)
+    val_loader = _loader(run, "val", train=False) if has_val else None
+
+    hook.headstart_on_run_start(run=run)
+    for epoch in range(run.epoch, s.epochs):
+        run.epoch = epoch
+        index = phase_at(run.phases, epoch)
+        if index != run.freezer.phase_index:
+            plan = run.freezer.apply(run.phases[index], index, run.optimizer)
+            run.trainable_params[plan.phase.name] = plan.trainable_numel
+            hook.headstart_on_phase_start(run=run, phase=plan.phase)
+        hook.headstart_on_epoch_start(run=run, epoch=epoch)
+
+        # --- train one epoch --------------------------------------------------------------
+        model.train()
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        train_loader = _loader(run, "train", train=True, epoch=epoch)
+        loss_sum, seen = torch.zeros((), device=run.device), 0
+        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{s.epochs} [{run.freezer.plan.phase.name}]",  # type: ignore[union-attr]
+                   disable=not s.progress, leave=False, dynamic_ncols=True)
+        run.optimizer.zero_grad(set_to_none=True)
+        for i, batch in enumerate(train_loader):
+            if i >= batches:
+                break
+            batch = to_device(batch, run.device)
+            with autocast(run.device, run.precision):
+                loss = task.loss(model(batch["inputs"]), batch)
+            (loss / s.grad_accum).backward()
+            loss_sum += loss.detach().float()
+            seen += 1
+            if (i + 1) % s.grad_accum != 0 and i + 1 != batches:
+                continue
+            if s.clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(trainable, s.clip_grad_norm)
+            scale_lr(run.optimizer, factor(run.step))
+            run.optimizer.step()
+            run.optimizer.zero_grad(set_to_none=True)
+            run.step += 1
+            step_metrics: dict[str, Any] = {"lr": run.optimizer.param_groups[-1]["lr"]}
+            if run.step % s.log_every == 0:  # the only host-device sync of the hot loop
+                step_metrics["loss"] = loss.item()
+                bar.set_postfix(loss=f"{step_metrics['loss']:.4f}")
+            bar.update(1)
+            hook.headstart_on_step_end(run=run, step=run.step, metrics=step_metrics)
+        bar.close()
+
+        # --- evaluate, log, checkpoint ----------------------------------------------------
+        row: dict[str, Any] = {"epoch": epoch, "step": run.step, "phase": run.freezer.plan.phase.name,  # type: ignore[union-attr]
+                               "train_loss": (loss_sum / max(seen, 1)).item()}
+        if val_loader is not None:
+            val = evaluate(model, task, val_loader, run.device, run.precision)
+            hook.headstart_on_evaluate(run=run, epoch=epoch, split="val", metrics=val)
+            row.update({f"val_{k}": v for k, v in val.items()})
+        value = row.get(f"val_{monitor}", row["train_loss"] if monitor == "loss" and not has_val else math.nan)
+        improved = _improved(run, value, higher) or (not has_val and epoch == s.epochs - 1)
+        if improved:
+            run.best_value, run.best_epoch, run.bad_epochs = value, epoch, 0
+        else:
+            run.bad_epochs += 1
+        row["elapsed_s"] = run.elapsed_s + time.perf_counter() - started
+        if s.progress:
+            shown = ", ".join(f"{k}={v:.4f}" for k, v in row.items() if isinstance(v, float) and k != "elapsed_s")
+            tqdm.write(f"epoch {epoch + 1}/{s.epochs} [{row['phase']}] {shown}")
+        log.append(row)
+        hook.headstart_on_epoch_end(run=run, epoch=epoch, metrics=row)
+
+        stop = run.should_stop or (s.patience is not None and run.bad_epochs >= s.patience)
+        run.epoch = epoch + 1
+        run.elapsed_s += time.perf_counter() - started
+        started = time.perf_counter()
+        links = ("last", "best") if improved else ("last",)
+        path = ckpt.save_checkpoint(run.run_dir / "checkpoints", f"epoch-{epoch:04d}", model, _state(run), links)
+        for kind in links:
+            hook.headstart_on_checkpoint(run=run, path=str(path), kind=kind)
+        if stop:
+            break
+
+    run.freezer.remove_hooks()
+    # --- final evaluation with the best weights -----------------------------------------------
+    final = log.rows[-1] if log.rows else {}
+    best_row = next((r for r in log.rows if r["epoch"] == run.best_epoch), final)
+    test = None
+    if "test" in task.splits():
+        best_dir = run.run_dir / "checkpoints" / "best"
+        if best_dir.exists():
+            ckpt.load_weights(best_dir.resolve(), model)
+        test = evaluate(model, task, _loader(run, "test", train=False), run.device, run.precision)
+        hook.headstart_on_evaluate(run=run, epoch=run.best_epoch if run.best_epoch is not None else -1, split="test", metrics=test)
+    run.elapsed_s += time.perf_counter() - started
+    peak, peak_kind = peak_memory_mb(run.device)
+    summary = {
+        "epochs_run": run.epoch,
+        "stopped_early": run.epoch < s.epochs,
+        "monitor": monitor,
+        "final": final,
+        "best": {"epoch": run.best_epoch, "value": run.best_value, "metrics": best_row},
+        "test": test,
+        "trainable_params": run.trainable_params,
+        "trainable_params_max": max(run.trainable_params.values(), default=0),
+        "total_params": sum(p.numel() for p in model.parameters()),
+        "wall_time_s": run.elapsed_s,
+        "peak_memory_mb": peak,
+        "peak_memory_kind": peak_kind,
+        "device": str(run.device),
+        "precision": run.precision,
+        "task": task.summary(),
+    }
+    hook.headstart_on_run_end(run=run, summary=summary)
+    return summary

@@ -1,0 +1,62 @@
+"""The ``trainer`` section of an experiment: every knob of the training loop, with defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass
+class TrainerSettings:
+    """Options of the training engine. Each field is a key of the ``trainer`` section.
+
+    * ``epochs``, ``batch_size``, ``eval_batch_size`` (default: ``batch_size``).
+    * ``lr``: base learning rate; each block trains at ``lr * lr_scale`` from the policy.
+    * ``optimizer``: ``adamw`` or ``sgd`` (with ``momentum``); ``weight_decay`` applies to
+      weights only, never to biases or normalisation parameters.
+    * ``schedule``: ``cosine``, ``linear`` or ``constant`` after ``warmup_steps`` (or
+      ``warmup_ratio`` of all steps) of linear warmup.
+    * ``grad_accum``: micro-batches per optimizer step; ``clip_grad_norm``: max gradient norm
+      (null: no clipping).
+    * ``monitor``: metric that picks the ``best`` checkpoint and drives early stopping (default:
+      the task's first metric; ``loss`` for validation loss); ``patience``: epochs without
+      improvement (by more than ``min_delta``) before stopping (null: never stop early).
+    * ``device``: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:1`` …;
+      ``precision``: ``auto`` (bf16 autocast on a GPU that supports it, else fp32), ``fp32``, ``bf16``.
+    * ``num_workers``: data-loading worker processes; ``log_every``: optimizer steps between
+      loss readings (the only host-device syncs of the hot loop); ``progress``: show a bar.
+    * ``max_steps_per_epoch``: cap for smoke tests (null: whole epoch).
+    """
+
+    epochs: int = 3
+    batch_size: int = 32
+    eval_batch_size: int | None = None
+    lr: float = 1e-3
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    momentum: float = 0.9
+    weight_decay: float = 0.01
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    warmup_steps: int = 0
+    warmup_ratio: float = 0.0
+    grad_accum: int = 1
+    clip_grad_norm: float | None = 1.0
+    monitor: str | None = None
+    patience: int | None = None
+    min_delta: float = 0.0
+    device: str = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    num_workers: int = 0
+    log_every: int = 10
+    progress: bool = True
+    max_steps_per_epoch: int | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "grad_accum", "log_every"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1 or null, got {self.patience}")

@@ -1,0 +1,97 @@
+"""From a validated config to the objects of a run: source, task, policy, model, freezer, phases."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..freeze.apply import Freezer
+from ..freeze.plan import FreezePlan, PolicyError, validate_phases
+from ..interfaces import Phase, SourceModel, TargetTask, TransferPolicy
+from ..model import TransferModel
+from ..options import ConfigError, call_with_options
+from ..registry import UnknownNameError, get_registry
+from .config import ExperimentConfig
+
+
+def seed_everything(seed: int) -> None:
+    """Seed ``random``, numpy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class Built:
+    """Everything a run needs, before training starts."""
+
+    config: ExperimentConfig
+    source: SourceModel
+    task: TargetTask
+    policy: TransferPolicy
+    model: TransferModel
+    freezer: Freezer
+    phases: list[Phase]
+
+    def plans(self) -> list[FreezePlan]:
+        return [self.freezer.compute(p) for p in self.phases]
+
+
+def build_policy(config: ExperimentConfig) -> TransferPolicy:
+    registry = get_registry()
+    try:
+        ptype = registry.policy_type(config.policy["name"])
+    except UnknownNameError as exc:
+        raise ConfigError(f"policy.name: {exc}") from None
+    return call_with_options(ptype.factory, config.options("policy"), "policy")  # type: ignore[no-any-return]
+
+
+def build_task(config: ExperimentConfig) -> TargetTask:
+    registry = get_registry()
+    try:
+        ttype = registry.task_type(config.task["name"])
+    except UnknownNameError as exc:
+        raise ConfigError(f"task.name: {exc}") from None
+    return call_with_options(ttype.factory, config.options("task"), "task")  # type: ignore[no-any-return]
+
+
+def build_source(config: ExperimentConfig) -> SourceModel:
+    try:
+        return get_registry().source(config.source["name"], **config.options("source"))
+    except UnknownNameError as exc:
+        raise ConfigError(f"source.name: {exc}") from None
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"source: {exc}") from exc
+
+
+def build(config: ExperimentConfig) -> Built:
+    """Build every component. Cheap checks (policy, task options) come before the source loads."""
+    policy = build_policy(config)
+    task = build_task(config)
+    seed_everything(config.seed)
+    source = build_source(config)
+    if policy.reinitialize:
+        source.reinitialize(config.seed)
+    task.prepare(source)
+    head = task.build_head(source.output_spec)
+    model = TransferModel(source, head)
+    freezer = Freezer(
+        model,
+        config.trainer.lr,
+        config.trainer.weight_decay,
+        norm_mode=config.policy.get("norm_mode"),
+        keep_frozen=config.policy.get("keep_frozen", getattr(source, "default_keep_frozen", ())),
+    )
+    try:
+        phases = policy.phases(freezer.block_names, config.trainer.epochs)
+        validate_phases(phases, freezer.block_names, config.trainer.epochs, policy.name)
+        for phase in phases:
+            freezer.compute(phase)
+    except (PolicyError, ValueError) as exc:
+        raise ConfigError(f"policy: {exc}") from None
+    return Built(config, source, task, policy, model, freezer, phases)

@@ -1,0 +1,170 @@
+"""Core's built-in transfer policies. Each is a small dataclass: its fields are its options.
+
+``blocks`` passed to ``phases`` are the block names from input to output with ``"head"`` last.
+In the seeds' vocabulary, *transfer learning* is ``linear-probe``; *fine-tuning* is ``top-k``,
+``full``, ``gradual-unfreeze``, ``discriminative`` and ``lp-ft``; ``scratch`` is the baseline
+that shows what the pretrained weights were worth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..interfaces import HEAD, Phase, PolicyType
+
+
+def _backbone(blocks: Sequence[str]) -> list[str]:
+    if not blocks or blocks[-1] != HEAD:
+        raise ValueError(f"the last block must be {HEAD!r}, got {list(blocks)}")
+    return list(blocks[:-1])
+
+
+def _decayed(blocks: Sequence[str], decay: float) -> dict[str, float]:
+    """lr scale ``decay ** depth``, depth counted from the head (depth 0)."""
+    return {b: decay ** (len(blocks) - 1 - i) for i, b in enumerate(blocks)}
+
+
+def _check_decay(decay: float) -> None:
+    if not 0.0 < decay <= 1.0:
+        raise ValueError(f"decay must be in (0, 1], got {decay}")
+
+
+@dataclass(frozen=True)
+class LinearProbe:
+    """Transfer learning: every source block frozen, only the new head trains."""
+
+    name: ClassVar[str] = "linear-probe"
+    reinitialize: ClassVar[bool] = False
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        _backbone(blocks)
+        return [Phase("linear-probe", 0, frozenset({HEAD}))]
+
+
+@dataclass(frozen=True)
+class Full:
+    """Fine-tune everything at one learning rate."""
+
+    name: ClassVar[str] = "full"
+    reinitialize: ClassVar[bool] = False
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        _backbone(blocks)
+        return [Phase("full", 0, frozenset(blocks))]
+
+
+@dataclass(frozen=True)
+class TopK:
+    """Fine-tune the last ``k`` source blocks and the head; the rest stays frozen."""
+
+    k: int = 1
+    name: ClassVar[str] = "top-k"
+    reinitialize: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        if self.k < 0:
+            raise ValueError(f"k must be >= 0, got {self.k}")
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        backbone = _backbone(blocks)
+        if self.k > len(backbone):
+            raise ValueError(
+                f"k={self.k} but the source has only {len(backbone)} blocks ({', '.join(backbone)})"
+            )
+        top = backbone[len(backbone) - self.k :]
+        return [Phase(f"top-{self.k}", 0, frozenset([*top, HEAD]))]
+
+
+@dataclass(frozen=True)
+class Discriminative:
+    """Fine-tune everything, block ``d`` below the head at ``lr * decay ** d`` (layer-wise LR decay)."""
+
+    decay: float = 0.8
+    name: ClassVar[str] = "discriminative"
+    reinitialize: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        _check_decay(self.decay)
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        _backbone(blocks)
+        return [Phase("discriminative", 0, frozenset(blocks), _decayed(blocks, self.decay))]
+
+
+@dataclass(frozen=True)
+class GradualUnfreeze:
+    """ULMFiT-style: the head first, then one more block from the top every ``every`` epochs.
+
+    ``decay`` < 1 adds discriminative learning rates (ULMFiT uses 1/2.6 ≈ 0.38).
+    """
+
+    every: int = 1
+    decay: float = 1.0
+    name: ClassVar[str] = "gradual-unfreeze"
+    reinitialize: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise ValueError(f"every must be >= 1, got {self.every}")
+        _check_decay(self.decay)
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        backbone = _backbone(blocks)
+        scale = _decayed(blocks, self.decay)
+        phases = []
+        for i in range(len(backbone) + 1):
+            start = i * self.every
+            if i > 0 and start >= epochs:
+                break
+            trainable = frozenset([*backbone[len(backbone) - i :], HEAD])
+            phases.append(Phase(f"unfreeze-{i}", start, trainable, {b: scale[b] for b in trainable}))
+        return phases
+
+
+@dataclass(frozen=True)
+class LPFT:
+    """Linear probe, then fine-tune everything at ``lr * ft_lr_scale`` (Kumar et al., 2022).
+
+    ``lp_epochs`` defaults to half the run.
+    """
+
+    lp_epochs: int | None = None
+    ft_lr_scale: float = 0.1
+    name: ClassVar[str] = "lp-ft"
+    reinitialize: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        if self.lp_epochs is not None and self.lp_epochs < 1:
+            raise ValueError(f"lp_epochs must be >= 1, got {self.lp_epochs}")
+        if not self.ft_lr_scale > 0:
+            raise ValueError(f"ft_lr_scale must be > 0, got {self.ft_lr_scale}")
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        _backbone(blocks)
+        if epochs < 2:
+            raise ValueError(f"needs at least 2 epochs (one to probe, one to fine-tune), got {epochs}")
+        lp = self.lp_epochs if self.lp_epochs is not None else max(1, epochs // 2)
+        if lp >= epochs:
+            raise ValueError(f"lp_epochs={lp} leaves no epoch to fine-tune in a {epochs}-epoch run")
+        ft_scale = dict.fromkeys(blocks, self.ft_lr_scale)
+        return [Phase("lp", 0, frozenset({HEAD})), Phase("ft", lp, frozenset(blocks), ft_scale)]
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """The from-scratch baseline: the source's weights are re-initialised, everything trains."""
+
+    name: ClassVar[str] = "scratch"
+    reinitialize: ClassVar[bool] = True
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        _backbone(blocks)
+        return [Phase("scratch", 0, frozenset(blocks))]
+
+
+BUILTIN_POLICIES = [
+    PolicyType(cls.name, cls, (cls.__doc__ or "").strip().splitlines()[0])
+    for cls in (LinearProbe, Full, TopK, Discriminative, GradualUnfreeze, LPFT, Scratch)
+]

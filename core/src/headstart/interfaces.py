@@ -1,0 +1,287 @@
+"""The three ideas of Headstart as types: a source model, a target task, a transfer policy.
+
+Everything a plugin contributes implements one of the Protocols below. Core never imports a
+domain library; it talks to sources, tasks and policies only through these types.
+
+Vocabulary:
+
+* A **block** is a named, ordered group of a source's parameters (``stem``, ``stage1`` …,
+  ``embeddings``, ``layer0`` …). Blocks are listed from input to output; the engine appends the
+  task's head as the last block, named ``head``.
+* A **phase** is a stretch of epochs during which a fixed set of blocks trains, each at its own
+  learning rate, with a given normalisation behaviour.
+* A **policy** turns (block names, number of epochs) into phases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+__all__ = [
+    "HEAD",
+    "Batch",
+    "Block",
+    "DatasetFormat",
+    "FeatureSpec",
+    "Features",
+    "Metric",
+    "NormMode",
+    "Phase",
+    "SourceModel",
+    "SourceProvider",
+    "TargetTask",
+    "TaskType",
+    "TransferPolicy",
+    "PolicyType",
+]
+
+#: Name of the block the engine appends for the task's head.
+HEAD = "head"
+
+#: A collated batch: ``{"inputs": <what SourceModel.forward takes>, "targets": <what the loss takes>}``
+#: plus any extra keys the task wants to carry (ids, lengths, raw texts …).
+Batch = dict[str, Any]
+
+
+class NormMode(str, Enum):
+    """How normalisation layers of a *trainable* block behave (frozen blocks are always ``frozen``).
+
+    * ``train``: ordinary behaviour; BatchNorm updates running statistics in training mode.
+    * ``frozen``: normalisation layers stay in eval mode after ``model.train()`` and their affine
+      parameters do not train.
+    * ``frozen-stats``: running statistics stay fixed (eval mode), affine parameters train.
+    """
+
+    TRAIN = "train"
+    FROZEN = "frozen"
+    FROZEN_STATS = "frozen-stats"
+
+
+@dataclass(frozen=True)
+class Block:
+    """One entry of a source's block map.
+
+    ``members`` are paths inside the source's ``backbone`` (``"layer1"``, ``"blocks.0"``,
+    ``"encoder.layer.3"``), each naming a sub-module or a single parameter. A parameter belongs to
+    the block whose member is the longest prefix of its name, so a block map can say
+    ``stem = ("conv1", "bn1")`` and leave everything else to later blocks. Every parameter of the
+    backbone must belong to exactly one block. Members are listed in the order they run.
+    """
+
+    name: str
+    members: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.name or ":" in self.name:
+            raise ValueError(f"block name {self.name!r} must be non-empty and contain no ':'")
+        if not self.members:
+            raise ValueError(f"block {self.name!r} has no members")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What a source's ``forward`` returns, so a task can build a matching head.
+
+    * ``kind``: ``"vector"`` — one feature vector per example, shape ``[batch, dim]``;
+      ``"sequence"`` — one per position (token, audio frame), shape ``[batch, length, dim]``
+      with a ``mask`` of shape ``[batch, length]`` (true where real).
+    * ``dim``: feature size.
+    * ``extras``: free-form facts a task may use (``{"frame_rate": 50.0}``, ``{"pooling": "mean"}``).
+    """
+
+    kind: str
+    dim: int
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("vector", "sequence"):
+            raise ValueError(f"FeatureSpec.kind must be 'vector' or 'sequence', not {self.kind!r}")
+        if self.dim <= 0:
+            raise ValueError(f"FeatureSpec.dim must be positive, not {self.dim}")
+
+
+@dataclass
+class Features:
+    """The output of ``SourceModel.forward``: ``values`` and, for sequences, a ``mask``."""
+
+    values: torch.Tensor
+    mask: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of training with one freeze plan, produced by a policy.
+
+    * ``name``: shown in plans and logs (``"lp"``, ``"unfreeze-3"``).
+    * ``start_epoch``: first epoch (0-based) of this phase; a phase lasts until the next one starts.
+    * ``trainable``: names of blocks that train (``"head"`` included when the head trains).
+    * ``lr_scale``: learning-rate multiplier per trainable block (missing blocks use 1.0);
+      the block's learning rate is ``trainer.lr * lr_scale[block]``.
+    * ``norm_mode``: behaviour of normalisation layers inside trainable blocks.
+    """
+
+    name: str
+    start_epoch: int
+    trainable: frozenset[str]
+    lr_scale: Mapping[str, float] = field(default_factory=dict)
+    norm_mode: NormMode = NormMode.TRAIN
+
+
+@runtime_checkable
+class SourceModel(Protocol):
+    """A pretrained network without its original head, and what it needs to read raw input.
+
+    An implementer provides:
+
+    * ``name``: the resolved name, e.g. ``"timm:resnet50"``.
+    * ``backbone``: the ``nn.Module`` that owns every parameter of the source.
+    * ``blocks``: the block map, ordered from input to output, covering every parameter of
+      ``backbone`` exactly once (see :class:`Block`).
+    * ``output_spec``: a :class:`FeatureSpec` describing what ``forward`` returns.
+    * ``preprocessor``: whatever turns raw examples into ``forward``'s inputs (an image transform,
+      a tokenizer, an audio feature extractor); tasks use it in their datasets and collate.
+    * ``forward(inputs)``: runs the backbone on collated inputs and returns :class:`Features`.
+      It must call the block members through their ``__call__`` in block order so the engine can
+      run a frozen prefix under ``torch.no_grad()``.
+    * ``reinitialize(seed)``: replaces every weight with a fresh random initialisation (used by
+      the ``scratch`` policy, the from-scratch baseline).
+    * ``describe()``: a JSON-serialisable dict saved with the run (name, options, weights origin).
+
+    Optional: ``default_keep_frozen`` (a tuple of block names) — blocks that no policy trains unless
+    the experiment sets ``policy.keep_frozen`` itself (wav2vec 2.0's feature encoder, by convention).
+    """
+
+    name: str
+    backbone: nn.Module
+    blocks: Sequence[Block]
+    output_spec: FeatureSpec
+    preprocessor: Any
+
+    def forward(self, inputs: Any) -> Features: ...
+
+    def reinitialize(self, seed: int) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class SourceProvider(Protocol):
+    """A scheme of source names (``timm`` in ``timm:resnet50``), contributed by a plugin.
+
+    * ``scheme``: the part before the colon.
+    * ``resolve(name, **options)``: builds the :class:`SourceModel` called ``name`` with the
+      experiment's source options (``pretrained``, ``weights`` …). Raises ``LookupError`` for an
+      unknown name and ``ValueError`` for a bad option, each saying what would be valid.
+    * ``available()``: known names, used to suggest close matches (may be a partial list).
+    """
+
+    scheme: str
+
+    def resolve(self, name: str, **options: Any) -> SourceModel: ...
+
+    def available(self) -> Sequence[str]: ...
+
+
+@runtime_checkable
+class TargetTask(Protocol):
+    """What the new model must learn: data, head, loss, metrics.
+
+    An implementer provides:
+
+    * ``prepare(source)``: reads the data (raising errors that name the file and line), builds
+      vocabularies or label sets, and keeps the source's preprocessor for collate.
+    * ``splits()``: the names of the available splits among ``train``, ``val``, ``test``.
+    * ``dataset(split, train)``: a map-style dataset of raw examples for a split; ``train`` says
+      whether training augmentation applies.
+    * ``collate(examples)``: turns examples into a :data:`Batch` with ``inputs`` and ``targets``.
+    * ``build_head(spec)``: a fresh head ``nn.Module`` taking :class:`Features`.
+    * ``loss(outputs, batch)``: a scalar loss tensor from the head's outputs.
+    * ``predictions(outputs, batch)``: ``(predictions, references)`` lists for the metrics.
+    * ``metrics``: metric names (resolved through the registry); ``metrics[0]`` is the default
+      for early stopping and "best" checkpoints.
+    * ``summary()``: facts for ``summary.json`` (class counts, skipped files …).
+    """
+
+    name: str
+    metrics: Sequence[str]
+
+    def prepare(self, source: SourceModel) -> None: ...
+
+    def splits(self) -> Sequence[str]: ...
+
+    def dataset(self, split: str, train: bool) -> torch.utils.data.Dataset[Any]: ...
+
+    def collate(self, examples: list[Any]) -> Batch: ...
+
+    def build_head(self, spec: FeatureSpec) -> nn.Module: ...
+
+    def loss(self, outputs: Any, batch: Batch) -> torch.Tensor: ...
+
+    def predictions(self, outputs: Any, batch: Batch) -> tuple[list[Any], list[Any]]: ...
+
+    def summary(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class TransferPolicy(Protocol):
+    """Which blocks train when, at what learning rate, and how normalisation behaves.
+
+    * ``name``: the registered name (``"top-k"``).
+    * ``phases(blocks, epochs)``: given the block names (input to output, ``"head"`` last) and
+      the number of epochs, the phases in order; the first starts at epoch 0 and start epochs
+      strictly increase.
+    * ``reinitialize``: true when the source's weights are replaced by a random initialisation
+      before training (the from-scratch baseline).
+    """
+
+    name: str
+    reinitialize: bool
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]: ...
+
+
+@dataclass(frozen=True)
+class TaskType:
+    """A task contributed by a plugin: ``factory(**options)`` builds a :class:`TargetTask`."""
+
+    name: str
+    factory: Any
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PolicyType:
+    """A policy contributed by a plugin: ``factory(**options)`` builds a :class:`TransferPolicy`."""
+
+    name: str
+    factory: Any
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetFormat:
+    """A file format for examples: ``read(path, **options)`` returns a list of examples.
+
+    Each example is a ``dict``; readers add ``"_where"`` (``"file.csv:12"``) so tasks can name the
+    file and line in their errors.
+    """
+
+    name: str
+    read: Any
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric: ``fn(predictions, references) -> float``; ``higher_is_better`` orients it."""
+
+    name: str
+    fn: Any
+    higher_is_better: bool = True
+    description: str = ""

@@ -1,0 +1,221 @@
+"""The plugin manager: built-ins, entry points, failure isolation, listing.
+
+Core's own components (policies, dataset formats, metrics) are plugins registered through the
+same :func:`register` path as installed ones. Installed plugins are found through the
+``headstart`` entry-point group. A plugin that raises while importing or registering is recorded
+in :attr:`PluginSystem.failures` and skipped; the others keep working.
+
+Environment variables:
+
+* ``HEADSTART_DISABLE_PLUGIN_AUTOLOAD=1``: load no entry points (built-ins only), for debugging.
+* ``HEADSTART_PLUGINS=mod1,mod2``: import and register these modules as plugins as well.
+* ``HEADSTART_TRACE_HOOKS=1``: print every hook call and its result to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import os
+import sys
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+
+PROJECT = "headstart"
+ENTRY_POINT_GROUP = "headstart"
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: Modules of core registered as built-in plugins, in this order.
+BUILTIN_PLUGINS = (
+    "headstart.freeze.plugin",
+    "headstart.data.plugin",
+    "headstart.metrics",
+)
+
+CONTRIBUTION_HOOKS = {
+    "headstart_source_providers": "sources",
+    "headstart_task_types": "tasks",
+    "headstart_policies": "policies",
+    "headstart_dataset_formats": "formats",
+    "headstart_metrics": "metrics",
+}
+
+
+class PluginError(Exception):
+    """A plugin is malformed (unknown hook, duplicate name, bad return value)."""
+
+
+@dataclass
+class PluginFailure:
+    """A plugin that could not be loaded, and why."""
+
+    name: str
+    source: str
+    error: str
+    traceback: str = ""
+
+
+@dataclass
+class PluginInfo:
+    """One loaded plugin: where it came from and what it provides."""
+
+    name: str
+    module: str
+    version: str | None
+    distribution: str | None
+    builtin: bool
+    hooks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PluginSystem:
+    """A pluggy manager plus what was learned while loading plugins."""
+
+    pm: pluggy.PluginManager
+    infos: dict[str, PluginInfo] = field(default_factory=dict)
+    failures: list[PluginFailure] = field(default_factory=list)
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    def register(
+        self,
+        plugin: ModuleType | object,
+        name: str,
+        *,
+        builtin: bool = False,
+        distribution: str | None = None,
+        version: str | None = None,
+    ) -> None:
+        """Register ``plugin`` under ``name``; unknown ``headstart_*`` hooks raise PluginError."""
+        _check_hook_names(plugin, name)
+        self.pm.register(plugin, name=name)
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(name=name)
+            raise PluginError(f"plugin {name!r}: {exc}") from exc
+        self.infos[name] = PluginInfo(
+            name=name,
+            module=getattr(plugin, "__name__", type(plugin).__name__),
+            version=version,
+            distribution=distribution,
+            builtin=builtin,
+            hooks=sorted(h.name for h in self.pm.get_hookcallers(plugin) or []),
+        )
+
+    def plugin_contributions(self, name: str) -> dict[str, list[str]]:
+        """What one plugin contributes, by kind (``sources`` lists schemes)."""
+        plugin = self.pm.get_plugin(name)
+        out: dict[str, list[str]] = {}
+        for hook_name, kind in CONTRIBUTION_HOOKS.items():
+            caller = getattr(self.pm.hook, hook_name)
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin:
+                    items = impl.function() or []
+                    out[kind] = [getattr(i, "scheme", None) or i.name for i in items]
+        return out
+
+
+def _check_hook_names(plugin: object, name: str) -> None:
+    known = {n for n in dir(hookspecs) if n.startswith("headstart_")}
+    for attr in dir(plugin):
+        if attr.startswith("headstart_") and attr not in known and callable(getattr(plugin, attr)):
+            import difflib
+
+            close = difflib.get_close_matches(attr, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise PluginError(f"plugin {name!r} implements unknown hook {attr!r}{hint}")
+
+
+def _trace(pm: pluggy.PluginManager) -> None:
+    def before(hook_name: str, impls: Any, kwargs: Any) -> None:
+        print(f"[headstart hook] {hook_name}({', '.join(kwargs)}) -> {[i.plugin_name for i in impls]}",
+              file=sys.stderr)
+
+    def after(outcome: Any, hook_name: str, impls: Any, kwargs: Any) -> None:
+        exc = outcome.exception
+        status = f"raised {exc!r}" if exc else f"returned {len(outcome.get_result() or [])} result(s)"
+        print(f"[headstart hook] {hook_name} {status}", file=sys.stderr)
+
+    pm.add_hookcall_monitoring(before, after)
+
+
+def _entry_points() -> Iterable[md.EntryPoint]:
+    return md.entry_points(group=ENTRY_POINT_GROUP)
+
+
+def load_plugins(
+    entry_points: Iterable[md.EntryPoint] | None = None,
+    *,
+    autoload: bool | None = None,
+) -> PluginSystem:
+    """Build a plugin system: built-ins, then entry points, then ``HEADSTART_PLUGINS`` modules.
+
+    ``entry_points`` replaces discovery (tests pass their own); ``autoload=False`` skips
+    entry points (default: on unless ``HEADSTART_DISABLE_PLUGIN_AUTOLOAD`` is set).
+    """
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    system = PluginSystem(pm)
+    if os.environ.get("HEADSTART_TRACE_HOOKS"):
+        _trace(pm)
+    from . import __version__
+
+    for modname in BUILTIN_PLUGINS:
+        system.register(importlib.import_module(modname), modname, builtin=True,
+                        distribution="headstart", version=__version__)
+
+    if autoload is None:
+        autoload = not os.environ.get("HEADSTART_DISABLE_PLUGIN_AUTOLOAD")
+    if autoload:
+        for ep in entry_points if entry_points is not None else _entry_points():
+            dist = getattr(ep, "dist", None)
+            _load_isolated(system, ep.name, f"entry point {ep.value!r}", ep.load,
+                           distribution=dist.name if dist else None,
+                           version=dist.version if dist else None)
+
+    for modname in filter(None, (m.strip() for m in os.environ.get("HEADSTART_PLUGINS", "").split(","))):
+        _load_isolated(system, modname, "HEADSTART_PLUGINS", lambda m=modname: importlib.import_module(m))
+    return system
+
+
+def _load_isolated(system: PluginSystem, name: str, origin: str, load: Any, **meta: Any) -> None:
+    if system.pm.has_plugin(name):
+        system.failures.append(PluginFailure(name, origin, f"a plugin named {name!r} is already registered"))
+        return
+    try:
+        plugin = load()
+        system.register(plugin, name, **meta)
+    except Exception as exc:  # a broken plugin must never stop the others
+        system.failures.append(
+            PluginFailure(name, origin, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        )
+
+
+_SYSTEM: PluginSystem | None = None
+
+
+def get_plugin_system() -> PluginSystem:
+    """The process-wide plugin system, loaded on first use."""
+    global _SYSTEM
+    if _SYSTEM is None:
+        _SYSTEM = load_plugins()
+    return _SYSTEM
+
+
+def reset_plugin_system(system: PluginSystem | None = None) -> None:
+    """Forget the loaded plugins (or install ``system``); the registry is rebuilt on next use."""
+    global _SYSTEM
+    _SYSTEM = system
+    from . import registry
+
+    registry.reset_registry()
