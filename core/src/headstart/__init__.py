@@ -14,6 +14,7 @@ from .freeze import BlockMapError, FreezePlan, PolicyError, is_norm, resolve_blo
 from .interfaces import (
     HEAD,
     Batch,
+    LocalModel,
     Block,
     DatasetFormat,
     Features,
@@ -28,6 +29,8 @@ from .interfaces import (
     TaskType,
     TransferPolicy,
 )
+from .heads import ClassificationHead, SequenceHead, pool
+from .metrics import Ranked
 from .model import TransferModel
 from .options import ConfigError, check_options, suggest
 from .plugins import hookimpl, load_plugins
@@ -42,7 +45,9 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "DataError",
+    "ClassificationHead",
     "DatasetFormat",
+    "LocalModel",
     "ExperimentConfig",
     "FeatureSpec",
     "Features",
@@ -52,8 +57,10 @@ __all__ = [
     "Phase",
     "PolicyError",
     "PolicyType",
+    "Ranked",
     "RunContext",
     "SourceModel",
+    "SequenceHead",
     "SourceProvider",
     "TargetTask",
     "TaskType",
@@ -70,6 +77,7 @@ __all__ = [
     "is_norm",
     "load_config",
     "load_plugins",
+    "pool",
     "read_csv",
     "read_jsonl",
     "read_tsv",

@@ -22,7 +22,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .engine.run_state import RunContext
-    from .interfaces import DatasetFormat, Metric, Phase, PolicyType, SourceProvider, TaskType
+    from .interfaces import DatasetFormat, LocalModel, Metric, Phase, PolicyType, SourceProvider, TaskType
 
 hookspec = pluggy.HookspecMarker("headstart")
 
@@ -70,6 +70,15 @@ def headstart_metrics() -> list[Metric]:
     """Metrics that tasks can name (``accuracy``, ``macro-f1``, ``wer`` …).
 
     Called once when the registry is built. Return a list of ``headstart.Metric``.
+    """
+
+
+@hookspec
+def headstart_local_models() -> list[LocalModel]:
+    """Local stand-ins for hub ids (weights that a package ships), so those ids work offline.
+
+    Called once when the registry is built. Return a list of ``headstart.LocalModel``; a source
+    provider looks an id up with ``get_registry().local_model(scheme, id)`` before going to a hub.
     """
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "Batch",
     "Block",
     "DatasetFormat",
+    "LocalModel",
     "FeatureSpec",
     "Features",
     "Metric",
@@ -179,6 +180,9 @@ class SourceProvider(Protocol):
       experiment's source options (``pretrained``, ``weights`` …). Raises ``LookupError`` for an
       unknown name and ``ValueError`` for a bad option, each saying what would be valid.
     * ``available()``: known names, used to suggest close matches (may be a partial list).
+
+    Several providers may share a scheme (the NLP and speech plugins both serve ``hf:``): they are
+    tried in registration order, and a provider that raises ``LookupError`` passes the name on.
     """
 
     scheme: str
@@ -284,4 +288,18 @@ class Metric:
     name: str
     fn: Any
     higher_is_better: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A local directory (or file) that stands in for a hub id, so the id works offline.
+
+    ``id`` is the hub id (``"sentence-transformers/all-MiniLM-L6-v2"``), ``path`` where its files
+    are (a Hugging Face directory, a checkpoint file), ``scheme`` the source scheme it is for.
+    """
+
+    id: str
+    path: str
+    scheme: str
     description: str = ""

@@ -10,6 +10,31 @@ from .interfaces import Metric
 from .plugins import hookimpl
 
 
+class Ranked(int):
+    """A predicted class index that also carries the ranked candidates (best first).
+
+    It compares equal to its top-1 class, so ``accuracy`` and ``macro-f1`` work unchanged, and
+    ``top5-accuracy`` reads ``ranked``.
+    """
+
+    ranked: tuple[int, ...]
+
+    def __new__(cls, ranked: tuple[int, ...] | list[int]) -> Ranked:
+        obj = super().__new__(cls, ranked[0])
+        obj.ranked = tuple(int(r) for r in ranked)
+        return obj
+
+    def __reduce__(self) -> tuple[type[Ranked], tuple[tuple[int, ...]]]:
+        return (Ranked, (self.ranked,))
+
+
+def top5_accuracy(preds: Sequence[Any], refs: Sequence[Any]) -> float:
+    """Fraction of references among the first five ranked candidates (``Ranked`` predictions)."""
+    if not refs:
+        return float("nan")
+    return sum(r in getattr(p, "ranked", (p,))[:5] for p, r in zip(preds, refs, strict=True)) / len(refs)
+
+
 def accuracy(preds: Sequence[Any], refs: Sequence[Any]) -> float:
     """Fraction of predictions equal to their reference."""
     if not refs:
@@ -85,6 +110,7 @@ def mse(preds: Sequence[float], refs: Sequence[float]) -> float:
 
 BUILTIN_METRICS = [
     Metric("accuracy", accuracy, True, "fraction of exact matches"),
+    Metric("top5-accuracy", top5_accuracy, True, "reference among the top five ranked predictions"),
     Metric("macro-f1", macro_f1, True, "unweighted mean of per-class F1"),
     Metric("mcc", mcc, True, "Matthews correlation coefficient"),
     Metric("pearson", pearson, True, "Pearson correlation"),

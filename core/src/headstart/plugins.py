@@ -45,6 +45,7 @@ CONTRIBUTION_HOOKS = {
     "headstart_policies": "policies",
     "headstart_dataset_formats": "formats",
     "headstart_metrics": "metrics",
+    "headstart_local_models": "local models",
 }
 
 
@@ -121,7 +122,7 @@ class PluginSystem:
             for impl in caller.get_hookimpls():
                 if impl.plugin is plugin:
                     items = impl.function() or []
-                    out[kind] = [getattr(i, "scheme", None) or i.name for i in items]
+                    out[kind] = [getattr(i, "id", None) or getattr(i, "scheme", None) or i.name for i in items]
         return out
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .interfaces import DatasetFormat, Metric, PolicyType, SourceModel, SourceProvider, TaskType
+from .interfaces import DatasetFormat, LocalModel, Metric, PolicyType, SourceModel, SourceProvider, TaskType
 from .plugins import PluginError, PluginSystem, get_plugin_system
 
 
@@ -24,11 +24,11 @@ class UnknownNameError(LookupError):
         close = difflib.get_close_matches(name, self.choices, n=3, cutoff=0.5)
         msg = f"unknown {kind} {name!r}"
         if close:
-            msg += f"; did you mean {' or '.join(repr(c) for c in close)}?"
+            msg += f" (did you mean {' or '.join(repr(c) for c in close)}?)"
         shown = ", ".join(self.choices[:30]) + (" …" if len(self.choices) > 30 else "")
-        msg += f" Valid {kind}s: {shown or '(none installed)'}."
+        msg += f". Valid {kind}s: {shown or '(none installed)'}."
         if hint:
-            msg += f" {hint}"
+            msg += f" {hint[0].upper()}{hint[1:]}" + ("" if hint.endswith(".") else ".")
         super().__init__(msg)
 
     def __str__(self) -> str:
@@ -39,67 +39,87 @@ class UnknownNameError(LookupError):
 class Registry:
     """Every component contributed by the loaded plugins, by name, with its plugin."""
 
-    providers: dict[str, tuple[str, SourceProvider]]
+    providers: dict[str, list[tuple[str, SourceProvider]]]
     tasks: dict[str, tuple[str, TaskType]]
     policies: dict[str, tuple[str, PolicyType]]
     formats: dict[str, tuple[str, DatasetFormat]]
     metrics: dict[str, tuple[str, Metric]]
+    local_models: dict[tuple[str, str], tuple[str, LocalModel]]
 
     @classmethod
     def build(cls, system: PluginSystem) -> Registry:
-        def collect(hook_name: str, key: str) -> dict[str, tuple[str, Any]]:
-            out: dict[str, tuple[str, Any]] = {}
-            for impl in getattr(system.pm.hook, hook_name).get_hookimpls():
-                items = impl.function()
-                if not isinstance(items, list | tuple):
+        def items(hook_name: str) -> list[tuple[str, Any]]:
+            out = []
+            # pluggy lists implementations last-registered first; keep registration order
+            for impl in reversed(getattr(system.pm.hook, hook_name).get_hookimpls()):
+                got = impl.function()
+                if not isinstance(got, list | tuple):
                     raise PluginError(
-                        f"plugin {impl.plugin_name!r}: {hook_name}() must return a list, "
-                        f"not {type(items).__name__}"
+                        f"plugin {impl.plugin_name!r}: {hook_name}() must return a list, not {type(got).__name__}"
                     )
-                for item in items:
-                    name = getattr(item, key)
-                    if name in out:
-                        raise PluginError(
-                            f"{key} {name!r} is contributed by both plugin {out[name][0]!r} "
-                            f"and plugin {impl.plugin_name!r}"
-                        )
-                    out[name] = (impl.plugin_name, item)
+                out.extend((impl.plugin_name, item) for item in got)
             return out
 
+        def collect(hook_name: str, key: str) -> dict[Any, tuple[str, Any]]:
+            out: dict[Any, tuple[str, Any]] = {}
+            for plugin, item in items(hook_name):
+                name = key(item) if callable(key) else getattr(item, key)
+                if name in out:
+                    raise PluginError(
+                        f"{hook_name.removeprefix('headstart_')} entry {name!r} is contributed by both "
+                        f"plugin {out[name][0]!r} and plugin {plugin!r}"
+                    )
+                out[name] = (plugin, item)
+            return out
+
+        providers: dict[str, list[tuple[str, SourceProvider]]] = {}
+        for plugin, provider in items("headstart_source_providers"):
+            providers.setdefault(provider.scheme, []).append((plugin, provider))
         return cls(
-            providers=collect("headstart_source_providers", "scheme"),
+            providers=providers,
             tasks=collect("headstart_task_types", "name"),
             policies=collect("headstart_policies", "name"),
             formats=collect("headstart_dataset_formats", "name"),
             metrics=collect("headstart_metrics", "name"),
+            local_models=collect("headstart_local_models", lambda m: (m.scheme, m.id)),  # type: ignore[arg-type]
         )
 
     # --- sources ---------------------------------------------------------------------------
-    def provider(self, scheme: str) -> SourceProvider:
+    def providers_for(self, scheme: str) -> list[SourceProvider]:
         if scheme not in self.providers:
             raise UnknownNameError(
                 "source scheme", scheme, sorted(self.providers),
                 hint="Install the domain plugin that provides it (see `headstart plugins`).",
             )
-        return self.providers[scheme][1]
+        return [p for _, p in self.providers[scheme]]
 
     def source(self, name: str, **options: Any) -> SourceModel:
-        """Resolve ``scheme:name`` with the experiment's source options."""
+        """Resolve ``scheme:name`` with the experiment's source options.
+
+        Providers sharing the scheme are tried in order; ``LookupError`` passes to the next.
+        """
         scheme, sep, rest = name.partition(":")
         if not sep or not rest:
             raise UnknownNameError(
                 "source", name, [f"{s}:…" for s in sorted(self.providers)],
                 hint="Source names have the form 'scheme:name', e.g. 'timm:resnet50'.",
             )
-        provider = self.provider(scheme)
-        try:
-            return provider.resolve(rest, **options)
-        except UnknownNameError:
-            raise
-        except LookupError as exc:
-            raise UnknownNameError(
-                "source", name, [f"{scheme}:{n}" for n in provider.available()], hint=str(exc)
-            ) from exc
+        reasons: list[str] = []
+        known: list[str] = []
+        for provider in self.providers_for(scheme):
+            try:
+                return provider.resolve(rest, **options)
+            except UnknownNameError:
+                raise
+            except LookupError as exc:
+                reasons.append(str(exc.args[0]) if exc.args else type(exc).__name__)
+                known.extend(f"{scheme}:{n}" for n in provider.available())
+        raise UnknownNameError("source", name, known, hint=" ".join(reasons))
+
+    def local_model(self, scheme: str, model_id: str) -> LocalModel | None:
+        """The local stand-in a plugin declared for ``model_id`` under ``scheme``, if any."""
+        found = self.local_models.get((scheme, model_id))
+        return found[1] if found else None
 
     # --- everything else -------------------------------------------------------------------
     def _get(self, table: dict[str, tuple[str, Any]], kind: str, name: str) -> Any:
