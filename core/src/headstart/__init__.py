@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 from .data import DataError, read_csv, read_jsonl, read_tsv, require_columns
 from .engine import CheckpointError, RunContext, TrainerSettings
-from .experiment import ExperimentConfig, build, format_plan, load_config, run_experiment
+from .experiment import ExperimentConfig, build, format_plan, load_config, parse_config, run_experiment
 from .freeze import BlockMapError, FreezePlan, PolicyError, is_norm, resolve_blocks
 from .interfaces import (
     HEAD,
@@ -77,6 +77,7 @@ __all__ = [
     "is_norm",
     "load_config",
     "load_plugins",
+    "parse_config",
     "pool",
     "read_csv",
     "read_jsonl",

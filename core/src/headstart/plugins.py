@@ -37,6 +37,7 @@ BUILTIN_PLUGINS = (
     "headstart.freeze.plugin",
     "headstart.data.plugin",
     "headstart.metrics",
+    "headstart.run_source",
 )
 
 CONTRIBUTION_HOOKS = {

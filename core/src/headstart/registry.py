@@ -28,7 +28,7 @@ class UnknownNameError(LookupError):
         shown = ", ".join(self.choices[:30]) + (" …" if len(self.choices) > 30 else "")
         msg += f". Valid {kind}s: {shown or '(none installed)'}."
         if hint:
-            msg += f" {hint[0].upper()}{hint[1:]}" + ("" if hint.endswith(".") else ".")
+            msg += f" {hint}"
         super().__init__(msg)
 
     def __str__(self) -> str:
@@ -50,8 +50,7 @@ class Registry:
     def build(cls, system: PluginSystem) -> Registry:
         def items(hook_name: str) -> list[tuple[str, Any]]:
             out = []
-            # pluggy lists implementations last-registered first; keep registration order
-            for impl in reversed(getattr(system.pm.hook, hook_name).get_hookimpls()):
+            for impl in getattr(system.pm.hook, hook_name).get_hookimpls():  # registration order
                 got = impl.function()
                 if not isinstance(got, list | tuple):
                     raise PluginError(
@@ -114,7 +113,7 @@ class Registry:
             except LookupError as exc:
                 reasons.append(str(exc.args[0]) if exc.args else type(exc).__name__)
                 known.extend(f"{scheme}:{n}" for n in provider.available())
-        raise UnknownNameError("source", name, known, hint=" ".join(reasons))
+        raise UnknownNameError("source", name, known, hint=f"Providers of {scheme!r} said: {'; '.join(reasons)}.")
 
     def local_model(self, scheme: str, model_id: str) -> LocalModel | None:
         """The local stand-in a plugin declared for ``model_id`` under ``scheme``, if any."""

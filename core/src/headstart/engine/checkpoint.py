@@ -162,3 +162,25 @@ def load_weights(ckpt: Path, model: nn.Module) -> None:
         raise CheckpointError(
             f"{file}: does not fit the model: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
         )
+
+
+def load_backbone_weights(ckpt: Path, backbone: nn.Module, prefix: str = "backbone.") -> None:
+    """Load only the backbone part of a run's ``model.safetensors`` (the head is left out)."""
+    file = ckpt / WEIGHTS
+    try:
+        with safe_open(str(file), framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}  # noqa: SIM118
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{file}: not a readable safetensors file ({exc})") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{file}: not a Headstart checkpoint (no {FORMAT!r} format marker)")
+    for removed, kept in meta.items():  # names safetensors dropped because they shared storage
+        if removed.startswith(prefix) and kept.startswith(prefix):
+            state[removed[len(prefix):]] = state[kept[len(prefix):]]
+    missing, unexpected = backbone.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{file}: the backbone saved there does not fit this source: missing {sorted(missing)[:5]}, "
+            f"unexpected {sorted(unexpected)[:5]}"
+        )

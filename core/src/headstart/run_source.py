@@ -1,0 +1,85 @@
+"""``run:<run directory>``: a finished Headstart run, of any domain, as a source (sequential transfer).
+
+The run's saved ``config.yaml`` says which source it fine-tuned; that source is rebuilt through
+the registry and its backbone gets the run's fine-tuned weights (``checkpoint: best`` by default,
+or ``last``). The run's head is left behind; the new task builds its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from torch import nn
+
+from .engine.checkpoint import CheckpointError, load_backbone_weights, resolve
+from .interfaces import Block, Features, FeatureSpec, SourceModel, SourceProvider
+from .plugins import hookimpl
+
+CONFIG_FILE = "config.yaml"
+
+
+class RunSource:
+    """A source whose weights come from a finished run; everything else from the run's source."""
+
+    def __init__(self, run_dir: Path, inner: SourceModel, checkpoint: str) -> None:
+        self.name = f"run:{run_dir}"
+        self.run_dir = run_dir
+        self.inner = inner
+        self.checkpoint = checkpoint
+        self.backbone: nn.Module = inner.backbone
+        self.blocks: list[Block] = list(inner.blocks)
+        self.output_spec: FeatureSpec = inner.output_spec
+        self.preprocessor: Any = inner.preprocessor
+        self.default_keep_frozen = tuple(getattr(inner, "default_keep_frozen", ()))
+
+    def forward(self, inputs: Any) -> Features:
+        return self.inner.forward(inputs)
+
+    def reinitialize(self, seed: int) -> None:
+        self.inner.reinitialize(seed)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "run_dir": str(self.run_dir), "checkpoint": self.checkpoint,
+                "inner": self.inner.describe()}
+
+    def __getattr__(self, item: str) -> Any:  # domain extras of the inner source (sample_rate, …)
+        if item == "inner":
+            raise AttributeError(item)
+        return getattr(self.inner, item)
+
+
+class RunSourceProvider:
+    """Serves ``run:<path>``; the path is a run directory written by ``headstart run``."""
+
+    scheme = "run"
+
+    def resolve(self, name: str, checkpoint: Literal["best", "last"] = "best", **options: Any) -> SourceModel:
+        from .registry import get_registry
+
+        if options:
+            raise ValueError(f"unknown option(s) {', '.join(options)} for a run: source; valid: checkpoint")
+        if checkpoint not in ("best", "last"):
+            raise ValueError(f"checkpoint = {checkpoint!r}; valid: best, last")
+        run_dir = Path(name).expanduser()
+        config_file = run_dir / CONFIG_FILE
+        if not config_file.is_file():
+            raise LookupError(f"{run_dir} is not a Headstart run directory (no {CONFIG_FILE}); "
+                              "give the directory that `headstart run` wrote")
+        ckpt_link = run_dir / "checkpoints" / checkpoint
+        if not ckpt_link.exists():
+            raise CheckpointError(f"{run_dir}: the run has no {checkpoint!r} checkpoint yet (is it finished?)")
+        config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+        source_cfg = dict(config["source"])
+        inner = get_registry().source(source_cfg.pop("name"), **source_cfg)
+        load_backbone_weights(resolve(ckpt_link), inner.backbone)
+        return RunSource(run_dir, inner, checkpoint)
+
+    def available(self) -> list[str]:
+        return []
+
+
+@hookimpl
+def headstart_source_providers() -> list[SourceProvider]:
+    return [RunSourceProvider()]

@@ -1,0 +1,192 @@
+"""The training loop end to end on the toy plugin: files, events, resume, determinism, stopping."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from safetensors.torch import load_file
+
+from headstart import hookimpl, parse_config
+from headstart.experiment import run_experiment
+
+from ..conftest import toy_config
+
+
+def _weights(run_dir: Path) -> dict[str, Any]:
+    return load_file(str(run_dir / "checkpoints" / "last" / "model.safetensors"))
+
+
+def _rows(run_dir: Path) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    for r in rows:
+        r.pop("elapsed_s")
+    return rows
+
+
+def test_a_run_writes_config_metrics_checkpoints_and_summary(tmp_path: Path) -> None:
+    run_dir, summary = run_experiment(parse_config(toy_config()), tmp_path / "run")
+    assert (run_dir / "config.yaml").is_file()
+    rows = _rows(run_dir)
+    assert [r["epoch"] for r in rows] == [0, 1, 2]
+    assert {"train_loss", "val_loss", "val_accuracy", "val_macro-f1"} <= set(rows[0])
+    with (run_dir / "metrics.csv").open() as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2]
+    assert (run_dir / "checkpoints" / "last" / "model.safetensors").is_file()
+    assert (run_dir / "checkpoints" / "best" / "state.pt").is_file()
+    saved = json.loads((run_dir / "summary.json").read_text())
+    assert saved["final"]["epoch"] == 2 and saved["epochs_run"] == 3
+    assert saved["best"]["value"] == max(r["val_accuracy"] for r in rows)
+    assert saved["trainable_params_max"] == saved["total_params"]
+    assert saved["wall_time_s"] > 0 and saved["peak_memory_mb"] > 0
+    assert set(saved["test"]) == {"loss", "accuracy", "macro-f1"}
+    assert summary == saved
+
+
+def test_training_learns_the_toy_task(tmp_path: Path) -> None:
+    config = toy_config(trainer={"epochs": 6, "batch_size": 8, "lr": 0.01, "progress": False})
+    _, summary = run_experiment(parse_config(config), tmp_path / "run")
+    assert summary["best"]["value"] > 0.8  # 3 well-separated blobs; chance is 1/3
+
+
+def test_same_seed_same_weights_on_cpu(tmp_path: Path) -> None:
+    run_experiment(parse_config(toy_config()), tmp_path / "a")
+    run_experiment(parse_config(toy_config()), tmp_path / "b")
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all((a[k] == b[k]).all() for k in a)
+
+
+class _Interrupt:
+    """Stops the run in the middle of an epoch, like Ctrl-C or a killed job."""
+
+    def __init__(self, at_step: int) -> None:
+        self.at_step = at_step
+
+    @hookimpl
+    def headstart_on_step_end(self, run: Any, step: int, metrics: dict[str, Any]) -> None:
+        if step == self.at_step:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("policy", [{"name": "gradual-unfreeze", "every": 1}, {"name": "lp-ft"}])
+def test_resume_from_last_ends_with_identical_weights(tmp_path: Path, extra_plugin: Any, policy: dict[str, Any]) -> None:
+    config = toy_config(policy=policy, trainer={"epochs": 4, "batch_size": 8, "lr": 0.01, "progress": False,
+                                                 "grad_accum": 2, "warmup_steps": 2, "log_every": 1})
+    run_experiment(parse_config(config), tmp_path / "straight")
+
+    extra_plugin(_Interrupt(at_step=8), "interrupt")  # 3 steps per epoch: inside epoch 3
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(parse_config(config), tmp_path / "resumed")
+    assert [r["epoch"] for r in _rows(tmp_path / "resumed")] == [0, 1]
+    from headstart.plugins import get_plugin_system
+
+    get_plugin_system().pm.unregister(name="interrupt")
+    run_experiment(parse_config(config), tmp_path / "resumed", resume=True)
+
+    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert straight.keys() == resumed.keys()
+    assert all((straight[k] == resumed[k]).all() for k in straight), "resumed weights differ"
+    assert _rows(tmp_path / "straight") == _rows(tmp_path / "resumed")
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    @hookimpl
+    def headstart_on_run_start(self, run: Any) -> None:
+        self.events.append(("run_start", run.epoch))
+
+    @hookimpl
+    def headstart_on_phase_start(self, run: Any, phase: Any) -> None:
+        self.events.append(("phase_start", phase.name))
+
+    @hookimpl
+    def headstart_on_epoch_start(self, run: Any, epoch: int) -> None:
+        self.events.append(("epoch_start", epoch))
+
+    @hookimpl
+    def headstart_on_evaluate(self, run: Any, epoch: int, split: str, metrics: dict[str, float]) -> None:
+        self.events.append(("evaluate", split))
+
+    @hookimpl
+    def headstart_on_epoch_end(self, run: Any, epoch: int, metrics: dict[str, Any]) -> None:
+        self.events.append(("epoch_end", metrics["epoch"]))
+
+    @hookimpl
+    def headstart_on_checkpoint(self, run: Any, path: str, kind: str) -> None:
+        self.events.append(("checkpoint", kind))
+
+    @hookimpl
+    def headstart_on_run_end(self, run: Any, summary: dict[str, Any]) -> None:
+        self.events.append(("run_end", summary["epochs_run"]))
+
+
+def test_events_fire_at_their_documented_points(tmp_path: Path, extra_plugin: Any) -> None:
+    recorder = _Recorder()
+    extra_plugin(recorder, "recorder")
+    config = toy_config(policy={"name": "lp-ft", "lp_epochs": 1}, trainer={"epochs": 2, "progress": False, "monitor": "loss"})
+    run_experiment(parse_config(config), tmp_path / "run")
+    kinds = [e for e in recorder.events if e[0] != "checkpoint"]
+    assert kinds == [
+        ("run_start", 0), ("phase_start", "lp"), ("epoch_start", 0), ("evaluate", "val"), ("epoch_end", 0),
+        ("phase_start", "ft"), ("epoch_start", 1), ("evaluate", "val"), ("epoch_end", 1), ("evaluate", "test"),
+        ("run_end", 2),
+    ]
+    assert ("checkpoint", "last") in recorder.events
+
+
+def test_step_events_carry_loss_only_on_logging_steps(tmp_path: Path, extra_plugin: Any) -> None:
+    seen: list[dict[str, Any]] = []
+
+    class Steps:
+        @hookimpl
+        def headstart_on_step_end(self, run: Any, step: int, metrics: dict[str, Any]) -> None:
+            seen.append(dict(metrics, step=step))
+
+    extra_plugin(Steps(), "steps")
+    config = toy_config(trainer={"epochs": 1, "batch_size": 8, "log_every": 3, "progress": False})
+    run_experiment(parse_config(config), tmp_path / "run")
+    assert [s["step"] for s in seen] == [1, 2, 3, 4, 5, 6]
+    assert [("loss" in s) for s in seen] == [False, False, True, False, False, True]
+    assert all(s["lr"] > 0 for s in seen)
+
+
+def test_early_stopping_stops_after_patience(tmp_path: Path, extra_plugin: Any) -> None:
+    config = toy_config(trainer={"epochs": 8, "lr": 1e-9, "progress": False, "patience": 2, "monitor": "loss",
+                                 "min_delta": 0.1})
+    _, summary = run_experiment(parse_config(config), tmp_path / "run")
+    assert summary["stopped_early"] and summary["epochs_run"] == 3
+    assert summary["best"]["epoch"] == 0
+
+
+def test_the_frozen_source_stays_untouched_under_linear_probe(tmp_path: Path) -> None:
+    run_dir, summary = run_experiment(parse_config(toy_config(policy={"name": "linear-probe"})), tmp_path / "run")
+    from headstart.experiment import build
+
+    fresh = build(parse_config(toy_config(policy={"name": "linear-probe"}))).model.state_dict()
+    trained = _weights(run_dir)
+    for key, value in trained.items():
+        if key.startswith("backbone."):  # weights and BatchNorm statistics alike
+            assert (fresh[key] == value).all(), key
+    assert not (fresh["head.fc.weight"] == trained["head.fc.weight"]).all()
+    assert summary["trainable_params"] == {"linear-probe": 3 * 16 + 3}
+
+
+def test_scratch_discards_the_pretrained_weights(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from headstart.experiment import build
+
+    source = build(parse_config(toy_config())).source
+    save_file({k: torch.full_like(v, 0.5) for k, v in source.backbone.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    src = dict(toy_config()["source"], weights=str(tmp_path / "w.safetensors"))
+    pretrained = build(parse_config(toy_config(source=src))).model.state_dict()
+    scratch = build(parse_config(toy_config(source=src, policy={"name": "scratch"}))).model.state_dict()
+    assert (pretrained["backbone.stem.0.weight"] == 0.5).all()
+    assert not (scratch["backbone.stem.0.weight"] == 0.5).any()
+    assert (scratch["backbone.stem.1.running_var"] == 1.0).all()  # statistics reset too
