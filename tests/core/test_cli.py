@@ -55,7 +55,9 @@ def test_run_and_resume(write_config: Callable[..., Path], tmp_path: Path, capsy
     assert [json.loads(r)["epoch"] for r in rows] == [0, 1, 2]
 
 
-def test_user_errors_are_one_line_with_exit_code_2(write_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_user_errors_are_one_line_with_exit_code_2(
+    write_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write_config(toy_config(trainer={"epocs": 3}))
     assert main(["plan", str(path)]) == 2
     err = capsys.readouterr().err
@@ -63,14 +65,17 @@ def test_user_errors_are_one_line_with_exit_code_2(write_config: Callable[..., P
     assert "Traceback" not in err
 
 
-def test_resume_refuses_a_checkpoint_that_is_not_ours(write_config: Callable[..., Path], tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_resume_refuses_a_checkpoint_that_is_not_ours(
+    write_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run_dir = tmp_path / "run"
     assert main(["run", str(write_config()), "--run-dir", str(run_dir), "--set", "trainer.epochs=1"]) == 0
     state = run_dir / "checkpoints" / "last" / "state.pt"
     marker = tmp_path / "EXECUTED"
     state.write_bytes(
-        b"\x80\x02cos\nsystem\nq\x00X" + len(f"touch {marker}").to_bytes(4, "little") + f"touch {marker}".encode()
+        b"\x80\x02cos\nsystem\nq\x00X"
+        + len(f"touch {marker}").to_bytes(4, "little")
+        + f"touch {marker}".encode()
         + b"q\x01\x85q\x02Rq\x03."
     )
     assert main(["run", "--resume", str(run_dir), "--set", "trainer.epochs=2"]) == 2
@@ -79,8 +84,9 @@ def test_resume_refuses_a_checkpoint_that_is_not_ours(write_config: Callable[...
 
 
 def test_console_script_and_module_entry(write_config: Callable[..., Path], tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "headstart", "plan", str(write_config())], capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "headstart", "plan", str(write_config())], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert "policy full" in result.stdout
     config = yaml.safe_load((write_config()).read_text())

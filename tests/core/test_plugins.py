@@ -53,7 +53,9 @@ def test_installed_toy_plugin_is_found_through_its_entry_point() -> None:
 
 
 def test_a_plugin_raising_on_import_is_recorded_and_the_rest_work(plugin_modules: Path) -> None:
-    system = load_plugins(entry_points=[_entry_point("broken", "hs_broken_plugin"), _entry_point("good", "hs_good_plugin")])
+    system = load_plugins(
+        entry_points=[_entry_point("broken", "hs_broken_plugin"), _entry_point("good", "hs_good_plugin")]
+    )
     assert [f.name for f in system.failures] == ["broken"]
     assert "this plugin is broken on purpose" in system.failures[0].error
     assert "good" in system.infos

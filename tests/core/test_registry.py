@@ -88,5 +88,8 @@ def test_a_name_contributed_twice_is_an_error_naming_both_plugins() -> None:
 
     system = load_plugins(entry_points=[])
     system.register(Clash(), "clash")
-    with pytest.raises(PluginError, match=r"policies entry 'full' is contributed by both plugin 'headstart\.freeze\.plugin' and plugin 'clash'"):
+    with pytest.raises(
+        PluginError,
+        match=r"policies entry 'full' is contributed by both plugin 'headstart\.freeze\.plugin' and plugin 'clash'",
+    ):
         Registry.build(system)

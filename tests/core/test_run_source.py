@@ -23,9 +23,12 @@ def test_a_finished_run_is_a_source(tmp_path: Path) -> None:
         assert torch.equal(value, saved[f"backbone.{name}"]), name
     assert source.describe()["inner"]["name"] == "toy:mlp"
 
-    target = toy_config(source={"name": f"run:{run_dir}"}, policy={"name": "linear-probe"},
-                        task={"name": "vector-classification", "synthetic": {"classes": 2, "per_class": 8, "in_features": 6}},
-                        trainer={"epochs": 1, "progress": False})
+    target = toy_config(
+        source={"name": f"run:{run_dir}"},
+        policy={"name": "linear-probe"},
+        task={"name": "vector-classification", "synthetic": {"classes": 2, "per_class": 8, "in_features": 6}},
+        trainer={"epochs": 1, "progress": False},
+    )
     target_dir, summary = run_experiment(parse_config(target), tmp_path / "target")
     assert summary["source"]["name"] == f"run:{run_dir}"
     weights = load_file(str(target_dir / "checkpoints" / "last" / "model.safetensors"))

@@ -11,14 +11,15 @@ from .data import DataError, read_csv, read_jsonl, read_tsv, require_columns
 from .engine import CheckpointError, RunContext, TrainerSettings
 from .experiment import ExperimentConfig, build, format_plan, load_config, parse_config, run_experiment
 from .freeze import BlockMapError, FreezePlan, PolicyError, is_norm, resolve_blocks
+from .heads import ClassificationHead, SequenceHead, pool
 from .interfaces import (
     HEAD,
     Batch,
-    LocalModel,
     Block,
     DatasetFormat,
     Features,
     FeatureSpec,
+    LocalModel,
     Metric,
     NormMode,
     Phase,
@@ -29,7 +30,6 @@ from .interfaces import (
     TaskType,
     TransferPolicy,
 )
-from .heads import ClassificationHead, SequenceHead, pool
 from .metrics import Ranked
 from .model import TransferModel
 from .options import ConfigError, check_options, suggest
@@ -43,15 +43,15 @@ __all__ = [
     "Block",
     "BlockMapError",
     "CheckpointError",
+    "ClassificationHead",
     "ConfigError",
     "DataError",
-    "ClassificationHead",
     "DatasetFormat",
-    "LocalModel",
     "ExperimentConfig",
     "FeatureSpec",
     "Features",
     "FreezePlan",
+    "LocalModel",
     "Metric",
     "NormMode",
     "Phase",
@@ -59,8 +59,8 @@ __all__ = [
     "PolicyType",
     "Ranked",
     "RunContext",
-    "SourceModel",
     "SequenceHead",
+    "SourceModel",
     "SourceProvider",
     "TargetTask",
     "TaskType",

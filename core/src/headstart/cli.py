@@ -19,8 +19,15 @@ from .registry import UnknownNameError, get_registry
 
 #: Errors that are the user's input, shown as one line without a traceback.
 USER_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError, UnknownNameError, CheckpointError, BlockMapError, FreezeStateError, PluginError,
-    PolicyError, DataError, FileNotFoundError,
+    ConfigError,
+    UnknownNameError,
+    CheckpointError,
+    BlockMapError,
+    FreezeStateError,
+    PluginError,
+    PolicyError,
+    DataError,
+    FileNotFoundError,
 )
 
 
@@ -34,16 +41,18 @@ def plugins_report() -> dict[str, Any]:
             error = None
         except Exception as exc:  # a plugin whose hook raises is still listed
             contributes, error = {}, f"{type(exc).__name__}: {exc}"
-        plugins.append({
-            "name": name,
-            "distribution": info.distribution,
-            "version": info.version,
-            "builtin": info.builtin,
-            "module": info.module,
-            "hooks": info.hooks,
-            "contributes": contributes,
-            **({"error": error} if error else {}),
-        })
+        plugins.append(
+            {
+                "name": name,
+                "distribution": info.distribution,
+                "version": info.version,
+                "builtin": info.builtin,
+                "module": info.module,
+                "hooks": info.hooks,
+                "contributes": contributes,
+                **({"error": error} if error else {}),
+            }
+        )
     failed = [{"name": f.name, "source": f.source, "error": f.error} for f in system.failures]
     return {"headstart": __version__, "plugins": plugins, "failed": failed}
 
@@ -95,7 +104,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir) if args.run_dir else None
     if args.resume:
         run_dir = Path(args.resume)
-        config = load_run_config(run_dir, args.set) if args.experiment is None else load_config(args.experiment, args.set)
+        config = (
+            load_run_config(run_dir, args.set) if args.experiment is None else load_config(args.experiment, args.set)
+        )
     elif args.experiment is None:
         raise ConfigError("headstart run needs an experiment file (or --resume RUN_DIR)")
     else:
@@ -103,9 +114,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_dir, summary = run_experiment(config, run_dir, resume=bool(args.resume))
     best = summary["best"]
     print(f"run directory: {run_dir}")
-    print(f"best {summary['monitor']} = {best['value']} at epoch {None if best['epoch'] is None else best['epoch'] + 1}; "
-          f"trainable parameters {summary['trainable_params_max']:,} of {summary['total_params']:,}; "
-          f"{summary['wall_time_s']:.1f} s")
+    print(
+        f"best {summary['monitor']} = {best['value']} at epoch {None if best['epoch'] is None else best['epoch'] + 1}; "
+        f"trainable parameters {summary['trainable_params_max']:,} of {summary['total_params']:,}; "
+        f"{summary['wall_time_s']:.1f} s"
+    )
     if summary.get("test"):
         print("test: " + ", ".join(f"{k}={v:.4f}" for k, v in summary["test"].items()))
     return 0
@@ -120,8 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_plugins)
 
-    overrides = {"action": "append", "default": [], "metavar": "KEY=VALUE",
-                 "help": "override a config value, e.g. trainer.epochs=3 (repeatable)"}
+    overrides = {
+        "action": "append",
+        "default": [],
+        "metavar": "KEY=VALUE",
+        "help": "override a config value, e.g. trainer.epochs=3 (repeatable)",
+    }
     p = sub.add_parser("plan", help="print the freeze plan of every phase without training")
     p.add_argument("experiment", help="experiment YAML file")
     p.add_argument("--set", **overrides)  # type: ignore[arg-type]

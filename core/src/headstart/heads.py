@@ -35,7 +35,9 @@ def pool(features: Features, mode: Pooling = "mean") -> torch.Tensor:
 def _mlp(dim: int, out: int, hidden: int | None, dropout: float) -> nn.Module:
     if hidden is None:
         return nn.Sequential(nn.Dropout(dropout), nn.Linear(dim, out))
-    return nn.Sequential(nn.Dropout(dropout), nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, out))
+    return nn.Sequential(
+        nn.Dropout(dropout), nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, out)
+    )
 
 
 class ClassificationHead(nn.Module):
@@ -44,8 +46,15 @@ class ClassificationHead(nn.Module):
     ``outputs=1`` makes it a regression head.
     """
 
-    def __init__(self, spec: FeatureSpec, outputs: int, *, hidden: int | None = None, dropout: float = 0.0,
-                 pooling: Pooling = "mean") -> None:
+    def __init__(
+        self,
+        spec: FeatureSpec,
+        outputs: int,
+        *,
+        hidden: int | None = None,
+        dropout: float = 0.0,
+        pooling: Pooling = "mean",
+    ) -> None:
         super().__init__()
         if outputs < 1:
             raise ValueError(f"a head needs at least one output, got {outputs}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -28,18 +28,18 @@ __all__ = [
     "Batch",
     "Block",
     "DatasetFormat",
-    "LocalModel",
     "FeatureSpec",
     "Features",
+    "LocalModel",
     "Metric",
     "NormMode",
     "Phase",
+    "PolicyType",
     "SourceModel",
     "SourceProvider",
     "TargetTask",
     "TaskType",
     "TransferPolicy",
-    "PolicyType",
 ]
 
 #: Name of the block the engine appends for the task's head.
@@ -50,7 +50,7 @@ HEAD = "head"
 Batch = dict[str, Any]
 
 
-class NormMode(str, Enum):
+class NormMode(StrEnum):
     """How normalisation layers of a *trainable* block behave (frozen blocks are always ``frozen``).
 
     * ``train``: ordinary behaviour; BatchNorm updates running statistics in training mode.

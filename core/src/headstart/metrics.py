@@ -39,7 +39,7 @@ def accuracy(preds: Sequence[Any], refs: Sequence[Any]) -> float:
     """Fraction of predictions equal to their reference."""
     if not refs:
         return float("nan")
-    return sum(p == r for p, r in zip(preds, refs, strict=True)) / len(refs)
+    return float(sum(p == r for p, r in zip(preds, refs, strict=True)) / len(refs))
 
 
 def macro_f1(preds: Sequence[Any], refs: Sequence[Any]) -> float:

@@ -16,6 +16,8 @@ class TransferModel(nn.Module):
     ``train()``: the lock is re-applied on every call, so no caller can forget it.
     """
 
+    source: SourceModel
+
     def __init__(self, source: SourceModel, head: nn.Module) -> None:
         super().__init__()
         # not registered as a sub-module: its parameters live in ``backbone``

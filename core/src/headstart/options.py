@@ -56,7 +56,9 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
     if origin is Literal:
         if value in get_args(tp):
             return value
-        raise ConfigError(f"{key} = {value!r} is not valid; valid choices: {_describe(tp)}{suggest(str(value), map(str, get_args(tp)))}")
+        raise ConfigError(
+            f"{key} = {value!r} is not valid; valid choices: {_describe(tp)}{suggest(str(value), map(str, get_args(tp)))}"
+        )
     if tp is type(None):
         if value is None:
             return None

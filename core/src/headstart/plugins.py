@@ -140,8 +140,7 @@ def _check_hook_names(plugin: object, name: str) -> None:
 
 def _trace(pm: pluggy.PluginManager) -> None:
     def before(hook_name: str, impls: Any, kwargs: Any) -> None:
-        print(f"[headstart hook] {hook_name}({', '.join(kwargs)}) -> {[i.plugin_name for i in impls]}",
-              file=sys.stderr)
+        print(f"[headstart hook] {hook_name}({', '.join(kwargs)}) -> {[i.plugin_name for i in impls]}", file=sys.stderr)
 
     def after(outcome: Any, hook_name: str, impls: Any, kwargs: Any) -> None:
         exc = outcome.exception
@@ -173,17 +172,23 @@ def load_plugins(
     from . import __version__
 
     for modname in BUILTIN_PLUGINS:
-        system.register(importlib.import_module(modname), modname, builtin=True,
-                        distribution="headstart", version=__version__)
+        system.register(
+            importlib.import_module(modname), modname, builtin=True, distribution="headstart", version=__version__
+        )
 
     if autoload is None:
         autoload = not os.environ.get("HEADSTART_DISABLE_PLUGIN_AUTOLOAD")
     if autoload:
         for ep in entry_points if entry_points is not None else _entry_points():
             dist = getattr(ep, "dist", None)
-            _load_isolated(system, ep.name, f"entry point {ep.value!r}", ep.load,
-                           distribution=dist.name if dist else None,
-                           version=dist.version if dist else None)
+            _load_isolated(
+                system,
+                ep.name,
+                f"entry point {ep.value!r}",
+                ep.load,
+                distribution=dist.name if dist else None,
+                version=dist.version if dist else None,
+            )
 
     for modname in filter(None, (m.strip() for m in os.environ.get("HEADSTART_PLUGINS", "").split(","))):
         _load_isolated(system, modname, "HEADSTART_PLUGINS", lambda m=modname: importlib.import_module(m))
@@ -198,9 +203,7 @@ def _load_isolated(system: PluginSystem, name: str, origin: str, load: Any, **me
         plugin = load()
         system.register(plugin, name, **meta)
     except Exception as exc:  # a broken plugin must never stop the others
-        system.failures.append(
-            PluginFailure(name, origin, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        )
+        system.failures.append(PluginFailure(name, origin, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
 
 
 _SYSTEM: PluginSystem | None = None

@@ -49,7 +49,7 @@ class Registry:
     @classmethod
     def build(cls, system: PluginSystem) -> Registry:
         def items(hook_name: str) -> list[tuple[str, Any]]:
-            out = []
+            out: list[tuple[str, Any]] = []
             for impl in getattr(system.pm.hook, hook_name).get_hookimpls():  # registration order
                 got = impl.function()
                 if not isinstance(got, list | tuple):
@@ -87,7 +87,9 @@ class Registry:
     def providers_for(self, scheme: str) -> list[SourceProvider]:
         if scheme not in self.providers:
             raise UnknownNameError(
-                "source scheme", scheme, sorted(self.providers),
+                "source scheme",
+                scheme,
+                sorted(self.providers),
                 hint="Install the domain plugin that provides it (see `headstart plugins`).",
             )
         return [p for _, p in self.providers[scheme]]
@@ -100,7 +102,9 @@ class Registry:
         scheme, sep, rest = name.partition(":")
         if not sep or not rest:
             raise UnknownNameError(
-                "source", name, [f"{s}:…" for s in sorted(self.providers)],
+                "source",
+                name,
+                [f"{s}:…" for s in sorted(self.providers)],
                 hint="Source names have the form 'scheme:name', e.g. 'timm:resnet50'.",
             )
         reasons: list[str] = []

@@ -7,6 +7,7 @@ or ``last``). The run's head is left behind; the new task builds its own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +30,7 @@ class RunSource:
         self.inner = inner
         self.checkpoint = checkpoint
         self.backbone: nn.Module = inner.backbone
-        self.blocks: list[Block] = list(inner.blocks)
+        self.blocks: Sequence[Block] = list(inner.blocks)
         self.output_spec: FeatureSpec = inner.output_spec
         self.preprocessor: Any = inner.preprocessor
         self.default_keep_frozen = tuple(getattr(inner, "default_keep_frozen", ()))
@@ -41,8 +42,12 @@ class RunSource:
         self.inner.reinitialize(seed)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "run_dir": str(self.run_dir), "checkpoint": self.checkpoint,
-                "inner": self.inner.describe()}
+        return {
+            "name": self.name,
+            "run_dir": str(self.run_dir),
+            "checkpoint": self.checkpoint,
+            "inner": self.inner.describe(),
+        }
 
     def __getattr__(self, item: str) -> Any:  # domain extras of the inner source (sample_rate, …)
         if item == "inner":
@@ -65,8 +70,10 @@ class RunSourceProvider:
         run_dir = Path(name).expanduser()
         config_file = run_dir / CONFIG_FILE
         if not config_file.is_file():
-            raise LookupError(f"{run_dir} is not a Headstart run directory (no {CONFIG_FILE}); "
-                              "give the directory that `headstart run` wrote")
+            raise LookupError(
+                f"{run_dir} is not a Headstart run directory (no {CONFIG_FILE}); "
+                "give the directory that `headstart run` wrote"
+            )
         ckpt_link = run_dir / "checkpoints" / checkpoint
         if not ckpt_link.exists():
             raise CheckpointError(f"{run_dir}: the run has no {checkpoint!r} checkpoint yet (is it finished?)")

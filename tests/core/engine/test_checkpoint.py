@@ -34,7 +34,9 @@ def test_round_trip_and_links(tmp_path: Path) -> None:
 
 def test_old_unlinked_checkpoints_are_pruned(tmp_path: Path) -> None:
     for epoch in range(3):
-        ckpt.save_checkpoint(tmp_path, f"epoch-{epoch:04d}", _model(epoch), {}, ("last", "best") if epoch == 0 else ("last",))
+        ckpt.save_checkpoint(
+            tmp_path, f"epoch-{epoch:04d}", _model(epoch), {}, ("last", "best") if epoch == 0 else ("last",)
+        )
     assert sorted(p.name for p in tmp_path.iterdir() if not p.is_symlink()) == ["epoch-0000", "epoch-0002"]
 
 
@@ -75,7 +77,9 @@ def test_a_pickle_with_code_is_refused_without_running_it(tmp_path: Path, monkey
 
 def test_a_plain_pickle_of_foreign_objects_is_refused(tmp_path: Path) -> None:
     ckpt.save_checkpoint(tmp_path, "epoch-0000", _model(0), {})
-    (tmp_path / "epoch-0000" / ckpt.STATE).write_bytes(pickle.dumps({"format": ckpt.FORMAT, "where": Path("x")}, protocol=2))
+    (tmp_path / "epoch-0000" / ckpt.STATE).write_bytes(
+        pickle.dumps({"format": ckpt.FORMAT, "where": Path("x")}, protocol=2)
+    )
     with pytest.raises(CheckpointError, match="refused"):
         ckpt.load_state(tmp_path / "epoch-0000")
 
@@ -90,7 +94,7 @@ def test_a_state_file_without_our_marker_is_refused(tmp_path: Path) -> None:
 def test_foreign_safetensors_weights_are_refused(tmp_path: Path) -> None:
     ckpt.save_checkpoint(tmp_path, "epoch-0000", _model(0), {})
     save_file({"0.weight": torch.zeros(4, 3)}, str(tmp_path / "epoch-0000" / ckpt.WEIGHTS))
-    with pytest.raises(CheckpointError, match="model.safetensors: not a Headstart checkpoint"):
+    with pytest.raises(CheckpointError, match=r"model\.safetensors: not a Headstart checkpoint"):
         ckpt.load_weights(tmp_path / "epoch-0000", _model(0))
 
 

@@ -72,9 +72,21 @@ class _Interrupt:
 
 
 @pytest.mark.parametrize("policy", [{"name": "gradual-unfreeze", "every": 1}, {"name": "lp-ft"}])
-def test_resume_from_last_ends_with_identical_weights(tmp_path: Path, extra_plugin: Any, policy: dict[str, Any]) -> None:
-    config = toy_config(policy=policy, trainer={"epochs": 4, "batch_size": 8, "lr": 0.01, "progress": False,
-                                                 "grad_accum": 2, "warmup_steps": 2, "log_every": 1})
+def test_resume_from_last_ends_with_identical_weights(
+    tmp_path: Path, extra_plugin: Any, policy: dict[str, Any]
+) -> None:
+    config = toy_config(
+        policy=policy,
+        trainer={
+            "epochs": 4,
+            "batch_size": 8,
+            "lr": 0.01,
+            "progress": False,
+            "grad_accum": 2,
+            "warmup_steps": 2,
+            "log_every": 1,
+        },
+    )
     run_experiment(parse_config(config), tmp_path / "straight")
 
     extra_plugin(_Interrupt(at_step=8), "interrupt")  # 3 steps per epoch: inside epoch 3
@@ -128,12 +140,22 @@ class _Recorder:
 def test_events_fire_at_their_documented_points(tmp_path: Path, extra_plugin: Any) -> None:
     recorder = _Recorder()
     extra_plugin(recorder, "recorder")
-    config = toy_config(policy={"name": "lp-ft", "lp_epochs": 1}, trainer={"epochs": 2, "progress": False, "monitor": "loss"})
+    config = toy_config(
+        policy={"name": "lp-ft", "lp_epochs": 1}, trainer={"epochs": 2, "progress": False, "monitor": "loss"}
+    )
     run_experiment(parse_config(config), tmp_path / "run")
     kinds = [e for e in recorder.events if e[0] != "checkpoint"]
     assert kinds == [
-        ("run_start", 0), ("phase_start", "lp"), ("epoch_start", 0), ("evaluate", "val"), ("epoch_end", 0),
-        ("phase_start", "ft"), ("epoch_start", 1), ("evaluate", "val"), ("epoch_end", 1), ("evaluate", "test"),
+        ("run_start", 0),
+        ("phase_start", "lp"),
+        ("epoch_start", 0),
+        ("evaluate", "val"),
+        ("epoch_end", 0),
+        ("phase_start", "ft"),
+        ("epoch_start", 1),
+        ("evaluate", "val"),
+        ("epoch_end", 1),
+        ("evaluate", "test"),
         ("run_end", 2),
     ]
     assert ("checkpoint", "last") in recorder.events
@@ -156,8 +178,9 @@ def test_step_events_carry_loss_only_on_logging_steps(tmp_path: Path, extra_plug
 
 
 def test_early_stopping_stops_after_patience(tmp_path: Path, extra_plugin: Any) -> None:
-    config = toy_config(trainer={"epochs": 8, "lr": 1e-9, "progress": False, "patience": 2, "monitor": "loss",
-                                 "min_delta": 0.1})
+    config = toy_config(
+        trainer={"epochs": 8, "lr": 1e-9, "progress": False, "patience": 2, "monitor": "loss", "min_delta": 0.1}
+    )
     _, summary = run_experiment(parse_config(config), tmp_path / "run")
     assert summary["stopped_early"] and summary["epochs_run"] == 3
     assert summary["best"]["epoch"] == 0
@@ -183,7 +206,9 @@ def test_scratch_discards_the_pretrained_weights(tmp_path: Path) -> None:
     from headstart.experiment import build
 
     source = build(parse_config(toy_config())).source
-    save_file({k: torch.full_like(v, 0.5) for k, v in source.backbone.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    save_file(
+        {k: torch.full_like(v, 0.5) for k, v in source.backbone.state_dict().items()}, str(tmp_path / "w.safetensors")
+    )
     src = dict(toy_config()["source"], weights=str(tmp_path / "w.safetensors"))
     pretrained = build(parse_config(toy_config(source=src))).model.state_dict()
     scratch = build(parse_config(toy_config(source=src, policy={"name": "scratch"}))).model.state_dict()

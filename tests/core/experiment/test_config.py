@@ -56,13 +56,20 @@ def test_unknown_policy_name_lists_valid_policies() -> None:
 
 
 def test_policy_option_errors() -> None:
-    assert _error(toy_config(policy={"name": "top-k", "kk": 2})) == "policy.kk: unknown key (did you mean 'k'?). Valid keys: k"
+    assert (
+        _error(toy_config(policy={"name": "top-k", "kk": 2}))
+        == "policy.kk: unknown key (did you mean 'k'?). Valid keys: k"
+    )
     assert _error(toy_config(policy={"name": "top-k", "k": 1.5})) == "policy.k = 1.5: expected an integer"
-    assert "policy: k=9 but the source has only 4 blocks (stem, stage1, stage2, stage3)" in _error(toy_config(policy={"name": "top-k", "k": 9}))
+    assert "policy: k=9 but the source has only 4 blocks (stem, stage1, stage2, stage3)" in _error(
+        toy_config(policy={"name": "top-k", "k": 9})
+    )
     assert _error(toy_config(policy={"name": "full", "norm_mode": "freeze"})).startswith(
         "policy.norm_mode = 'freeze' is not valid: expected 'train' | 'frozen' | 'frozen-stats'"
     )
-    assert "keep_frozen names unknown block(s) encoder" in _error(toy_config(policy={"name": "full", "keep_frozen": ["encoder"]}))
+    assert "keep_frozen names unknown block(s) encoder" in _error(
+        toy_config(policy={"name": "full", "keep_frozen": ["encoder"]})
+    )
 
 
 def test_task_and_source_option_errors() -> None:
@@ -74,8 +81,10 @@ def test_task_and_source_option_errors() -> None:
 
 
 def test_overrides_set_nested_values_parsed_as_yaml() -> None:
-    data = apply_overrides(toy_config(), ["trainer.epochs=5", "policy.name=top-k", "policy.k=2", "trainer.lr=1e-3",
-                                          "policy.keep_frozen=[stem]"])
+    data = apply_overrides(
+        toy_config(),
+        ["trainer.epochs=5", "policy.name=top-k", "policy.k=2", "trainer.lr=1e-3", "policy.keep_frozen=[stem]"],
+    )
     config = parse_config(data)
     assert config.trainer.epochs == 5 and config.trainer.lr == 1e-3
     assert config.policy == {"name": "top-k", "k": 2, "keep_frozen": ("stem",)}

@@ -96,8 +96,12 @@ def test_frozen_stats_mode_fixes_statistics_but_trains_affine(model: TransferMod
 def test_frozen_prefix_runs_without_autograd_and_stores_no_gradients() -> None:
     model = make_model()
     grad_mode: dict[str, bool] = {}
-    for name, module in [("stem", model.backbone.stem), ("stage1", model.backbone.stages[0]),
-                         ("stage2", model.backbone.stages[1]), ("stage3", model.backbone.stages[2])]:
+    for name, module in [
+        ("stem", model.backbone.stem),
+        ("stage1", model.backbone.stages[0]),
+        ("stage2", model.backbone.stages[1]),
+        ("stage3", model.backbone.stages[2]),
+    ]:
         module.register_forward_hook(lambda m, a, o, name=name: grad_mode.__setitem__(name, torch.is_grad_enabled()))
     freezer = Freezer(model, lr=0.1)
     optimizer = torch.optim.SGD(freezer.param_groups(), lr=0.0)

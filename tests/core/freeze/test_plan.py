@@ -25,7 +25,7 @@ def test_a_parameter_in_no_block_is_named(model: TransferModel) -> None:
 
 
 def test_a_member_that_does_not_exist_is_named(model: TransferModel) -> None:
-    with pytest.raises(BlockMapError, match="'backbone.stages.9'"):
+    with pytest.raises(BlockMapError, match=r"'backbone\.stages\.9'"):
         resolve_blocks(model, [*model.blocks, Block("extra", ("backbone.stages.9",))])
 
 
@@ -46,7 +46,11 @@ def test_plan_rows_lr_and_prefix(model: TransferModel) -> None:
     phase = Phase("p", 0, frozenset({"stage2", "stage3", HEAD}), {"stage2": 0.5})
     plan = compute_plan(phase, infos, 0.1)
     assert [(r.name, r.trainable, r.lr) for r in plan.rows] == [
-        ("stem", False, 0.0), ("stage1", False, 0.0), ("stage2", True, 0.05), ("stage3", True, 0.1), (HEAD, True, 0.1),
+        ("stem", False, 0.0),
+        ("stage1", False, 0.0),
+        ("stage2", True, 0.05),
+        ("stage3", True, 0.1),
+        (HEAD, True, 0.1),
     ]
     assert plan.frozen_prefix == 2
     assert plan.trainable_numel == sum(b.numel for b in infos if b.name in phase.trainable)
@@ -71,13 +75,16 @@ def test_keep_frozen_overrides_the_policy(model: TransferModel) -> None:
         compute_plan(Phase("all", 0, frozenset()), infos, 0.1, keep_frozen=["encoder"])
 
 
-@pytest.mark.parametrize(("phases", "message"), [
-    ([], "produced no phases"),
-    ([Phase("a", 1, frozenset({HEAD}))], "must start at epoch 0"),
-    ([Phase("a", 0, frozenset({HEAD})), Phase("b", 0, frozenset({HEAD}))], "not after phase 'a'"),
-    ([Phase("a", 0, frozenset({HEAD})), Phase("b", 5, frozenset({HEAD}))], "but the run has 3 epoch"),
-    ([Phase("a", 0, frozenset({"decoder"}))], r"unknown block\(s\) decoder"),
-])
+@pytest.mark.parametrize(
+    ("phases", "message"),
+    [
+        ([], "produced no phases"),
+        ([Phase("a", 1, frozenset({HEAD}))], "must start at epoch 0"),
+        ([Phase("a", 0, frozenset({HEAD})), Phase("b", 0, frozenset({HEAD}))], "not after phase 'a'"),
+        ([Phase("a", 0, frozenset({HEAD})), Phase("b", 5, frozenset({HEAD}))], "but the run has 3 epoch"),
+        ([Phase("a", 0, frozenset({"decoder"}))], r"unknown block\(s\) decoder"),
+    ],
+)
 def test_invalid_phases_are_explained(phases: list[Phase], message: str) -> None:
     with pytest.raises(PolicyError, match=message):
         validate_phases(phases, ["stem", HEAD], 3, "custom")

@@ -20,8 +20,9 @@ def test_full_trains_everything_at_one_rate() -> None:
     assert set(phase.trainable) == set(BLOCKS) and dict(phase.lr_scale) == {}
 
 
-@pytest.mark.parametrize(("k", "expected"), [(0, {"head"}), (1, {"stage3", "head"}), (2, {"stage2", "stage3", "head"}),
-                                             (4, set(BLOCKS))])
+@pytest.mark.parametrize(
+    ("k", "expected"), [(0, {"head"}), (1, {"stage3", "head"}), (2, {"stage2", "stage3", "head"}), (4, set(BLOCKS))]
+)
 def test_top_k_trains_the_last_k_blocks(k: int, expected: set[str]) -> None:
     (phase,) = TopK(k=k).phases(BLOCKS, 5)
     assert set(phase.trainable) == expected
@@ -41,8 +42,11 @@ def test_gradual_unfreeze_adds_one_block_from_the_top_every_n_epochs() -> None:
     phases = GradualUnfreeze(every=2).phases(BLOCKS, 10)
     assert [p.start_epoch for p in phases] == [0, 2, 4, 6, 8]
     assert [set(p.trainable) for p in phases] == [
-        {"head"}, {"stage3", "head"}, {"stage2", "stage3", "head"},
-        {"stage1", "stage2", "stage3", "head"}, set(BLOCKS),
+        {"head"},
+        {"stage3", "head"},
+        {"stage2", "stage3", "head"},
+        {"stage1", "stage2", "stage3", "head"},
+        set(BLOCKS),
     ]
     validate_phases(phases, BLOCKS, 10, "gradual-unfreeze")
 

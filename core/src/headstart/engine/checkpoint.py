@@ -53,7 +53,7 @@ def _fsync_file(path: Path) -> None:
 
 def rng_state() -> dict[str, Any]:
     """RNG states of torch, CUDA, numpy and ``random`` in weights_only-loadable types."""
-    np_state = np.random.get_state()
+    np_state: tuple[Any, ...] = tuple(np.random.get_state(legacy=True))
     py_state = random.getstate()
     return {
         "torch": torch.get_rng_state(),
@@ -73,8 +73,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
-def save_checkpoint(ckpt_dir: Path, name: str, model: nn.Module, state: dict[str, Any],
-                    links: tuple[str, ...] = ("last",)) -> Path:
+def save_checkpoint(
+    ckpt_dir: Path, name: str, model: nn.Module, state: dict[str, Any], links: tuple[str, ...] = ("last",)
+) -> Path:
     """Write ``ckpt_dir/name`` atomically, then point each of ``links`` at it."""
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     final = ckpt_dir / name
@@ -82,8 +83,7 @@ def save_checkpoint(ckpt_dir: Path, name: str, model: nn.Module, state: dict[str
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    save_model(model, str(tmp / WEIGHTS), metadata={"format": FORMAT, "version": str(VERSION)},
-               force_contiguous=True)
+    save_model(model, str(tmp / WEIGHTS), metadata={"format": FORMAT, "version": str(VERSION)}, force_contiguous=True)
     torch.save({"format": FORMAT, "version": VERSION, **state}, tmp / STATE)
     for f in (WEIGHTS, STATE):
         _fsync_file(tmp / f)
@@ -139,11 +139,15 @@ def load_state(ckpt: Path) -> dict[str, Any]:
             f"loading (weights_only=True) does not allow ({first}). Nothing from it was executed."
         ) from None
     except Exception as exc:  # truncated, not a zip/pickle at all
-        raise CheckpointError(f"{file}: cannot be read as a Headstart state file ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(
+            f"{file}: cannot be read as a Headstart state file ({type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{file}: not a Headstart checkpoint (no {FORMAT!r} format marker)")
     if state.get("version") != VERSION:
-        raise CheckpointError(f"{file}: checkpoint version {state.get('version')} is not supported (expected {VERSION})")
+        raise CheckpointError(
+            f"{file}: checkpoint version {state.get('version')} is not supported (expected {VERSION})"
+        )
     return state
 
 
@@ -170,14 +174,14 @@ def load_backbone_weights(ckpt: Path, backbone: nn.Module, prefix: str = "backbo
     try:
         with safe_open(str(file), framework="pt") as f:
             meta = f.metadata() or {}
-            state = {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}  # noqa: SIM118
+            state = {k[len(prefix) :]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{file}: not a readable safetensors file ({exc})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{file}: not a Headstart checkpoint (no {FORMAT!r} format marker)")
     for removed, kept in meta.items():  # names safetensors dropped because they shared storage
         if removed.startswith(prefix) and kept.startswith(prefix):
-            state[removed[len(prefix):]] = state[kept[len(prefix):]]
+            state[removed[len(prefix) :]] = state[kept[len(prefix) :]]
     missing, unexpected = backbone.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CheckpointError(

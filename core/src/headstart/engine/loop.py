@@ -112,7 +112,11 @@ def train(run: RunContext, resume_from: Path | None = None) -> dict[str, Any]:
     log.load(before_epoch=run.epoch)
 
     train_loader = _loader(run, "train", train=True, epoch=run.epoch)
-    batches = len(train_loader) if s.max_steps_per_epoch is None else min(len(train_loader), s.max_steps_per_epoch * s.grad_accum)
+    batches = (
+        len(train_loader)
+        if s.max_steps_per_epoch is None
+        else min(len(train_loader), s.max_steps_per_epoch * s.grad_accum)
+    )
     steps_per_epoch = math.ceil(batches / s.grad_accum)
     total_steps = steps_per_epoch * s.epochs
     warmup = s.warmup_steps or math.ceil(s.warmup_ratio * total_steps)
@@ -134,8 +138,13 @@ def train(run: RunContext, resume_from: Path | None = None) -> dict[str, Any]:
         trainable = [p for p in model.parameters() if p.requires_grad]
         train_loader = _loader(run, "train", train=True, epoch=epoch)
         loss_sum, seen = torch.zeros((), device=run.device), 0
-        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{s.epochs} [{run.freezer.plan.phase.name}]",  # type: ignore[union-attr]
-                   disable=not s.progress, leave=False, dynamic_ncols=True)
+        bar = tqdm(
+            total=steps_per_epoch,
+            desc=f"epoch {epoch + 1}/{s.epochs} [{run.freezer.plan.phase.name}]",  # type: ignore[union-attr]
+            disable=not s.progress,
+            leave=False,
+            dynamic_ncols=True,
+        )
         run.optimizer.zero_grad(set_to_none=True)
         for i, batch in enumerate(train_loader):
             if i >= batches:
@@ -143,7 +152,7 @@ def train(run: RunContext, resume_from: Path | None = None) -> dict[str, Any]:
             batch = to_device(batch, run.device)
             with autocast(run.device, run.precision):
                 loss = task.loss(model(batch["inputs"]), batch)
-            (loss / s.grad_accum).backward()
+            (loss / s.grad_accum).backward()  # type: ignore[no-untyped-call]
             loss_sum += loss.detach().float()
             seen += 1
             if (i + 1) % s.grad_accum != 0 and i + 1 != batches:
@@ -163,8 +172,12 @@ def train(run: RunContext, resume_from: Path | None = None) -> dict[str, Any]:
         bar.close()
 
         # --- evaluate, log, checkpoint ----------------------------------------------------
-        row: dict[str, Any] = {"epoch": epoch, "step": run.step, "phase": run.freezer.plan.phase.name,  # type: ignore[union-attr]
-                               "train_loss": (loss_sum / max(seen, 1)).item()}
+        row: dict[str, Any] = {
+            "epoch": epoch,
+            "step": run.step,
+            "phase": run.freezer.plan.phase.name,  # type: ignore[union-attr]
+            "train_loss": (loss_sum / max(seen, 1)).item(),
+        }
         if val_loader is not None:
             val = evaluate(model, task, val_loader, run.device, run.precision)
             hook.headstart_on_evaluate(run=run, epoch=epoch, split="val", metrics=val)
@@ -203,7 +216,9 @@ def train(run: RunContext, resume_from: Path | None = None) -> dict[str, Any]:
         if best_dir.exists():
             ckpt.load_weights(best_dir.resolve(), model)
         test = evaluate(model, task, _loader(run, "test", train=False), run.device, run.precision)
-        hook.headstart_on_evaluate(run=run, epoch=run.best_epoch if run.best_epoch is not None else -1, split="test", metrics=test)
+        hook.headstart_on_evaluate(
+            run=run, epoch=run.best_epoch if run.best_epoch is not None else -1, split="test", metrics=test
+        )
     run.elapsed_s += time.perf_counter() - started
     peak, peak_kind = peak_memory_mb(run.device)
     summary = {

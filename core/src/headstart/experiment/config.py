@@ -123,7 +123,9 @@ def parse_config(data: dict[str, Any]) -> ExperimentConfig:
     """Validate the structure, the trainer settings and the common policy keys."""
     for key in data:
         if key not in TOP_LEVEL:
-            raise ConfigError(f"{key}: unknown top-level key{suggest(key, TOP_LEVEL)}. Valid keys: {', '.join(TOP_LEVEL)}")
+            raise ConfigError(
+                f"{key}: unknown top-level key{suggest(key, TOP_LEVEL)}. Valid keys: {', '.join(TOP_LEVEL)}"
+            )
     trainer_data = data.get("trainer") or {}
     if not isinstance(trainer_data, dict):
         raise ConfigError(f"trainer: expected a mapping, got {trainer_data!r}")

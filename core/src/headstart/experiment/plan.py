@@ -47,13 +47,18 @@ def format_plan(built: Built) -> str:
         lines.append(
             f"phase {i + 1}/{len(built.phases)} {plan.phase.name!r} ({_epochs(built, i)}): "
             f"{plan.trainable_numel:,} trainable parameters"
-            + (f", blocks {plan.rows[0].name}..{plan.rows[plan.frozen_prefix - 1].name} run under no_grad"
-               if plan.frozen_prefix else "")
+            + (
+                f", blocks {plan.rows[0].name}..{plan.rows[plan.frozen_prefix - 1].name} run under no_grad"
+                if plan.frozen_prefix
+                else ""
+            )
         )
         header = f"  {'block':<20} {'params':>12} {'trainable':>9} {'lr':>10}  norm mode"
         lines.append(header)
         lines.append("  " + "-" * (len(header) - 2))
         for r in plan.rows:
             lr = f"{r.lr:.3g}" if r.trainable else "-"
-            lines.append(f"  {r.name:<20} {r.params:>12,} {'yes' if r.trainable else 'no':>9} {lr:>10}  {r.norm_mode.value}")
+            lines.append(
+                f"  {r.name:<20} {r.params:>12,} {'yes' if r.trainable else 'no':>9} {lr:>10}  {r.norm_mode.value}"
+            )
     return "\n".join(lines)

@@ -31,7 +31,9 @@ def _slug(text: str) -> str:
 def new_run_dir(config: ExperimentConfig) -> Path:
     """``<output_dir>/<timestamp>_<name or task>_<policy>``, made unique if it exists."""
     stamp = time.strftime("%Y-%m-%dT%H-%M-%S")
-    base = Path(config.output_dir) / f"{stamp}_{_slug(config.name or config.task['name'])}_{_slug(config.policy['name'])}"
+    base = (
+        Path(config.output_dir) / f"{stamp}_{_slug(config.name or config.task['name'])}_{_slug(config.policy['name'])}"
+    )
     path, n = base, 1
     while path.exists():
         n += 1
@@ -45,7 +47,9 @@ def _write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def run_experiment(config: ExperimentConfig, run_dir: Path | None = None, *, resume: bool = False) -> tuple[Path, dict[str, Any]]:
+def run_experiment(
+    config: ExperimentConfig, run_dir: Path | None = None, *, resume: bool = False
+) -> tuple[Path, dict[str, Any]]:
     """Train ``config`` into ``run_dir`` (a new one if not given); with ``resume``, continue the
     run in ``run_dir`` from its ``last`` checkpoint. Returns the run directory and the summary."""
     resume_from = None

@@ -19,8 +19,10 @@ from ..model import TransferModel
 from .blockmap import BlockInfo, member_modules, resolve_blocks
 from .plan import FreezePlan, GroupSpec, compute_plan, group_specs
 
+
 class FreezeStateError(ValueError):
     """A saved freeze state that does not match the model (a different block map)."""
+
 
 class _NoGradPrefix:
     """Forward hooks that disable autograd from the first module of the first block to the end
@@ -52,6 +54,7 @@ class _NoGradPrefix:
             h.remove()
         self._handles.clear()
         self._saved.clear()
+
 
 class Freezer:
     """Applies freeze plans to one model; keeps its state by parameter name."""
@@ -149,10 +152,12 @@ class Freezer:
                 "the checkpoint was written for a different source or block map"
             )
 
+
 def set_base_lr(optimizer: torch.optim.Optimizer, group_lr: dict[str, float]) -> None:
     """Set each named group's base learning rate (the schedule scales it every step)."""
     for g in optimizer.param_groups:
         g["base_lr"] = group_lr[g["name"]]
+
 
 def scale_lr(optimizer: torch.optim.Optimizer, factor: float) -> None:
     for g in optimizer.param_groups:

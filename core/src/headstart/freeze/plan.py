@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from ..interfaces import HEAD, NormMode, Phase
 from .blockmap import BlockInfo
@@ -61,7 +62,7 @@ def validate_phases(phases: Sequence[Phase], blocks: Sequence[str], epochs: int,
         raise PolicyError(f"policy {policy!r} produced no phases")
     if phases[0].start_epoch != 0:
         raise PolicyError(f"policy {policy!r}: the first phase must start at epoch 0, not {phases[0].start_epoch}")
-    for a, b in zip(phases, phases[1:], strict=False):
+    for a, b in pairwise(phases):
         if b.start_epoch <= a.start_epoch:
             raise PolicyError(
                 f"policy {policy!r}: phase {b.name!r} starts at epoch {b.start_epoch}, "

@@ -70,9 +70,7 @@ class TopK:
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
         backbone = _backbone(blocks)
         if self.k > len(backbone):
-            raise ValueError(
-                f"k={self.k} but the source has only {len(backbone)} blocks ({', '.join(backbone)})"
-            )
+            raise ValueError(f"k={self.k} but the source has only {len(backbone)} blocks ({', '.join(backbone)})")
         top = backbone[len(backbone) - self.k :]
         return [Phase(f"top-{self.k}", 0, frozenset([*top, HEAD]))]
 

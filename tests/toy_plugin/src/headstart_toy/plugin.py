@@ -15,4 +15,6 @@ def headstart_source_providers() -> list[SourceProvider]:
 
 @hookimpl
 def headstart_task_types() -> list[TaskType]:
-    return [TaskType("vector-classification", VectorClassification, "classify feature vectors (CSV or synthetic blobs)")]
+    return [
+        TaskType("vector-classification", VectorClassification, "classify feature vectors (CSV or synthetic blobs)")
+    ]

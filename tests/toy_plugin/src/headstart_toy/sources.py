@@ -31,10 +31,17 @@ class ToyMLP(nn.Module):
 class ToySource:
     """A :class:`headstart.SourceModel` around :class:`ToyMLP`."""
 
-    def __init__(self, in_features: int = 8, width: int = 32, depth: int = 3, dropout: float = 0.0,
-                 weights: str | None = None) -> None:
+    def __init__(
+        self, in_features: int = 8, width: int = 32, depth: int = 3, dropout: float = 0.0, weights: str | None = None
+    ) -> None:
         self.name = "toy:mlp"
-        self.options = {"in_features": in_features, "width": width, "depth": depth, "dropout": dropout, "weights": weights}
+        self.options = {
+            "in_features": in_features,
+            "width": width,
+            "depth": depth,
+            "dropout": dropout,
+            "weights": weights,
+        }
         self.backbone = ToyMLP(in_features, width, depth, dropout)
         self.blocks = [Block("stem", ("stem",))] + [Block(f"stage{i + 1}", (f"stages.{i}",)) for i in range(depth)]
         self.output_spec = FeatureSpec("vector", width)

@@ -26,8 +26,9 @@ class VectorClassification:
     name = "vector-classification"
     metrics = ("accuracy", "macro-f1")
 
-    def __init__(self, data: dict[str, str] | None = None, synthetic: dict[str, Any] | None = None,
-                 label_column: str = "label") -> None:
+    def __init__(
+        self, data: dict[str, str] | None = None, synthetic: dict[str, Any] | None = None, label_column: str = "label"
+    ) -> None:
         if (data is None) == (synthetic is None):
             raise ValueError("give either data (CSV files per split) or synthetic, not both or neither")
         if data is not None and "train" not in data:
@@ -42,8 +43,9 @@ class VectorClassification:
         else:
             self._read_csv(self.data or {})
 
-    def _make_synthetic(self, classes: int = 3, per_class: int = 20, in_features: int = 8, seed: int = 0,
-                        spread: float = 1.0) -> None:
+    def _make_synthetic(
+        self, classes: int = 3, per_class: int = 20, in_features: int = 8, seed: int = 0, spread: float = 1.0
+    ) -> None:
         g = torch.Generator().manual_seed(seed)
         centers = torch.randn(classes, in_features, generator=g) * 2
         self.labels = [str(c) for c in range(classes)]
@@ -64,8 +66,10 @@ class VectorClassification:
             out = []
             for r in split_rows:
                 if r[self.label_column] not in index:
-                    raise DataError(f"{r['_where']}: label {r[self.label_column]!r} does not occur in the train split "
-                                    f"(known: {', '.join(self.labels)})")
+                    raise DataError(
+                        f"{r['_where']}: label {r[self.label_column]!r} does not occur in the train split "
+                        f"(known: {', '.join(self.labels)})"
+                    )
                 try:
                     x = torch.tensor([float(r[c]) for c in features])
                 except (KeyError, ValueError):
@@ -80,8 +84,10 @@ class VectorClassification:
         return self.examples[split]
 
     def collate(self, examples: list[tuple[torch.Tensor, int]]) -> Batch:
-        return {"inputs": {"x": torch.stack([x for x, _ in examples])},
-                "targets": torch.tensor([y for _, y in examples])}
+        return {
+            "inputs": {"x": torch.stack([x for x, _ in examples])},
+            "targets": torch.tensor([y for _, y in examples]),
+        }
 
     def build_head(self, spec: FeatureSpec) -> nn.Module:
         return LinearHead(spec.dim, len(self.labels))
