@@ -12,8 +12,9 @@ from .interfaces import HEAD, Block, Features, SourceModel
 class TransferModel(nn.Module):
     """``head(source.forward(inputs))``, with the block map of the whole model.
 
-    Normalisation layers that the freeze engine locks in eval mode stay in eval mode after
-    ``train()``: the lock is re-applied on every call, so no caller can forget it.
+    Modules that the freeze engine locks in eval mode (every module of a frozen block, and the
+    normalisation layers of trainable blocks whose norm mode is not ``train``) stay in eval mode
+    after ``train()``: the lock is re-applied on every call, so no caller can forget it.
     """
 
     source: SourceModel
@@ -34,14 +35,15 @@ class TransferModel(nn.Module):
         return out
 
     def lock_eval(self, modules: list[nn.Module]) -> None:
-        """Keep ``modules`` in eval mode from now on (replaces the previous set)."""
+        """Keep each of ``modules`` (itself, not its children) in eval mode from now on; replaces
+        the previous set."""
         self._eval_locked = list(modules)
         self.train(self.training)
 
     def train(self, mode: bool = True) -> TransferModel:
         super().train(mode)
         for m in self._eval_locked:
-            m.eval()
+            m.training = False
         return self
 
     def features(self, inputs: Any) -> Features:

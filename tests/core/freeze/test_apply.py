@@ -137,3 +137,14 @@ def test_state_is_kept_by_parameter_name_and_checked(model: TransferModel) -> No
     Freezer(make_model(), lr=0.1).check_state(state)  # same architecture: accepted
     with pytest.raises(FreezeStateError, match="different source or block map"):
         Freezer(make_model(depth=2), lr=0.1).check_state(state)
+
+
+def test_frozen_blocks_run_in_eval_mode_but_trainable_children_do_not() -> None:
+    model = make_model()
+    freezer = Freezer(model, lr=0.1)
+    freezer.apply(Phase("top", 0, frozenset({"stage3", HEAD})), 0)
+    model.train()
+    frozen_dropout, trainable_dropout = model.backbone.stages[0][3], model.backbone.stages[2][3]
+    assert not frozen_dropout.training  # a frozen block is a fixed function: no dropout noise
+    assert trainable_dropout.training and model.head.training
+    assert model.backbone.training  # the lock is per module, not recursive from the root

@@ -111,7 +111,9 @@ class Freezer:
         locked: list[nn.Module] = []
         for b in self.blocks:
             row = plan.row(b.name)
-            if row.norm_mode is not NormMode.TRAIN:
+            if not row.trainable:  # a frozen block is a fixed function: dropout off, statistics fixed
+                locked.extend(modules[m] for m in b.modules)
+            elif row.norm_mode is not NormMode.TRAIN:
                 locked.extend(modules[m] for m in b.norm_modules)
         self.model.lock_eval(locked)
 

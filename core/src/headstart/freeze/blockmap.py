@@ -47,6 +47,7 @@ class BlockInfo:
     numel: int
     norm_modules: tuple[str, ...]
     norm_params: tuple[str, ...]
+    modules: tuple[str, ...] = ()
 
 
 def _owner(name: str, member_to_block: dict[str, str]) -> tuple[str, str] | None:
@@ -106,11 +107,13 @@ def resolve_blocks(model: nn.Module, blocks: Sequence[Block]) -> list[BlockInfo]
 
     norms: dict[str, list[str]] = {b.name: [] for b in blocks}
     norm_params: dict[str, list[str]] = {b.name: [] for b in blocks}
+    owned: dict[str, list[str]] = {b.name: [] for b in blocks}
     for mname, module in modules.items():
-        if not mname or not is_norm(module):
-            continue
-        owner = _owner(mname, member_to_block)
+        owner = _owner(mname, member_to_block) if mname else None
         if owner is None:
+            continue
+        owned[owner[0]].append(mname)
+        if not is_norm(module):
             continue
         norms[owner[0]].append(mname)
         norm_params[owner[0]].extend(f"{mname}.{n}" for n, _ in module.named_parameters(recurse=False))
@@ -123,6 +126,7 @@ def resolve_blocks(model: nn.Module, blocks: Sequence[Block]) -> list[BlockInfo]
             numel=numel[b.name],
             norm_modules=tuple(norms[b.name]),
             norm_params=tuple(n for n in norm_params[b.name] if n in params),
+            modules=tuple(owned[b.name]),
         )
         for b in blocks
     ]
