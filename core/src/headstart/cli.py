@@ -1,4 +1,4 @@
-"""The ``headstart`` command: ``plugins``, ``plan``, ``run``."""
+"""The ``headstart`` command: ``plugins``, ``plan``, ``run``, ``compare``, ``report``."""
 
 from __future__ import annotations
 
@@ -124,6 +124,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .experiment.matrix import dry_run, load_matrix, run_matrix
+    from .experiment.report import markdown_table, write_report
+
+    matrix = load_matrix(args.matrix, args.set)
+    if args.dry_run:
+        dry_run(matrix)
+        return 0
+    run_matrix(matrix)
+    out = Path(args.report) if args.report else matrix.output_dir / "report"
+    written = write_report([matrix.output_dir], out)
+    print()
+    print(markdown_table(written["rows"]))
+    print(f"\nreport: {written['report']}")
+    print("plots:  " + ", ".join(written["plots"]))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .experiment.report import markdown_table, write_report
+
+    paths = [Path(p) for p in args.runs]
+    written = write_report(paths, Path(args.out) if args.out else paths[0] / "report")
+    print(markdown_table(written["rows"]))
+    print(f"\nreport: {written['report']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="headstart", description="Transfer learning and fine-tuning for PyTorch.")
     parser.add_argument("--version", action="version", version=f"headstart {__version__}")
@@ -151,6 +179,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="write the run here instead of a new directory under output_dir")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("compare", help="run a matrix of experiments (resumable) and write its report")
+    p.add_argument("matrix", help="matrix YAML file")
+    p.add_argument("--set", **overrides)  # type: ignore[arg-type]
+    p.add_argument("--dry-run", action="store_true", help="print the cells and their trainable parameters only")
+    p.add_argument("--report", metavar="DIR", help="where to write the report (default: <output_dir>/report)")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("report", help="write report.md, results.csv/json and plots for run directories")
+    p.add_argument("runs", nargs="+", help="run directories, or folders that contain them")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: <first path>/report)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -1,0 +1,221 @@
+"""``headstart compare``: a grid of runs from one file, one run directory per cell, resumable.
+
+A matrix file::
+
+    name: demo
+    output_dir: runs/demo
+    base: {trainer: {epochs: 3}}          # shared by every cell (any experiment keys)
+    prerequisites:                         # runs other cells build on (e.g. a run: source)
+      - {name: speech-source, config: examples/speech-source.yaml}
+    experiments:                           # explicit source/task pairs (one per domain) …
+      - {name: vision, source: {...}, task: {...}, trainer: {...}}
+    sources: [...]                         # … and/or a grid of sources × tasks
+    tasks: [...]
+    policies: [scratch, linear-probe, {name: top-k, k: 2}]
+    seeds: [0, 1, 2]
+    label_budgets: [10, 50]                # optional: sets task.<budget_key> per cell
+    budget_key: per_class
+
+Cells are experiments × policies × label budgets × seeds. A cell whose directory has a
+``summary.json`` is finished and is not run again; a cell interrupted mid-run continues from its
+last checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..options import ConfigError, suggest
+from .config import apply_overrides, load_yaml, parse_config
+from .run import SUMMARY_FILE, run_experiment
+
+MATRIX_KEYS = (
+    "name",
+    "output_dir",
+    "base",
+    "prerequisites",
+    "experiments",
+    "sources",
+    "tasks",
+    "policies",
+    "seeds",
+    "label_budgets",
+    "budget_key",
+)
+CELL_FILE = "cell.json"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of a matrix."""
+
+    experiment: str
+    policy: str
+    seed: int
+    budget: int | None
+    config: dict[str, Any]
+    run_dir: Path
+
+    @property
+    def label(self) -> str:
+        budget = f" × {self.budget}/class" if self.budget is not None else ""
+        return f"{self.experiment} × {self.policy}{budget} × seed {self.seed}"
+
+    def meta(self) -> dict[str, Any]:
+        return {"experiment": self.experiment, "policy": self.policy, "seed": self.seed, "budget": self.budget}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _section(value: Any, where: str) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {"name": value}
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        raise ConfigError(f"{where}: expected a name or a mapping with a name, got {value!r}")
+    return dict(value)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in text).strip("-")
+
+
+@dataclass
+class Matrix:
+    """A parsed matrix file: its cells and prerequisites."""
+
+    name: str
+    output_dir: Path
+    cells: list[Cell]
+    prerequisites: list[tuple[str, dict[str, Any], Path]]
+
+
+def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
+    """Read a matrix file and expand it into cells (each cell's config validated)."""
+    data = apply_overrides(load_yaml(path), overrides or [])
+    for key in data:
+        if key not in MATRIX_KEYS:
+            raise ConfigError(
+                f"{key}: unknown matrix key{suggest(key, MATRIX_KEYS)}. Valid keys: {', '.join(MATRIX_KEYS)}"
+            )
+    name = str(data.get("name") or Path(path).stem)
+    output_dir = Path(data.get("output_dir") or Path("runs") / name)
+    base = data.get("base") or {}
+    if not isinstance(base, dict):
+        raise ConfigError(f"base: expected a mapping of experiment keys, got {base!r}")
+
+    experiments: list[tuple[str, dict[str, Any]]] = []
+    for i, exp in enumerate(data.get("experiments") or []):
+        if not isinstance(exp, dict) or "source" not in exp or "task" not in exp:
+            raise ConfigError(f"experiments[{i}]: needs a source and a task (and a name)")
+        exp = dict(exp)
+        experiments.append((str(exp.pop("name", f"exp{i}")), exp))
+    sources = [_section(s, f"sources[{i}]") for i, s in enumerate(data.get("sources") or [])]
+    tasks = [_section(t, f"tasks[{i}]") for i, t in enumerate(data.get("tasks") or [])]
+    for source, task in itertools.product(sources, tasks):
+        experiments.append((f"{source['name']}+{task['name']}", {"source": source, "task": task}))
+    if not experiments:
+        raise ConfigError("a matrix needs experiments (source/task pairs) or sources and tasks")
+
+    policies = [_section(p, f"policies[{i}]") for i, p in enumerate(data.get("policies") or [])]
+    if not policies:
+        raise ConfigError("policies: a matrix needs at least one policy")
+    seeds = data.get("seeds", [0])
+    if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds) or not seeds:
+        raise ConfigError(f"seeds: expected a list of integers, got {seeds!r}")
+    budgets: list[int | None] = data.get("label_budgets") or [None]
+    budget_key = str(data.get("budget_key", "per_class"))
+
+    cells = []
+    for (exp_name, exp), policy, budget, seed in itertools.product(experiments, policies, budgets, seeds):
+        config = _merge(_merge(base, exp), {"policy": policy, "seed": seed, "name": exp_name})
+        if budget is not None:
+            config["task"] = dict(config["task"], **{budget_key: budget})
+        parse_config(config)  # every cell is valid before any runs
+        opts = ",".join(f"{k}={v}" for k, v in policy.items() if k != "name")
+        pname = f"{policy['name']}({opts})" if opts else policy["name"]
+        dirname = f"{_slug(exp_name)}__{_slug(pname)}" + (f"__b{budget}" if budget is not None else "") + f"__s{seed}"
+        cells.append(Cell(exp_name, pname, seed, budget, config, output_dir / dirname))
+
+    prerequisites = []
+    for i, pre in enumerate(data.get("prerequisites") or []):
+        if not isinstance(pre, dict) or "name" not in pre or "config" not in pre:
+            raise ConfigError(f"prerequisites[{i}]: needs a name and a config file")
+        cfg = apply_overrides(
+            load_yaml(pre["config"]), [f"{k}={json.dumps(v)}" for k, v in (pre.get("set") or {}).items()]
+        )
+        prerequisites.append((str(pre["name"]), cfg, Path(pre.get("run_dir") or output_dir / _slug(str(pre["name"])))))
+    return Matrix(name, output_dir, cells, prerequisites)
+
+
+def cell_done(run_dir: Path) -> bool:
+    return (run_dir / SUMMARY_FILE).is_file()
+
+
+def run_cell(config: dict[str, Any], run_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Run one cell (continuing it if it was interrupted); returns its summary."""
+    if cell_done(run_dir):
+        return json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / CELL_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    resume = (run_dir / "checkpoints" / "last").exists()
+    _, summary = run_experiment(parse_config(config), run_dir, resume=resume)
+    return summary
+
+
+def run_matrix(matrix: Matrix, *, echo: Any = print) -> list[tuple[Cell, dict[str, Any]]]:
+    """Run prerequisites, then every cell not yet finished, printing progress."""
+    for name, config, run_dir in matrix.prerequisites:
+        state = "done" if cell_done(run_dir) else "running"
+        echo(f"[prerequisite] {name} → {run_dir} ({state})")
+        run_cell(config, run_dir, {"experiment": name, "policy": config.get("policy"), "prerequisite": True})
+    results = []
+    total = len(matrix.cells)
+    for i, cell in enumerate(matrix.cells, 1):
+        done = cell_done(cell.run_dir)
+        echo(f"[{i}/{total}] {cell.label}" + (" (finished earlier)" if done else ""))
+        summary = run_cell(cell.config, cell.run_dir, cell.meta())
+        best = summary["best"]
+        echo(f"        best {summary['monitor']} = {best['value']:.4f}  ({summary['wall_time_s']:.1f} s)")
+        results.append((cell, summary))
+    return results
+
+
+def dry_run(matrix: Matrix, *, echo: Any = print) -> list[dict[str, Any]]:
+    """Print every cell with its planned trainable parameters per phase, training nothing.
+
+    Components are built once per experiment × policy × budget (seeds don't change the plan).
+    """
+    from .build import build
+
+    planned: dict[tuple[str, str, int | None], list[tuple[str, int]]] = {}
+    rows = []
+    for name, _, run_dir in matrix.prerequisites:
+        echo(f"[prerequisite] {name} → {run_dir}" + (" (done)" if cell_done(run_dir) else ""))
+    for i, cell in enumerate(matrix.cells, 1):
+        key = (cell.experiment, cell.policy, cell.budget)
+        if key not in planned:
+            try:
+                built = build(parse_config(cell.config))
+                planned[key] = [(p.phase.name, p.trainable_numel) for p in built.plans()]
+            except Exception as exc:  # a prerequisite not run yet, data missing: show, keep going
+                planned[key] = []
+                echo(f"        cannot plan {cell.label}: {exc}")
+        phases = planned[key]
+        shown = ", ".join(f"{name} {n:,}" for name, n in phases) or "?"
+        state = " (done)" if cell_done(cell.run_dir) else ""
+        echo(f"[{i}/{len(matrix.cells)}] {cell.label} → {cell.run_dir}{state}\n        trainable: {shown}")
+        rows.append({**cell.meta(), "run_dir": str(cell.run_dir), "trainable": dict(phases)})
+    return rows

@@ -1,0 +1,124 @@
+"""PNG plots of a report with matplotlib (headless): learning curves, metric vs label budget,
+and a policy × experiment heat map."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .report import RunRecord
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in text)
+
+
+def _score(row: dict[str, Any]) -> tuple[float, float]:
+    """The number a plot shows for a group: test when measured, else best validation."""
+    if not math.isnan(row["test_mean"]):
+        return row["test_mean"], row["test_ci95"]
+    return row["best_mean"], row["best_ci95"]
+
+
+def plot_learning_curves(records: list[RunRecord], out: Path) -> list[Path]:
+    """One figure per experiment: validation metric per epoch, one line per policy (mean over seeds)."""
+    plt = _pyplot()
+    by_exp: dict[str, list[RunRecord]] = defaultdict(list)
+    for r in records:
+        by_exp[r.experiment].append(r)
+    paths = []
+    for experiment, rs in sorted(by_exp.items()):
+        budget = min((r.budget for r in rs if r.budget is not None), default=None)
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+        curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for r in rs:
+            if r.budget != budget:
+                continue
+            for row in r.curve:
+                value = row.get(f"val_{r.metric}")
+                if value is not None:
+                    curves[r.policy][int(row["epoch"]) + 1].append(float(value))
+        for policy, points in sorted(curves.items()):
+            epochs = sorted(points)
+            ax.plot(epochs, [sum(points[e]) / len(points[e]) for e in epochs], marker="o", label=policy)
+        metric = rs[0].metric
+        ax.set(
+            xlabel="epoch",
+            ylabel=f"validation {metric}",
+            title=f"{experiment}" + (f" ({budget} per class)" if budget is not None else ""),
+        )
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        path = out / f"curves_{_slug(experiment)}.png"
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def plot_budget_curves(rows: list[dict[str, Any]], out: Path) -> list[Path]:
+    """Per experiment with two or more label budgets: metric vs budget, one line per policy."""
+    plt = _pyplot()
+    paths = []
+    for experiment in sorted({r["experiment"] for r in rows}):
+        rs = [r for r in rows if r["experiment"] == experiment and r["budget"] is not None]
+        if len({r["budget"] for r in rs}) < 2:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+        for policy in sorted({r["policy"] for r in rs}):
+            pts = sorted((r["budget"], *_score(r)) for r in rs if r["policy"] == policy)
+            ax.errorbar(
+                [p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="o", capsize=3, label=policy
+            )
+        ax.set(xscale="log", xlabel="labelled examples per class", ylabel=rs[0]["metric"], title=experiment)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        path = out / f"budget_{_slug(experiment)}.png"
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def plot_heatmap(rows: list[dict[str, Any]], out: Path) -> list[Path]:
+    """Policy × experiment heat map of the score at each experiment's smallest budget."""
+    plt = _pyplot()
+    experiments = sorted({r["experiment"] for r in rows})
+    policies = sorted({r["policy"] for r in rows})
+    grid = [[math.nan] * len(experiments) for _ in policies]
+    for j, experiment in enumerate(experiments):
+        rs = [r for r in rows if r["experiment"] == experiment]
+        budget = min((r["budget"] for r in rs if r["budget"] is not None), default=None)
+        for r in rs:
+            if r["budget"] == budget:
+                grid[policies.index(r["policy"])][j] = _score(r)[0]
+    fig, ax = plt.subplots(figsize=(1.6 * len(experiments) + 2.5, 0.5 * len(policies) + 1.5), dpi=100)
+    image = ax.imshow(grid, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(experiments)), experiments, rotation=20, ha="right")
+    ax.set_yticks(range(len(policies)), policies)
+    for i, row in enumerate(grid):
+        for j, value in enumerate(row):
+            if not math.isnan(value):
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white", fontsize=8)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    ax.set_title("policy × experiment (smallest label budget)")
+    path = out / "heatmap.png"
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return [path]

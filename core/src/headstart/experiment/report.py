@@ -1,0 +1,221 @@
+"""``headstart report``: tables and plots read from run directories, never typed in.
+
+Runs are grouped by (experiment, policy, label budget); each group's numbers are the mean over
+its seeds with a 95 % confidence interval from Student's t distribution.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .matrix import CELL_FILE
+from .run import SUMMARY_FILE
+
+# two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom
+_T975 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
+
+
+def t_quantile_975(df: int) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom."""
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, got {df}")
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = 1.959964
+    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+
+
+def mean_ci95(values: list[float]) -> tuple[float, float]:
+    """Mean and half-width of the 95 % confidence interval (0 for one value; nan values dropped)."""
+    xs = [v for v in values if v is not None and not math.isnan(v)]
+    if not xs:
+        return math.nan, math.nan
+    mean = sum(xs) / len(xs)
+    if len(xs) == 1:
+        return mean, 0.0
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
+    return mean, t_quantile_975(len(xs) - 1) * sd / math.sqrt(len(xs))
+
+
+@dataclass
+class RunRecord:
+    """What a report needs from one run directory."""
+
+    run_dir: Path
+    experiment: str
+    policy: str
+    seed: int
+    budget: int | None
+    metric: str
+    summary: dict[str, Any]
+    curve: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def best(self) -> float:
+        return float(self.summary["best"]["value"]) if self.summary["best"]["value"] is not None else math.nan
+
+    @property
+    def final(self) -> float:
+        return float(self.summary["final"].get(f"val_{self.metric}", math.nan) or math.nan)
+
+    @property
+    def test(self) -> float:
+        test = self.summary.get("test") or {}
+        return float(test.get(self.metric, math.nan))
+
+
+def find_runs(paths: list[Path]) -> list[RunRecord]:
+    """Every finished run (a directory with summary.json) under ``paths``, sorted."""
+    records = []
+    dirs = sorted(
+        {
+            p.parent
+            for root in paths
+            for p in ([root / SUMMARY_FILE] if (root / SUMMARY_FILE).is_file() else root.rglob(SUMMARY_FILE))
+        }
+    )
+    for run_dir in dirs:
+        summary = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+        meta = json.loads((run_dir / CELL_FILE).read_text(encoding="utf-8")) if (run_dir / CELL_FILE).is_file() else {}
+        if meta.get("prerequisite"):
+            continue
+        curve = []
+        metrics_file = run_dir / "metrics.jsonl"
+        if metrics_file.is_file():
+            curve = [json.loads(line) for line in metrics_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        records.append(
+            RunRecord(
+                run_dir=run_dir,
+                experiment=str(meta.get("experiment") or summary.get("name") or summary.get("task_name")),
+                policy=str(meta.get("policy") or summary["policy"]),
+                seed=int(meta.get("seed", summary.get("seed", 0))),
+                budget=meta.get("budget"),
+                metric=summary["monitor"],
+                summary=summary,
+                curve=curve,
+            )
+        )
+    return records
+
+
+def aggregate(records: list[RunRecord]) -> list[dict[str, Any]]:
+    """One row per (experiment, policy, budget) with mean ± CI95 over seeds."""
+    groups: dict[tuple[str, str, int | None], list[RunRecord]] = defaultdict(list)
+    for r in records:
+        groups[(r.experiment, r.policy, r.budget)].append(r)
+    rows = []
+    for (experiment, policy, budget), rs in groups.items():
+        row: dict[str, Any] = {
+            "experiment": experiment,
+            "policy": policy,
+            "budget": budget,
+            "metric": rs[0].metric,
+            "seeds": len(rs),
+        }
+        for name, values in (
+            ("best", [r.best for r in rs]),
+            ("final", [r.final for r in rs]),
+            ("test", [r.test for r in rs]),
+        ):
+            mean, ci = mean_ci95(values)
+            row[f"{name}_mean"], row[f"{name}_ci95"] = mean, ci
+        row["trainable_params"] = max(r.summary["trainable_params_max"] for r in rs)
+        row["total_params"] = rs[0].summary["total_params"]
+        row["wall_time_s"] = mean_ci95([r.summary["wall_time_s"] for r in rs])[0]
+        row["peak_memory_mb"] = max(r.summary["peak_memory_mb"] for r in rs)
+        rows.append(row)
+    rows.sort(key=lambda r: (r["experiment"], r["budget"] if r["budget"] is not None else -1, r["policy"]))
+    return rows
+
+
+def _fmt(mean: float, ci: float) -> str:
+    if math.isnan(mean):
+        return "–"
+    return f"{mean:.3f} ± {ci:.3f}" if ci else f"{mean:.3f}"
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| experiment | budget | policy | metric | seeds | best (val) | final (val) | test | trainable params | time (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        budget = "all" if r["budget"] is None else f"{r['budget']}/class"
+        lines.append(
+            f"| {r['experiment']} | {budget} | {r['policy']} | {r['metric']} | {r['seeds']} | "
+            f"{_fmt(r['best_mean'], r['best_ci95'])} | {_fmt(r['final_mean'], r['final_ci95'])} | "
+            f"{_fmt(r['test_mean'], r['test_ci95'])} | {r['trainable_params']:,} | {r['wall_time_s']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def write_report(paths: list[Path], out: Path) -> dict[str, Any]:
+    """Write report.md, results.csv, results.json and the plots into ``out``; return what was written."""
+    records = find_runs(paths)
+    if not records:
+        raise FileNotFoundError(
+            f"no finished runs (directories with {SUMMARY_FILE}) under {', '.join(map(str, paths))}"
+        )
+    rows = aggregate(records)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(
+        json.dumps({"rows": rows, "runs": [str(r.run_dir) for r in records]}, indent=2, default=str) + "\n",
+        encoding="utf-8",
+    )
+    with (out / "results.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    from .plots import plot_budget_curves, plot_heatmap, plot_learning_curves
+
+    plots = plot_learning_curves(records, out) + plot_budget_curves(rows, out) + plot_heatmap(rows, out)
+    md = [
+        "# Headstart report",
+        "",
+        f"{len(records)} runs from {', '.join(str(p) for p in paths)}. Numbers are means over seeds ± the half-width "
+        "of the 95 % confidence interval (Student's t); *best* is the best validation value of the monitored metric, "
+        "*test* is measured with the best checkpoint.",
+        "",
+        markdown_table(rows),
+        "",
+    ]
+    md += [f"![{p.stem}]({p.name})" for p in plots]
+    (out / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    return {"rows": rows, "plots": [str(p) for p in plots], "report": str(out / "report.md")}

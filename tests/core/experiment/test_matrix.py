@@ -1,0 +1,120 @@
+"""Matrices: expansion into cells, dry runs, and resuming a killed matrix with the missing cells only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from headstart import ConfigError, hookimpl
+from headstart.experiment.matrix import dry_run, load_matrix, run_matrix
+from headstart.plugins import get_plugin_system
+
+
+def _matrix(tmp_path: Path, **extra: Any) -> Path:
+    data: dict[str, Any] = {
+        "name": "m",
+        "output_dir": str(tmp_path / "out"),
+        "base": {"trainer": {"epochs": 2, "batch_size": 8, "progress": False}},
+        "experiments": [
+            {
+                "name": "a",
+                "source": {"name": "toy:mlp", "in_features": 4, "width": 8},
+                "task": {
+                    "name": "vector-classification",
+                    "synthetic": {"classes": 2, "per_class": 8, "in_features": 4},
+                },
+            },
+        ],
+        "policies": ["linear-probe", {"name": "top-k", "k": 1}],
+        "seeds": [0, 1],
+    }
+    data.update(extra)
+    path = tmp_path / "matrix.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_cells_are_experiments_times_policies_budgets_and_seeds(tmp_path: Path) -> None:
+    matrix = load_matrix(_matrix(tmp_path, label_budgets=[4, 8], budget_key="per_class_unused"))
+    assert len(matrix.cells) == 1 * 2 * 2 * 2
+    first = matrix.cells[0]
+    assert (first.experiment, first.policy, first.budget, first.seed) == ("a", "linear-probe", 4, 0)
+    assert first.run_dir == tmp_path / "out" / "a__linear-probe__b4__s0"
+    assert first.config["task"]["per_class_unused"] == 4
+    assert first.config["trainer"]["epochs"] == 2  # from base
+    assert {c.policy for c in matrix.cells} == {"linear-probe", "top-k(k=1)"}
+
+
+def test_sources_times_tasks_grid(tmp_path: Path) -> None:
+    task = {"name": "vector-classification", "synthetic": {"classes": 2, "per_class": 8, "in_features": 4}}
+    path = _matrix(
+        tmp_path,
+        experiments=[],
+        sources=[{"name": "toy:mlp", "in_features": 4, "width": 8}, {"name": "toy:mlp", "in_features": 4, "width": 4}],
+        tasks=[task],
+    )
+    assert len(load_matrix(path).cells) == 2 * 1 * 2 * 2
+
+
+def test_every_cell_is_validated_before_anything_runs(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"trainer\.epocs: unknown key"):
+        load_matrix(_matrix(tmp_path, base={"trainer": {"epocs": 2}}))
+    with pytest.raises(ConfigError, match="seed: unknown matrix key"):
+        load_matrix(_matrix(tmp_path, seed=[0]))
+
+
+def test_dry_run_prints_planned_trainable_parameters(tmp_path: Path) -> None:
+    lines: list[str] = []
+    rows = dry_run(load_matrix(_matrix(tmp_path)), echo=lines.append)
+    assert rows[0]["trainable"] == {"linear-probe": 8 * 2 + 2}
+    assert rows[2]["trainable"] == {"top-1": 8 * 8 + 8 + 2 * 8 + 8 * 2 + 2}
+    assert "trainable: linear-probe 18" in lines[0]
+    assert not (tmp_path / "out").exists()  # nothing trained, nothing written
+
+
+class _KillAtCell:
+    def __init__(self, cell_dir: Path) -> None:
+        self.cell_dir = cell_dir
+
+    @hookimpl
+    def headstart_on_epoch_start(self, run: Any, epoch: int) -> None:
+        if run.run_dir == self.cell_dir and epoch == 1:  # after the first epoch's checkpoint
+            raise KeyboardInterrupt
+
+
+class _CountStarts:
+    def __init__(self) -> None:
+        self.started: list[tuple[str, int]] = []
+
+    @hookimpl
+    def headstart_on_run_start(self, run: Any) -> None:
+        self.started.append((run.run_dir.name, run.epoch))
+
+
+def test_a_killed_matrix_continues_with_the_missing_cells_only(tmp_path: Path, extra_plugin: Any) -> None:
+    matrix = load_matrix(_matrix(tmp_path))
+    third = matrix.cells[2].run_dir
+    extra_plugin(_KillAtCell(third), "kill")
+    with pytest.raises(KeyboardInterrupt):
+        run_matrix(matrix, echo=lambda *_: None)
+    get_plugin_system().pm.unregister(name="kill")
+    assert [(c.run_dir / "summary.json").exists() for c in matrix.cells] == [True, True, False, False]
+
+    counter = _CountStarts()
+    extra_plugin(counter, "count")
+    results = run_matrix(load_matrix(_matrix(tmp_path)), echo=lambda *_: None)
+    # cells 1-2 are not re-run; cell 3 resumes after its first epoch; cell 4 runs from the start
+    assert counter.started == [(third.name, 1), (matrix.cells[3].run_dir.name, 0)]
+    assert len(results) == 4
+    rows = [json.loads(x) for x in (third / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [0, 1]
+    assert json.loads((third / "cell.json").read_text()) == {
+        "experiment": "a",
+        "policy": "top-k(k=1)",
+        "seed": 0,
+        "budget": None,
+    }
