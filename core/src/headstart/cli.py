@@ -98,8 +98,44 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _launch_torchrun(args: argparse.Namespace, argv: list[str]) -> int:
+    """Re-run this command under torchrun with ``--nproc`` processes and one shared run directory."""
+    import os
+    import subprocess
+
+    from .experiment import load_config
+    from .experiment.run import new_run_dir
+
+    rest = list(argv)
+    i = rest.index("--nproc") if "--nproc" in rest else -1
+    if i >= 0:
+        del rest[i : i + 2]
+    else:
+        rest = [a for a in rest if not a.startswith("--nproc=")]
+    if not args.run_dir and not args.resume:
+        rest += ["--run-dir", str(new_run_dir(load_config(args.experiment, args.set)))]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={args.nproc}",
+        "-m",
+        "headstart",
+        *rest,
+    ]
+    print("launching: " + " ".join(cmd[1:]), file=sys.stderr)
+    return subprocess.call(cmd, env=os.environ.copy())
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    import os
+
+    from .engine import distributed as ddp
     from .experiment import load_config, load_run_config, run_experiment
+
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch_torchrun(args, args.argv)
 
     run_dir = Path(args.run_dir) if args.run_dir else None
     if args.resume:
@@ -112,6 +148,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         config = load_config(args.experiment, args.set)
     run_dir, summary = run_experiment(config, run_dir, resume=bool(args.resume))
+    ddp.shutdown()
+    if not ddp.from_env().main:
+        return 0
     best = summary["best"]
     print(f"run directory: {run_dir}")
     print(
@@ -178,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", **overrides)  # type: ignore[arg-type]
     p.add_argument("--run-dir", help="write the run here instead of a new directory under output_dir")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train data-parallel on N processes (launches torchrun; GPUs if present, else CPU/gloo)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("compare", help="run a matrix of experiments (resumable) and write its report")
@@ -195,7 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return int(args.func(args))
     except USER_ERRORS as exc:

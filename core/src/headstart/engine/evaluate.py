@@ -1,17 +1,20 @@
-"""Evaluation of one split: loss and the task's metrics."""
+"""Evaluation of one split: loss and the task's metrics, over every rank's shard."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..interfaces import TargetTask
-from ..model import TransferModel
 from ..registry import get_registry
+from . import distributed as ddp
 from .device import autocast, to_device
+
+if TYPE_CHECKING:
+    from .feature_cache import CachedSplit
+    from .run_state import RunContext
 
 
 def compute_metrics(names: Sequence[str], preds: list[Any], refs: list[Any]) -> dict[str, float]:
@@ -27,14 +30,10 @@ def compute_metrics(names: Sequence[str], preds: list[Any], refs: list[Any]) -> 
 
 
 @torch.no_grad()
-def evaluate(
-    model: TransferModel,
-    task: TargetTask,
-    loader: Iterable[Any],
-    device: torch.device,
-    precision: str,
-) -> dict[str, float]:
-    """Mean loss (weighted by batch size) and every metric the task names."""
+def evaluate(run: RunContext, loader: Iterable[Any], cached: CachedSplit | None = None) -> dict[str, float]:
+    """Mean loss (weighted by batch size) and every metric the task names. ``cached`` features,
+    when given, stand in for the source's forward."""
+    model, task, device = run.model, run.task, run.device
     was_training = model.training
     model.eval()
     total, count = torch.zeros((), device=device), 0
@@ -43,10 +42,13 @@ def evaluate(
     try:
         for batch in loader:
             batch = to_device(batch, device)
-            with autocast(device, precision):
-                outputs = model(batch["inputs"])
+            with autocast(device, run.precision):
+                if cached is not None:
+                    outputs = model.head(cached.lookup(batch["_index"], device))
+                else:
+                    outputs = model(batch["inputs"])
                 loss = task.loss(outputs, batch)
-            n = _batch_size(batch)
+            n = len(batch["_index"])
             total += loss.detach().float() * n
             count += n
             p, r = task.predictions(outputs, batch)
@@ -54,15 +56,9 @@ def evaluate(
             refs.extend(r)
     finally:
         model.train(was_training)
-    metrics = {"loss": (total / max(count, 1)).item() if count else math.nan}
+    total_sum = ddp.sum_scalar(total.item(), run.dist, device)
+    count_sum = ddp.sum_scalar(float(count), run.dist, device)
+    preds, refs = ddp.gather_lists(preds, run.dist), ddp.gather_lists(refs, run.dist)
+    metrics = {"loss": total_sum / count_sum if count_sum else math.nan}
     metrics.update(compute_metrics(task.metrics, preds, refs))
     return metrics
-
-
-def _batch_size(batch: dict[str, Any]) -> int:
-    targets = batch.get("targets")
-    if isinstance(targets, torch.Tensor):
-        return int(targets.shape[0])
-    if isinstance(targets, list | tuple):
-        return len(targets)
-    return 1

@@ -16,7 +16,8 @@ def _clean(v: Any) -> Any:
 class MetricsLog:
     """Appends epoch rows to JSONL, and rewrites the CSV (its columns can grow) each time."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, write: bool = True) -> None:
+        self.write = write  # only one process of a distributed run writes
         self.jsonl = run_dir / "metrics.jsonl"
         self.csv = run_dir / "metrics.csv"
         self.rows: list[dict[str, Any]] = []
@@ -36,11 +37,15 @@ class MetricsLog:
     def append(self, row: dict[str, Any]) -> None:
         row = {k: _clean(v) for k, v in row.items()}
         self.rows.append(row)
+        if not self.write:
+            return
         with self.jsonl.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
         self._write_csv()
 
     def _write_all(self) -> None:
+        if not self.write:
+            return
         self.jsonl.write_text("".join(json.dumps(r) + "\n" for r in self.rows), encoding="utf-8")
         self._write_csv()
 

@@ -11,6 +11,7 @@ import torch
 from ..freeze.apply import Freezer
 from ..interfaces import Phase, SourceModel, TargetTask, TransferPolicy
 from ..model import TransferModel
+from .distributed import Dist
 from .settings import TrainerSettings
 
 
@@ -32,6 +33,7 @@ class RunContext:
     precision: str
     seed: int
     hook: Any
+    dist: Dist = field(default_factory=Dist)
     optimizer: torch.optim.Optimizer | None = None
     epoch: int = 0
     step: int = 0

@@ -26,6 +26,11 @@ class TrainerSettings:
     * ``num_workers``: data-loading worker processes; ``log_every``: optimizer steps between
       loss readings (the only host-device syncs of the hot loop); ``progress``: show a bar.
     * ``max_steps_per_epoch``: cap for smoke tests (null: whole epoch).
+    * ``feature_cache``: in phases where only the head trains, compute the source's features once
+      and train the head on them — ``auto`` (in memory, on disk past ``feature_cache_max_mb``),
+      ``memory``, ``disk`` (under ``feature_cache_dir``, default ``<run>/feature_cache``) or ``off``.
+    * ``compile``: ``torch.compile`` the model; ``channels_last``: channels-last memory format for
+      4-D (image) inputs and the model (faster convolutions on GPUs).
     """
 
     epochs: int = 3
@@ -49,6 +54,11 @@ class TrainerSettings:
     log_every: int = 10
     progress: bool = True
     max_steps_per_epoch: int | None = None
+    feature_cache: Literal["auto", "memory", "disk", "off"] = "auto"
+    feature_cache_dir: str | None = None
+    feature_cache_max_mb: float = 2048.0
+    compile: bool = False
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "grad_accum", "log_every"):

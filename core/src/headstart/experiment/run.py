@@ -9,9 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from ..engine import checkpoint as ckpt
+from ..engine import distributed as ddp
 from ..engine.device import select_device, select_precision
 from ..engine.loop import train
 from ..engine.run_state import RunContext
@@ -59,11 +61,18 @@ def run_experiment(
         last = run_dir / "checkpoints" / "last"
         if last.exists():
             resume_from = ckpt.resolve(last)
-    built = build(config)
-    run_dir = run_dir or new_run_dir(config)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+    d = ddp.from_env()
     device = select_device(config.trainer.device)
+    if d.enabled and device.type == "cuda":
+        device = torch.device("cuda", d.local_rank)
+        torch.cuda.set_device(device)
+    ddp.init(d, device)
+    built = build(config)
+    run_dir = ddp.broadcast(run_dir or new_run_dir(config), d)  # one directory for all processes
+    if d.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+    ddp.barrier(d)
     run = RunContext(
         run_dir=run_dir,
         config=config.to_dict(),
@@ -78,6 +87,7 @@ def run_experiment(
         precision=select_precision(config.trainer.precision, device),
         seed=config.seed,
         hook=get_plugin_system().hook,
+        dist=d,
     )
     summary = train(run, resume_from)
     summary = {
@@ -89,7 +99,9 @@ def run_experiment(
         "seed": config.seed,
         **summary,
     }
-    _write_json_atomic(run_dir / SUMMARY_FILE, summary)
+    if d.main:
+        _write_json_atomic(run_dir / SUMMARY_FILE, summary)
+    ddp.barrier(d)
     return run_dir, summary
 
 

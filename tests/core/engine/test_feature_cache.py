@@ -1,0 +1,94 @@
+"""The frozen-feature cache: same results as without it, computed once, never stale."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from headstart import Features, hookimpl, parse_config
+from headstart.engine.feature_cache import CachedSplit, cache_key, weights_hash
+from headstart.experiment import run_experiment
+
+from ..conftest import toy_config
+
+
+def _run(tmp_path: Path, name: str, policy: dict[str, Any], cache: str, **trainer: Any) -> tuple[Path, dict[str, Any]]:
+    settings = {"epochs": 4, "batch_size": 8, "lr": 0.01, "progress": False, "feature_cache": cache, **trainer}
+    return run_experiment(parse_config(toy_config(policy=policy, trainer=settings)), tmp_path / name)
+
+
+@pytest.mark.parametrize("policy", [{"name": "linear-probe"}, {"name": "lp-ft", "lp_epochs": 2}])
+def test_training_on_cached_features_equals_training_without(tmp_path: Path, policy: dict[str, Any]) -> None:
+    with_dir, with_cache = _run(tmp_path, "with", policy, "memory")
+    without_dir, without = _run(tmp_path, "without", policy, "off")
+    assert with_cache["feature_cache"]["computed"] == 2  # train and val, once each
+    assert without["feature_cache"]["computed"] == 0
+    a = load_file(str(with_dir / "checkpoints" / "last" / "model.safetensors"))
+    b = load_file(str(without_dir / "checkpoints" / "last" / "model.safetensors"))
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+    assert with_cache["final"]["val_loss"] == pytest.approx(without["final"]["val_loss"], rel=1e-5)
+
+
+class _CountForwards:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    @hookimpl
+    def headstart_on_run_start(self, run: Any) -> None:
+        run.model.backbone.register_forward_hook(lambda *a: setattr(self, "calls", self.calls + 1))
+
+
+def test_the_backbone_runs_once_per_example_under_a_linear_probe(tmp_path: Path, extra_plugin: Any) -> None:
+    counter = _CountForwards()
+    extra_plugin(counter, "count")
+    _, summary = _run(tmp_path, "run", {"name": "linear-probe"}, "memory")
+    batches = {split: -(-n // 8) for split, n in summary["task"]["examples"].items()}
+    # train + val once each for the cache, test once at the end; not once per epoch
+    assert counter.calls == batches["train"] + batches["val"] + batches["test"]
+
+
+def test_disk_cache_is_shared_between_runs_and_keyed_by_weights(tmp_path: Path) -> None:
+    shared = str(tmp_path / "shared")
+    _, first = _run(tmp_path, "a", {"name": "linear-probe"}, "disk", feature_cache_dir=shared)
+    _, second = _run(tmp_path, "b", {"name": "linear-probe"}, "disk", feature_cache_dir=shared)
+    assert first["feature_cache"] == {"computed": 2, "reused_from_disk": 0}
+    assert second["feature_cache"] == {"computed": 0, "reused_from_disk": 2}
+    assert first["final"]["val_loss"] == pytest.approx(second["final"]["val_loss"], rel=1e-6)
+    # other source weights (another seed initialises another toy source) never reuse the entries
+    config = toy_config(
+        seed=1,
+        policy={"name": "linear-probe"},
+        trainer={"epochs": 1, "progress": False, "feature_cache": "disk", "feature_cache_dir": shared},
+    )
+    _, third = run_experiment(parse_config(config), tmp_path / "c")
+    assert third["feature_cache"]["computed"] == 2
+    assert len(list(Path(shared).glob("*.safetensors"))) == 4
+
+
+def test_keys_change_with_weights_transform_and_split() -> None:
+    model = torch.nn.Linear(2, 2)
+    base = cache_key({"name": "s"}, {"name": "t", "size": 8}, "train", 10, weights_hash(model))
+    assert cache_key({"name": "s"}, {"name": "t", "size": 9}, "train", 10, weights_hash(model)) != base
+    assert cache_key({"name": "s"}, {"name": "t", "size": 8}, "val", 10, weights_hash(model)) != base
+    with torch.no_grad():
+        model.weight[0, 0] += 1e-3
+    assert cache_key({"name": "s"}, {"name": "t", "size": 8}, "train", 10, weights_hash(model)) != base
+
+
+def test_sequence_features_are_stored_without_padding_and_padded_per_batch() -> None:
+    split = CachedSplit([torch.ones(2, 3), torch.ones(4, 3) * 2], sequence=True)
+    feats: Features = split.lookup(torch.tensor([1, 0]), torch.device("cpu"))
+    assert feats.values.shape == (2, 4, 3)
+    assert feats.mask is not None and feats.mask.tolist() == [[True] * 4, [True, True, False, False]]
+    assert feats.values[1, 2:].abs().sum() == 0
+
+
+def test_summary_reports_the_cache(tmp_path: Path) -> None:
+    run_dir, _ = _run(tmp_path, "run", {"name": "full"}, "auto")
+    assert json.loads((run_dir / "summary.json").read_text())["feature_cache"]["computed"] == 0  # nothing frozen
