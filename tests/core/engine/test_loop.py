@@ -215,3 +215,18 @@ def test_scratch_discards_the_pretrained_weights(tmp_path: Path) -> None:
     assert (pretrained["backbone.stem.0.weight"] == 0.5).all()
     assert not (scratch["backbone.stem.0.weight"] == 0.5).any()
     assert (scratch["backbone.stem.1.running_var"] == 1.0).all()  # statistics reset too
+
+
+def test_gradient_accumulation_equals_the_larger_batch(tmp_path: Path) -> None:
+    def run(name: str, batch: int, accum: int) -> dict[str, Any]:
+        config = toy_config(policy={"name": "full", "norm_mode": "frozen-stats"},  # no batch statistics
+                            trainer={"epochs": 2, "batch_size": batch, "grad_accum": accum, "lr": 0.01,
+                                     "progress": False, "clip_grad_norm": None})
+        config["source"]["dropout"] = 0.0
+        config["task"]["synthetic"]["per_class"] = 16  # 48 examples: whole batches of 8 and of 4
+        return run_experiment(parse_config(config), tmp_path / name)[1]
+
+    # accumulation needs the same examples in each optimizer step: one sample order for both runs
+    whole, accumulated = run("whole", 8, 1), run("accum", 4, 2)
+    assert whole["final"]["step"] == accumulated["final"]["step"] == 12
+    assert accumulated["final"]["val_loss"] == pytest.approx(whole["final"]["val_loss"], rel=1e-5)

@@ -106,3 +106,8 @@ def test_norm_mode_is_parsed() -> None:
     config = parse_config(toy_config(policy={"name": "full", "norm_mode": "frozen-stats"}))
     assert config.policy["norm_mode"] is NormMode.FROZEN_STATS
     assert config.to_dict()["policy"]["norm_mode"] == "frozen-stats"
+
+
+def test_yaml_off_is_read_as_the_choice_off() -> None:
+    config = parse_config(toy_config(trainer={"feature_cache": False}))  # `feature_cache: off` in YAML
+    assert config.trainer.feature_cache == "off"
