@@ -186,6 +186,8 @@ def train(run: RunContext, resume_from: Path | None = None) -> dict[str, Any]:
     total_steps = steps_per_epoch * s.epochs
     factor = lr_factor(s.schedule, total_steps, s.warmup_steps or math.ceil(s.warmup_ratio * total_steps))
     net: Any = model
+    cached_train: CachedSplit | None = None
+    cached_val: CachedSplit | None = None
 
     hook.headstart_on_run_start(run=run)
     for epoch in range(run.epoch, s.epochs):
@@ -196,11 +198,12 @@ def train(run: RunContext, resume_from: Path | None = None) -> dict[str, Any]:
             run.trainable_params[applied.phase.name] = applied.trainable_numel
             net = ddp.wrap(model, d, run.device)  # DDP sees exactly the parameters that train now
             net = torch.compile(net) if s.compile else net
+            # features of a head-only phase are computed once, when the phase starts
+            cached_train = _cached_split(run, cache, applied, "train")
+            cached_val = _cached_split(run, cache, applied, "val")
             hook.headstart_on_phase_start(run=run, phase=applied.phase)
         plan = run.freezer.plan
         assert plan is not None
-        cached_train = _cached_split(run, cache, plan, "train")
-        cached_val = _cached_split(run, cache, plan, "val")
         hook.headstart_on_epoch_start(run=run, epoch=epoch)
 
         # --- train one epoch --------------------------------------------------------------
