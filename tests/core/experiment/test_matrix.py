@@ -39,12 +39,12 @@ def _matrix(tmp_path: Path, **extra: Any) -> Path:
 
 
 def test_cells_are_experiments_times_policies_budgets_and_seeds(tmp_path: Path) -> None:
-    matrix = load_matrix(_matrix(tmp_path, label_budgets=[4, 8], budget_key="per_class_unused"))
+    matrix = load_matrix(_matrix(tmp_path, label_budgets=[4, 8], budget_key="max_per_class"))
     assert len(matrix.cells) == 1 * 2 * 2 * 2
     first = matrix.cells[0]
     assert (first.experiment, first.policy, first.budget, first.seed) == ("a", "linear-probe", 4, 0)
     assert first.run_dir == tmp_path / "out" / "a__linear-probe__b4__s0"
-    assert first.config["task"]["per_class_unused"] == 4
+    assert first.config["task"]["max_per_class"] == 4
     assert first.config["trainer"]["epochs"] == 2  # from base
     assert {c.policy for c in matrix.cells} == {"linear-probe", "top-k(k=1)"}
 

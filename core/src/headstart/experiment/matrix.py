@@ -14,7 +14,7 @@ A matrix file::
     policies: [scratch, linear-probe, {name: top-k, k: 2}]
     seeds: [0, 1, 2]
     label_budgets: [10, 50]                # optional: sets task.<budget_key> per cell
-    budget_key: per_class
+    budget_key: max_per_class
 
 Cells are experiments × policies × label budgets × seeds. A cell whose directory has a
 ``summary.json`` is finished and is not run again; a cell interrupted mid-run continues from its
@@ -136,7 +136,7 @@ def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
     if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds) or not seeds:
         raise ConfigError(f"seeds: expected a list of integers, got {seeds!r}")
     budgets: list[int | None] = data.get("label_budgets") or [None]
-    budget_key = str(data.get("budget_key", "per_class"))
+    budget_key = str(data.get("budget_key", "max_per_class"))
 
     cells = []
     for (exp_name, exp), policy, budget, seed in itertools.product(experiments, policies, budgets, seeds):

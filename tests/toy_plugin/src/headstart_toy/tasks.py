@@ -22,7 +22,7 @@ class LinearHead(nn.Module):
 class VectorClassification:
     """Options: ``data`` (``{train: file.csv, val: …, test: …}``, columns ``x0..`` and ``label``)
     or ``synthetic`` (``{classes, per_class, in_features, seed, spread}``: Gaussian blobs);
-    ``per_class`` keeps that many training examples per class (a label budget)."""
+    ``max_per_class`` keeps that many training examples per class (a label budget)."""
 
     name = "vector-classification"
     metrics = ("accuracy", "macro-f1")
@@ -32,13 +32,13 @@ class VectorClassification:
         data: dict[str, str] | None = None,
         synthetic: dict[str, Any] | None = None,
         label_column: str = "label",
-        per_class: int | None = None,
+        max_per_class: int | None = None,
     ) -> None:
         if (data is None) == (synthetic is None):
             raise ValueError("give either data (CSV files per split) or synthetic, not both or neither")
         if data is not None and "train" not in data:
             raise ValueError(f"data needs a train file; got splits {', '.join(data) or '(none)'}")
-        self.data, self.synthetic, self.label_column, self.per_class = data, synthetic, label_column, per_class
+        self.data, self.synthetic, self.label_column, self.max_per_class = data, synthetic, label_column, max_per_class
         self.examples: dict[str, list[tuple[torch.Tensor, int]]] = {}
         self.labels: list[str] = []
 
@@ -47,12 +47,12 @@ class VectorClassification:
             self._make_synthetic(**self.synthetic)
         else:
             self._read_csv(self.data or {})
-        if self.per_class is not None:  # the label budget: the first n training examples of each class
+        if self.max_per_class is not None:  # the label budget: the first n training examples of each class
             seen: dict[int, int] = {}
             kept = []
             for x, y in self.examples["train"]:
                 seen[y] = seen.get(y, 0) + 1
-                if seen[y] <= self.per_class:
+                if seen[y] <= self.max_per_class:
                     kept.append((x, y))
             self.examples["train"] = kept
 
