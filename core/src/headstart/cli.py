@@ -191,6 +191,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from .scaffold import ScaffoldError, new_plugin
+
+    try:
+        target = new_plugin(args.name, args.kind, Path(args.output) if args.output else None)
+    except ScaffoldError as exc:
+        print(f"headstart: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.kind} plugin {args.name!r} to {target}")
+    print(f"next: pip install -e {target} && headstart plugins && pytest {target}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="headstart", description="Transfer learning and fine-tuning for PyTorch.")
     parser.add_argument("--version", action="version", version=f"headstart {__version__}")
@@ -237,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="run directories, or folders that contain them")
     p.add_argument("--out", metavar="DIR", help="output folder (default: <first path>/report)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("new-plugin", help="write a new plugin distribution (pyproject, hooks, component, tests)")
+    p.add_argument("name", help="plugin name: entry-point name, policy name or source scheme (e.g. timeseries)")
+    p.add_argument("--kind", choices=("domain", "policy", "source"), default="domain", help="what it contributes")
+    p.add_argument("--output", metavar="DIR", help="where to write it (default: ./headstart-NAME)")
+    p.set_defaults(func=cmd_new_plugin)
     return parser
 
 

@@ -93,7 +93,9 @@ def source_examples(provider: SourceProvider, tmp_path: Path) -> list[dict[str, 
     got = fn(tmp_path)
     if not isinstance(got, list | tuple) or not got:
         raise ContractError(f"provider {provider.scheme!r}: contract_examples() must return a non-empty list")
-    sections = [_source_section(s, f"provider {provider.scheme!r}: contract_examples()[{i}]") for i, s in enumerate(got)]
+    sections = [
+        _source_section(s, f"provider {provider.scheme!r}: contract_examples()[{i}]") for i, s in enumerate(got)
+    ]
     for s in sections:
         if s["name"].partition(":")[0] != provider.scheme:
             raise ContractError(f"provider {provider.scheme!r}: example {s['name']!r} is not in its scheme")

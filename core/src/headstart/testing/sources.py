@@ -70,7 +70,9 @@ def check_unknown_source(scheme: str, registry: Registry | None = None) -> None:
         if NONSENSE not in str(exc):
             raise ContractError(f"the error for {name!r} does not name the bad name: {exc}") from None
     except Exception as exc:
-        raise ContractError(f"resolving {name!r} raised {type(exc).__name__}: {exc}; expected UnknownNameError") from exc
+        raise ContractError(
+            f"resolving {name!r} raised {type(exc).__name__}: {exc}; expected UnknownNameError"
+        ) from exc
     else:
         raise ContractError(f"resolving {name!r} returned a source instead of raising UnknownNameError")
 
@@ -81,7 +83,9 @@ def check_unknown_option(provider: SourceProvider, name: str, options: Mapping[s
         provider.resolve(name.partition(":")[2] if ":" in name else name, **{**options, BAD_OPTION: 1})
     except (ValueError, TypeError) as exc:
         if BAD_OPTION not in str(exc):
-            raise ContractError(f"source {name!r}: the error for option {BAD_OPTION!r} does not name it: {exc}") from None
+            raise ContractError(
+                f"source {name!r}: the error for option {BAD_OPTION!r} does not name it: {exc}"
+            ) from None
     except Exception as exc:
         raise ContractError(
             f"source {name!r}: an unknown option raised {type(exc).__name__}: {exc}; expected ValueError naming it"
@@ -214,7 +218,9 @@ def check_forward(source: SourceModel, inputs: Any) -> Features:
         for h in handles:
             h.remove()
     if not isinstance(out, Features):
-        raise ContractError(f"source {source.name!r}: forward() must return headstart.Features, got {type(out).__name__}")
+        raise ContractError(
+            f"source {source.name!r}: forward() must return headstart.Features, got {type(out).__name__}"
+        )
     spec, values = source.output_spec, out.values
     want = 2 if spec.kind == "vector" else 3
     if values.ndim != want or values.shape[-1] != spec.dim:
@@ -224,7 +230,9 @@ def check_forward(source: SourceModel, inputs: Any) -> Features:
         )
     if spec.kind == "sequence" and (out.mask is None or tuple(out.mask.shape) != tuple(values.shape[:2])):
         got = None if out.mask is None else tuple(out.mask.shape)
-        raise ContractError(f"source {source.name!r}: sequence features need a mask of shape {tuple(values.shape[:2])}, got {got}")
+        raise ContractError(
+            f"source {source.name!r}: sequence features need a mask of shape {tuple(values.shape[:2])}, got {got}"
+        )
     order = [b.name for b in source.blocks]
     first: dict[str, int] = {}
     for i, call in enumerate(calls):
