@@ -8,7 +8,7 @@ A matrix file::
     prerequisites:                         # runs other cells build on (e.g. a run: source)
       - {name: speech-source, config: examples/speech-source.yaml}
     experiments:                           # explicit source/task pairs (one per domain) …
-      - {name: vision, source: {...}, task: {...}, trainer: {...}}
+      - {name: vision, source: {...}, task: {...}, trainer: {...}, budget_key: ...}
     sources: [...]                         # … and/or a grid of sources × tasks
     tasks: [...]
     policies: [scratch, linear-probe, {name: top-k, k: 2}]
@@ -140,9 +140,11 @@ def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
 
     cells = []
     for (exp_name, exp), policy, budget, seed in itertools.product(experiments, policies, budgets, seeds):
+        exp = dict(exp)
+        key = str(exp.pop("budget_key", budget_key))  # a task whose budget option has another name
         config = _merge(_merge(base, exp), {"policy": policy, "seed": seed, "name": exp_name})
         if budget is not None:
-            config["task"] = dict(config["task"], **{budget_key: budget})
+            config["task"] = dict(config["task"], **{key: budget})
         parse_config(config)  # every cell is valid before any runs
         opts = ",".join(f"{k}={v}" for k, v in policy.items() if k != "name")
         pname = f"{policy['name']}({opts})" if opts else policy["name"]
