@@ -1,0 +1,343 @@
+"""Speech tasks: ``speech-recognition`` (CTC over characters) and ``audio-classification``.
+
+Both read their splits through a dataset format (``data: {train: …, val: …, test: …}`` or one
+dataset root), check every audio file up front (see :mod:`.data`), and collate waveforms with the
+source's :class:`~headstart_speech.audio.AudioPreprocessor`. ``synthesize`` makes a dataset offline
+with espeak-ng / flite on first use (see :mod:`.synth`) and reads it like any other.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from headstart import (
+    Batch,
+    ClassificationHead,
+    DataError,
+    Features,
+    FeatureSpec,
+    SequenceHead,
+    SourceModel,
+    check_options,
+)
+
+from .audio import AudioPreprocessor
+from .data import AudioDataset, AudioItem, SplitReport, check_split
+from .formats import reader, split_locations
+from .vocab import BLANK, CharVocabulary, normalize_text
+
+log = logging.getLogger("headstart.speech")
+SPLITS = ("train", "val", "test")
+
+
+class _AudioTask:
+    """Reading, checking and collating audio; subclasses turn rows into targets."""
+
+    name = ""
+    metrics: tuple[str, ...] = ()
+    kind: Literal["transcripts", "labels"] = "labels"
+
+    def __init__(
+        self,
+        data: str | dict[str, str] | None,
+        format: str,
+        min_seconds: float | None,
+        max_seconds: float | None,
+        skip_bad: bool,
+        cache_audio: bool | None,
+        synthesize: dict[str, Any] | None,
+    ) -> None:
+        if (data is None) == (synthesize is None):
+            raise ValueError("give data (a dataset root, or {train: …, val: …, test: …}) or synthesize, not both")
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(SPLITS))
+            if unknown or "train" not in data:
+                raise ValueError(f"data: splits are {', '.join(SPLITS)} with train required; got {', '.join(data)}")
+        reader(format)  # an unknown format fails now, with the valid choices
+        if synthesize is not None:
+            from .synth import synth_options
+
+            synthesize = check_options(synth_options, synthesize, "task.synthesize")
+        self.data, self.format, self.synthesize = data, format, synthesize
+        self.min_seconds, self.max_seconds = min_seconds, max_seconds
+        self.skip_bad, self.cache_audio = skip_bad, cache_audio
+        self.reports: dict[str, SplitReport] = {}
+        self.datasets: dict[str, AudioDataset] = {}
+        self.preprocessor = AudioPreprocessor()
+        self.locations: dict[str, str] = {}
+
+    # --- reading ----------------------------------------------------------------------------
+    def _rows(self) -> dict[str, list[dict[str, Any]]]:
+        if self.synthesize is not None:
+            from .synth import synthesize
+
+            self.format, root = synthesize(kind=self.kind, **self.synthesize)
+            self.locations = split_locations(self.format, root)
+        elif isinstance(self.data, str):
+            self.locations = split_locations(self.format, self.data)
+        else:
+            self.locations = dict(self.data or {})
+        read = reader(self.format)
+        return {split: read(path) for split, path in self.locations.items()}
+
+    def prepare(self, source: SourceModel) -> None:
+        pre = getattr(source, "preprocessor", None)
+        if not isinstance(pre, AudioPreprocessor):
+            raise DataError(
+                f"{self.name} needs a speech source (hf: wav2vec2/HuBERT/WavLM, torchaudio:, or a run of one); "
+                f"{source.name} has no audio preprocessor"
+            )
+        self.preprocessor = pre
+        self.frame_rate = float(source.output_spec.extras.get("frame_rate", 50.0))
+        rows = self._rows()
+        self._setup(rows)
+        min_seconds = self.min_seconds if self.min_seconds is not None else pre.min_samples / pre.sample_rate
+        for split, split_rows in rows.items():
+            items = [self._item(split, row) for row in split_rows]
+            kept, report, waves = check_split(
+                items,
+                pre,
+                split=split,
+                min_seconds=min_seconds,
+                max_seconds=self.max_seconds,
+                skip_bad=self.skip_bad,
+                cache=self.cache_audio,
+            )
+            if report.skipped:
+                log.warning(
+                    "%s: skipped %d bad file(s) in %s: %s",
+                    self.name,
+                    sum(report.skipped.values()),
+                    split,
+                    dict(report.skipped),
+                )
+            self.reports[split] = report
+            self.datasets[split] = AudioDataset(kept, pre, waves)
+
+    def _setup(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        raise NotImplementedError
+
+    def _item(self, split: str, row: dict[str, Any]) -> AudioItem:
+        raise NotImplementedError
+
+    def _column(self, row: dict[str, Any], column: str) -> str:
+        if column not in row:
+            present = ", ".join(k for k in row if k != "_where")
+            raise DataError(f"{row.get('_where', '?')}: no {column!r} field (fields: {present})")
+        return str(row[column])
+
+    # --- serving ----------------------------------------------------------------------------
+    def splits(self) -> list[str]:
+        return [s for s in SPLITS if s in self.datasets]
+
+    def dataset(self, split: str, train: bool) -> AudioDataset:
+        return self.datasets[split]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "data": self.locations,
+            "sample_rate": self.preprocessor.sample_rate,
+            "splits": {s: r.as_dict() for s, r in self.reports.items()},
+            "skipped": sum(sum(r.skipped.values()) for r in self.reports.values()),
+        }
+
+
+class SpeechRecognition(_AudioTask):
+    """Speech to text: a CTC head over characters on the source's frames.
+
+    The vocabulary is every character of the (normalised) training transcripts, or
+    ``vocabulary`` (a string of characters). Characters of any split that are not in it are left
+    out of the CTC targets and counted in ``summary()["unknown_characters"]``; the references for
+    WER / CER keep them, so they count as errors. Decoding is greedy (best path).
+    """
+
+    name = "speech-recognition"
+    metrics = ("cer", "wer")
+    kind: Literal["transcripts", "labels"] = "transcripts"
+
+    def __init__(
+        self,
+        data: str | dict[str, str] | None = None,
+        format: str = "audio-csv",
+        transcript_column: str = "transcript",
+        vocabulary: str | list[str] | None = None,
+        lowercase: bool = True,
+        remove_punctuation: bool = True,
+        head_hidden: int | None = None,
+        dropout: float = 0.1,
+        min_seconds: float | None = None,
+        max_seconds: float | None = 30.0,
+        skip_bad: bool = False,
+        cache_audio: bool | None = None,
+        synthesize: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(data, format, min_seconds, max_seconds, skip_bad, cache_audio, synthesize)
+        self.column, self.given = transcript_column, vocabulary
+        self.lowercase, self.remove_punctuation = lowercase, remove_punctuation
+        self.head_hidden, self.dropout = head_hidden, dropout
+        self.vocab = CharVocabulary(vocabulary) if vocabulary else None
+        self.unknown: dict[str, Counter[str]] = {}
+        self.too_short: Counter[str] = Counter()
+
+    def _text(self, row: dict[str, Any]) -> str:
+        return normalize_text(
+            self._column(row, self.column), lowercase=self.lowercase, remove_punctuation=self.remove_punctuation
+        )
+
+    def _setup(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        if self.given is None:
+            self.vocab = CharVocabulary.from_texts(self._text(r) for r in rows["train"])
+
+    def _item(self, split: str, row: dict[str, Any]) -> AudioItem:
+        assert self.vocab is not None
+        text = self._text(row)
+        ids, unknown = self.vocab.encode(text)
+        if unknown:
+            counts = self.unknown.setdefault(split, Counter())
+            if not counts:
+                log.warning(
+                    "%s: characters not in the vocabulary in %s, e.g. %r at %s",
+                    self.name,
+                    split,
+                    "".join(unknown),
+                    row["_where"],
+                )
+            counts.update(unknown)
+        return AudioItem(row["path"], ids, row["_where"], text)
+
+    def prepare(self, source: SourceModel) -> None:
+        super().prepare(source)
+        for split, ds in self.datasets.items():  # CTC needs at least one frame per target symbol
+            self.too_short[split] = sum(len(i.target) > i.seconds * self.frame_rate for i in ds.items)
+
+    def collate(self, examples: list[tuple[torch.Tensor, AudioItem]]) -> Batch:
+        lengths = [len(item.target) for _, item in examples]
+        targets = torch.full((len(examples), max(max(lengths), 1)), -1, dtype=torch.long)
+        for i, (_, item) in enumerate(examples):
+            targets[i, : len(item.target)] = torch.tensor(item.target, dtype=torch.long)
+        return {
+            "inputs": self.preprocessor.collate([w for w, _ in examples]),
+            "targets": targets,
+            "target_lengths": torch.tensor(lengths, dtype=torch.long),
+            "references": [item.reference for _, item in examples],
+        }
+
+    def build_head(self, spec: FeatureSpec) -> nn.Module:
+        assert self.vocab is not None, "prepare() builds the vocabulary"
+        return CTCHead(spec, len(self.vocab), hidden=self.head_hidden, dropout=self.dropout)
+
+    def loss(self, outputs: tuple[torch.Tensor, torch.Tensor], batch: Batch) -> torch.Tensor:
+        logits, lengths = outputs
+        log_probs = logits.float().log_softmax(-1).transpose(0, 1)
+        targets = batch["targets"]
+        return nn.functional.ctc_loss(
+            log_probs,
+            targets.clamp(min=0),
+            lengths,
+            batch["target_lengths"],
+            blank=BLANK,
+            reduction="mean",
+            zero_infinity=True,
+        )
+
+    def predictions(self, outputs: tuple[torch.Tensor, torch.Tensor], batch: Batch) -> tuple[list[Any], list[Any]]:
+        assert self.vocab is not None
+        logits, lengths = outputs
+        return self.vocab.greedy(logits, lengths), list(batch["references"])
+
+    def summary(self) -> dict[str, Any]:
+        assert self.vocab is not None
+        out = super().summary()
+        out["vocabulary"] = "".join(self.vocab.chars)
+        out["unknown_characters"] = {s: dict(c) for s, c in self.unknown.items()}
+        out["too_short_for_transcript"] = {s: n for s, n in self.too_short.items() if n}
+        return out
+
+
+class CTCHead(nn.Module):
+    """Per-frame character logits and the number of real frames: ``(logits [B, T, C], lengths [B])``."""
+
+    def __init__(self, spec: FeatureSpec, outputs: int, *, hidden: int | None = None, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.net = SequenceHead(spec, outputs, hidden=hidden, dropout=dropout)
+
+    def forward(self, features: Features) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.net(features)
+        mask = features.mask
+        lengths = mask.long().sum(1) if mask is not None else torch.full((logits.shape[0],), logits.shape[1])
+        return logits, lengths
+
+
+class AudioClassification(_AudioTask):
+    """One label per recording (keyword spotting, speaker, emotion): pooled frames -> a head.
+
+    Labels are those of the training split (or ``labels``); a val / test label outside them is an
+    error naming the file.
+    """
+
+    name = "audio-classification"
+    metrics = ("accuracy", "macro-f1")
+
+    def __init__(
+        self,
+        data: str | dict[str, str] | None = None,
+        format: str = "audio-folder",
+        label_column: str = "label",
+        labels: list[str] | None = None,
+        pooling: Literal["mean", "max"] = "mean",
+        head_hidden: int | None = None,
+        dropout: float = 0.0,
+        min_seconds: float | None = None,
+        max_seconds: float | None = 30.0,
+        skip_bad: bool = False,
+        cache_audio: bool | None = None,
+        synthesize: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(data, format, min_seconds, max_seconds, skip_bad, cache_audio, synthesize)
+        self.column, self.pooling = label_column, pooling
+        self.head_hidden, self.dropout = head_hidden, dropout
+        self.labels: list[str] = list(labels) if labels else []
+        self.given = bool(labels)
+
+    def _setup(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        if not self.given:
+            self.labels = sorted({self._column(r, self.column) for r in rows["train"]})
+        self.index = {label: i for i, label in enumerate(self.labels)}
+
+    def _item(self, split: str, row: dict[str, Any]) -> AudioItem:
+        label = self._column(row, self.column)
+        if label not in self.index:
+            raise DataError(
+                f"{row['_where']}: label {label!r} is not among the {'given' if self.given else 'training'} "
+                f"labels ({', '.join(self.labels[:20])})"
+            )
+        return AudioItem(row["path"], self.index[label], row["_where"], label)
+
+    def collate(self, examples: list[tuple[torch.Tensor, AudioItem]]) -> Batch:
+        return {
+            "inputs": self.preprocessor.collate([w for w, _ in examples]),
+            "targets": torch.tensor([item.target for _, item in examples], dtype=torch.long),
+        }
+
+    def build_head(self, spec: FeatureSpec) -> nn.Module:
+        return ClassificationHead(
+            spec, len(self.labels), hidden=self.head_hidden, dropout=self.dropout, pooling=self.pooling
+        )
+
+    def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return nn.functional.cross_entropy(outputs.float(), batch["targets"])
+
+    def predictions(self, outputs: torch.Tensor, batch: Batch) -> tuple[list[Any], list[Any]]:
+        return outputs.argmax(-1).tolist(), batch["targets"].tolist()
+
+    def summary(self) -> dict[str, Any]:
+        out = super().summary()
+        out["labels"] = self.labels
+        out["classes"] = len(self.labels)
+        return out
