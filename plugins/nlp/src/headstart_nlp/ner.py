@@ -1,0 +1,222 @@
+"""``token-classification``: one tag per word (named entities, chunks, parts of speech).
+
+Data: CoNLL-2003-style files (one token per line, fields separated by spaces or tabs, a blank
+line between sentences, ``-DOCSTART-`` lines skipped); ``tag_field`` picks the field that holds
+the tag (default: the last). Words are tokenized with the source's (fast) tokenizer; each word's
+label goes to its first sub-token, the other sub-tokens and the special tokens are ignored by the
+loss. Words cut off by ``max_length`` are predicted ``O``, so truncation costs recall honestly.
+Metrics: entity-level F1, precision and recall (conlleval's rules, see ``entities.py``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from headstart import Batch, DataError, FeatureSpec, SequenceHead, SourceModel
+
+from .data import read_conll
+from .entities import SCHEMES, Scheme, check_tags, split_tag
+
+SPLITS = ("train", "val", "test")
+IGNORE = -100
+
+#: One sentence: (words, tag ids).
+Sentence = tuple[tuple[str, ...], tuple[int, ...]]
+
+
+class TokenClassification:
+    """Tag every word of CoNLL-format sentences.
+
+    Options: ``data`` (``{train, val, test}`` CoNLL files), ``tag_field`` (index of the tag among
+    a line's fields; ``-1``: the last), ``fields`` (how many fields every token line has; default:
+    as many as the first token line), ``scheme`` (``IOB2`` = ``BIO``, or ``IOB1``: how the gold
+    tags are checked), ``labels`` (the tag set; default: the train split's tags), ``max_train``
+    (keep that many training sentences, drawn with ``seed``), ``max_length``, ``hidden``, ``dropout``.
+    """
+
+    name = "token-classification"
+    metrics = ("entity-f1", "entity-precision", "entity-recall")
+
+    def __init__(
+        self,
+        data: dict[str, str],
+        tag_field: int = -1,
+        fields: int | None = None,
+        scheme: Scheme = "IOB2",
+        labels: list[str] | None = None,
+        max_train: int | None = None,
+        max_length: int = 128,
+        hidden: int | None = None,
+        dropout: float = 0.1,
+        seed: int = 0,
+    ) -> None:
+        unknown = sorted(set(data) - set(SPLITS))
+        if unknown:
+            raise ValueError(f"data.{unknown[0]}: unknown split; valid splits: {', '.join(SPLITS)}")
+        if "train" not in data:
+            raise ValueError(f"data needs a train file; got splits {', '.join(data) or '(none)'}")
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme {scheme!r} is not valid; valid: {', '.join(SCHEMES)}")
+        if max_length < 4:
+            raise ValueError(f"max_length must be at least 4 tokens, got {max_length}")
+        if fields is not None and fields < 2:
+            raise ValueError(f"fields must be >= 2 (a token and a tag), got {fields}")
+        if max_train is not None and max_train < 1:
+            raise ValueError(f"max_train must be >= 1, got {max_train}")
+        self.data, self.tag_field, self.fields, self.scheme = dict(data), tag_field, fields, scheme
+        self.given_labels, self.max_train, self.max_length = labels, max_train, max_length
+        self.hidden, self.dropout, self.seed = hidden, dropout, seed
+        self.labels: list[str] = []
+        self.examples: dict[str, list[Sentence]] = {}
+        self.tokenizer: Any = None
+        self.truncate_at = max_length
+        self.facts: dict[str, Any] = {}
+
+    # --- reading ---------------------------------------------------------------------------------
+    def _tags(self, sentence: dict[str, Any], path: str) -> list[str]:
+        n = len(sentence["fields"][0])
+        if not -n <= self.tag_field < n or self.tag_field % n == 0:
+            raise DataError(
+                f"{sentence['_where']}: tag_field {self.tag_field} does not name a tag among the {n} fields of "
+                f"a line (field 0 is the token; use 1..{n - 1} or -1 for the last)"
+            )
+        tags = [f[self.tag_field] for f in sentence["fields"]]
+        problem = check_tags(tags, self.scheme)
+        if problem:
+            bad = next(i for i in range(len(tags)) if check_tags(tags[: i + 1], self.scheme))
+            raise DataError(f"{path}:{sentence['lines'][bad]}: {problem}")
+        return tags
+
+    def prepare(self, source: SourceModel) -> None:
+        tokenizer = source.preprocessor
+        if tokenizer is None or not getattr(tokenizer, "is_fast", False):
+            raise ValueError(
+                f"token-classification needs a fast tokenizer (word_ids) and source {source.name!r} has "
+                f"{type(tokenizer).__name__}; save the model with a tokenizer.json"
+            )
+        self.tokenizer = tokenizer
+        limit = getattr(source, "max_length", None)
+        self.truncate_at = min(self.max_length, int(limit)) if limit else self.max_length
+        read = {s: read_conll(p, self.fields) for s, p in self.data.items()}
+        tags = {s: [self._tags(sent, p) for sent in read[s]] for s, p in self.data.items()}
+        if self.given_labels is not None:
+            self.labels = list(self.given_labels)
+        else:
+            seen = {t for sent in tags["train"] for t in sent}
+            self.labels = sorted(seen, key=lambda t: (t != "O", split_tag(t)[1], t))
+        index = {t: i for i, t in enumerate(self.labels)}
+        for split, sentences in read.items():
+            out = []
+            for sent, sent_tags in zip(sentences, tags[split], strict=True):
+                for tag, line in zip(sent_tags, sent["lines"], strict=True):
+                    if tag not in index:
+                        origin = "task.labels" if self.given_labels is not None else "the train split"
+                        raise DataError(
+                            f"{self.data[split]}:{line}: tag {tag!r} is not in the tag set "
+                            f"({', '.join(self.labels)}, from {origin})"
+                        )
+                out.append((tuple(sent["tokens"]), tuple(index[t] for t in sent_tags)))
+            self.examples[split] = out
+        if self.max_train is not None and len(self.examples["train"]) > self.max_train:
+            self.examples["train"] = random.Random(self.seed).sample(self.examples["train"], self.max_train)
+        self.examples = {s: self.examples[s] for s in SPLITS if s in self.examples}
+        self.facts = {
+            "tag_counts": {
+                s: dict(Counter(self.labels[t] for _, ts in ex for t in ts)) for s, ex in self.examples.items()
+            },
+            "truncated": {s: self._count_truncated(ex) for s, ex in self.examples.items()},
+        }
+
+    def _count_truncated(self, sentences: list[Sentence]) -> int:
+        enc = self.tokenizer([list(w) for w, _ in sentences], is_split_into_words=True, truncation=False, verbose=False)
+        return sum(len(ids) > self.truncate_at for ids in enc["input_ids"])
+
+    # --- the TargetTask interface ---------------------------------------------------------------
+    def splits(self) -> list[str]:
+        return list(self.examples)
+
+    def dataset(self, split: str, train: bool) -> list[Sentence]:  # type: ignore[override]
+        return self.examples[split]
+
+    def collate(self, examples: list[Sentence]) -> Batch:
+        """Tokenize words; label each word's first sub-token (others: ignored, -100)."""
+        enc = self.tokenizer(
+            [list(words) for words, _ in examples],
+            is_split_into_words=True,
+            padding=True,
+            truncation=True,
+            max_length=self.truncate_at,
+            return_tensors="pt",
+        )
+        targets = torch.full(enc["input_ids"].shape, IGNORE, dtype=torch.long)
+        word_index = torch.full(enc["input_ids"].shape, -1, dtype=torch.long)
+        for i, (_, tags) in enumerate(examples):
+            previous = None
+            for j, w in enumerate(enc.word_ids(i)):
+                if w is not None and w != previous:
+                    targets[i, j] = tags[w]
+                    word_index[i, j] = w
+                previous = w
+        return {
+            "inputs": {k: v for k, v in enc.items()},
+            "targets": targets,
+            "word_index": word_index,
+            "gold": [list(tags) for _, tags in examples],
+        }
+
+    def build_head(self, spec: FeatureSpec) -> nn.Module:
+        return SequenceHead(spec, len(self.labels), hidden=self.hidden, dropout=self.dropout)
+
+    def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return nn.functional.cross_entropy(
+            outputs.float().flatten(0, 1), batch["targets"].flatten(), ignore_index=IGNORE
+        )
+
+    def predictions(self, outputs: torch.Tensor, batch: Batch) -> tuple[list[Any], list[Any]]:
+        """Per sentence, the predicted and gold tags of every word (cut-off words: ``O``)."""
+        best = outputs.argmax(-1).cpu()
+        word_index = batch["word_index"].cpu()
+        preds, refs = [], []
+        outside = "O" if "O" in self.labels else self.labels[0]
+        for i, gold in enumerate(batch["gold"]):
+            tags = [outside] * len(gold)
+            for j in (word_index[i] >= 0).nonzero().flatten().tolist():
+                tags[int(word_index[i, j])] = self.labels[int(best[i, j])]
+            preds.append(tags)
+            refs.append([self.labels[t] for t in gold])
+        return preds, refs
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "task": self.name,
+            "examples": {s: len(e) for s, e in self.examples.items()},
+            "words": {s: sum(len(w) for w, _ in e) for s, e in self.examples.items()},
+            "labels": self.labels,
+            "scheme": self.scheme,
+            "max_length": self.truncate_at,
+            **self.facts,
+        }
+
+    @staticmethod
+    def contract_example(tmp_path: Path) -> dict[str, Any]:
+        from .tiny import save_tiny_encoder
+
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        text = (
+            "-DOCSTART- -X- -X- O\n\n"
+            "John NNP B-NP B-PER\nvisited VBD B-VP O\nZurich NNP B-NP B-LOC\n\n"
+            "Mary NNP B-NP B-PER\nworks VBZ B-VP O\nfor IN B-PP O\nAcme NNP B-NP B-ORG\nCorp NNP I-NP I-ORG\n"
+        )
+        for split in SPLITS:
+            (tmp_path / f"{split}.conll").write_text(text, encoding="utf-8")
+        model = save_tiny_encoder(tmp_path / "tiny-bert")
+        return {
+            "source": {"name": f"hf:{model}"},
+            "task": {"data": {s: str(tmp_path / f"{s}.conll") for s in SPLITS}},
+        }

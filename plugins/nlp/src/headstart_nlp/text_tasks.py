@@ -1,0 +1,415 @@
+"""``text-classification`` and ``text-regression``: one label or score per text or text pair.
+
+Data: a file per split (``data: {train: …, val: …, test: …}``) in CSV, TSV, GLUE-style TSV or
+JSONL with named columns; ``split`` carves val / test out of train instead. Texts are tokenized
+in ``collate`` with the source's tokenizer: dynamic padding to the longest example of the batch,
+truncation at ``max_length`` tokens (pairs: the longer text is cut first).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from headstart import Batch, ClassificationHead, DataError, FeatureSpec, SourceModel, require_columns
+
+from .data import carve, read_table
+
+TableFormat = Literal["auto", "csv", "tsv", "glue-tsv", "jsonl"]
+Pooling = Literal["auto", "mean", "cls"]
+SPLITS = ("train", "val", "test")
+
+#: One example: (text, second text or None, target).
+Example = tuple[str, str | None, Any]
+
+
+def check_data_option(data: dict[str, str], split: dict[str, float] | None) -> None:
+    """``data`` names a train file and only known splits; ``split`` carves only missing ones."""
+    unknown = sorted(set(data) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"data.{unknown[0]}: unknown split; valid splits: {', '.join(SPLITS)}")
+    if "train" not in data:
+        raise ValueError(f"data needs a train file; got splits {', '.join(data) or '(none)'}")
+    for name in split or {}:
+        if name in data:
+            raise ValueError(f"split.{name}: the {name} split is a file in data already; carve it or give it, not both")
+
+
+def text_of(row: dict[str, Any], column: str) -> str:
+    """The non-empty text in ``column`` of ``row``; DataError naming file:line otherwise."""
+    value = row[column]
+    if not isinstance(value, str):
+        raise DataError(f"{row['_where']}: column {column!r} must hold text, got {type(value).__name__} {value!r}")
+    if not value.strip():
+        raise DataError(f"{row['_where']}: empty text in column {column!r}")
+    return value
+
+
+class TextTask:
+    """What classification and regression share: reading, tokenizing, collating, pooling."""
+
+    name = "text"
+    metrics: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        data: dict[str, str],
+        format: TableFormat = "auto",
+        columns: list[str] | None = None,
+        text_column: str = "text",
+        text_pair_column: str | None = None,
+        label_column: str = "label",
+        split: dict[str, float] | None = None,
+        max_length: int = 128,
+        pooling: Pooling = "auto",
+        hidden: int | None = None,
+        dropout: float = 0.1,
+        seed: int = 0,
+    ) -> None:
+        check_data_option(data, split)
+        if max_length < 4:
+            raise ValueError(f"max_length must be at least 4 tokens, got {max_length}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.data, self.format, self.columns = dict(data), format, columns
+        self.text_column, self.text_pair_column, self.label_column = text_column, text_pair_column, label_column
+        self.split, self.max_length, self.pooling = dict(split or {}), max_length, pooling
+        self.hidden, self.dropout, self.seed = hidden, dropout, seed
+        self.examples: dict[str, list[Example]] = {}
+        self.tokenizer: Any = None
+        self.truncate_at = max_length
+        self.facts: dict[str, Any] = {}
+
+    # --- reading ---------------------------------------------------------------------------------
+    def _rows(self) -> dict[str, list[dict[str, Any]]]:
+        needed = [self.text_column, *([self.text_pair_column] if self.text_pair_column else []), self.label_column]
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for split, path in self.data.items():
+            rows[split] = read_table(path, self.format, self.columns)
+            require_columns(rows[split], needed, path)
+        return rows
+
+    def target(self, row: dict[str, Any], split: str) -> Any:
+        """The target of ``row`` (``None``: skip the row); DataError naming file:line if invalid."""
+        raise NotImplementedError
+
+    def _examples(self, rows: list[dict[str, Any]], split: str) -> list[Example]:
+        out = []
+        for row in rows:
+            text = text_of(row, self.text_column)
+            pair = text_of(row, self.text_pair_column) if self.text_pair_column else None
+            y = self.target(row, split)
+            if y is not None:
+                out.append((text, pair, y))
+        return out
+
+    def select(self, train: list[Example]) -> list[Example]:
+        """The training examples kept (a label budget); all of them by default."""
+        return train
+
+    def read(self, source: SourceModel) -> None:
+        """Read every split, carve val/test if asked, and keep the tokenizer."""
+        tokenizer = source.preprocessor
+        if tokenizer is None or not callable(tokenizer):
+            raise ValueError(f"source {source.name!r} has no tokenizer (preprocessor); use an hf: text encoder")
+        self.tokenizer = tokenizer
+        limit = getattr(source, "max_length", None)
+        self.truncate_at = min(self.max_length, int(limit)) if limit else self.max_length
+        rows = self._rows()
+        self.prepare_targets(rows)
+        examples = {split: self._examples(r, split) for split, r in rows.items()}
+        if self.split:
+            carved = carve(examples["train"], self.split, self.seed, "split")
+            examples.update(carved)
+        examples["train"] = self.select(examples["train"])
+        for split, ex in examples.items():
+            if not ex:
+                raise DataError(f"{self.data.get(split, self.data['train'])}: no {split} examples left")
+        self.examples = {s: examples[s] for s in SPLITS if s in examples}
+        self.facts["truncated"] = {s: self._count_truncated(e) for s, e in self.examples.items()}
+
+    def prepare_targets(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        """Build whatever the targets need (the label set) from the rows of every split."""
+
+    def _count_truncated(self, examples: list[Example]) -> int:
+        texts = [e[0] for e in examples]
+        pairs = [e[1] for e in examples] if self.text_pair_column else None
+        enc = self.tokenizer(texts, pairs, truncation=False, verbose=False)
+        return sum(len(ids) > self.truncate_at for ids in enc["input_ids"])
+
+    # --- the TargetTask interface ---------------------------------------------------------------
+    def prepare(self, source: SourceModel) -> None:
+        self.read(source)
+
+    def splits(self) -> list[str]:
+        return list(self.examples)
+
+    def dataset(self, split: str, train: bool) -> list[Example]:  # type: ignore[override]
+        return self.examples[split]
+
+    def encode(self, examples: list[Example]) -> dict[str, torch.Tensor]:
+        """Tokenize a batch: padding to its longest example, truncation at ``max_length``."""
+        texts = [e[0] for e in examples]
+        pairs = [e[1] or "" for e in examples] if self.text_pair_column else None
+        enc = self.tokenizer(
+            texts, pairs, padding=True, truncation=True, max_length=self.truncate_at, return_tensors="pt"
+        )
+        return {k: v for k, v in enc.items()}
+
+    def head_pooling(self, spec: FeatureSpec) -> Literal["mean", "cls"]:
+        if self.pooling != "auto":
+            return self.pooling
+        return "mean" if spec.extras.get("pooling") == "mean" else "cls"
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "task": self.name,
+            "examples": {s: len(e) for s, e in self.examples.items()},
+            "pairs": self.text_pair_column is not None,
+            "max_length": self.truncate_at,
+            **self.facts,
+        }
+
+
+class TextClassification(TextTask):
+    """One label per text or text pair (sentiment, topic, NLI, paraphrase …).
+
+    Options besides the shared ones (see the guide): ``labels`` (the label set, in order; default:
+    the labels of the train split, sorted), ``unknown_labels`` (``error``: a label outside the set
+    is a DataError naming file:line; ``skip``: such rows are left out and counted), ``per_class``
+    (a label budget: keep that many training examples per class, drawn with ``seed``).
+    """
+
+    name = "text-classification"
+    metrics = ("accuracy", "macro-f1", "mcc")
+
+    def __init__(
+        self,
+        data: dict[str, str],
+        format: TableFormat = "auto",
+        columns: list[str] | None = None,
+        text_column: str = "text",
+        text_pair_column: str | None = None,
+        label_column: str = "label",
+        labels: list[str | int] | None = None,
+        unknown_labels: Literal["error", "skip"] = "error",
+        per_class: int | None = None,
+        split: dict[str, float] | None = None,
+        max_length: int = 128,
+        pooling: Pooling = "auto",
+        hidden: int | None = None,
+        dropout: float = 0.1,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            data,
+            format,
+            columns,
+            text_column,
+            text_pair_column,
+            label_column,
+            split,
+            max_length,
+            pooling,
+            hidden,
+            dropout,
+            seed,
+        )
+        if labels is not None and len(set(map(str, labels))) < 2:
+            raise ValueError(f"labels needs at least two distinct labels, got {labels}")
+        if per_class is not None and per_class < 1:
+            raise ValueError(f"per_class must be >= 1, got {per_class}")
+        self.given_labels = [str(x) for x in labels] if labels is not None else None
+        self.unknown_labels, self.per_class = unknown_labels, per_class
+        self.labels: list[str] = []
+        self.index: dict[str, int] = {}
+        self.skipped: Counter[str] = Counter()
+
+    def prepare_targets(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        if self.given_labels is not None:
+            self.labels = self.given_labels
+        else:
+            self.labels = sorted({str(r[self.label_column]).strip() for r in rows["train"]})
+            if len(self.labels) < 2:
+                raise DataError(f"{self.data['train']}: the train split has only the label(s) {self.labels}; need two")
+        self.index = {label: i for i, label in enumerate(self.labels)}
+
+    def target(self, row: dict[str, Any], split: str) -> int | None:
+        label = str(row[self.label_column]).strip()
+        if label in self.index:
+            return self.index[label]
+        if self.unknown_labels == "skip":
+            self.skipped[split] += 1
+            return None
+        origin = "task.labels" if self.given_labels is not None else "the train split"
+        raise DataError(
+            f"{row['_where']}: label {label!r} in column {self.label_column!r} is not in the label set "
+            f"({', '.join(self.labels)}, from {origin}); set task.unknown_labels: skip to leave such rows out"
+        )
+
+    def select(self, train: list[Example]) -> list[Example]:
+        if self.per_class is None:
+            return train
+        order = list(train)
+        random.Random(self.seed).shuffle(order)
+        seen: Counter[int] = Counter()
+        kept = []
+        for ex in order:
+            seen[ex[2]] += 1
+            if seen[ex[2]] <= self.per_class:
+                kept.append(ex)
+        return kept
+
+    def collate(self, examples: list[Example]) -> Batch:
+        return {"inputs": self.encode(examples), "targets": torch.tensor([e[2] for e in examples], dtype=torch.long)}
+
+    def build_head(self, spec: FeatureSpec) -> nn.Module:
+        return ClassificationHead(
+            spec, len(self.labels), hidden=self.hidden, dropout=self.dropout, pooling=self.head_pooling(spec)
+        )
+
+    def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return nn.functional.cross_entropy(outputs.float(), batch["targets"])
+
+    def predictions(self, outputs: torch.Tensor, batch: Batch) -> tuple[list[Any], list[Any]]:
+        return outputs.argmax(-1).tolist(), batch["targets"].tolist()
+
+    def summary(self) -> dict[str, Any]:
+        counts = {
+            s: {self.labels[k]: v for k, v in sorted(Counter(e[2] for e in ex).items())}
+            for s, ex in self.examples.items()
+        }
+        return {**super().summary(), "labels": self.labels, "class_counts": counts, "skipped": dict(self.skipped)}
+
+    @staticmethod
+    def contract_example(tmp_path: Path) -> dict[str, Any]:
+        from .tiny import save_tiny_encoder
+
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        rows = ["premise,hypothesis,label"] + [
+            f"{a},{b},{lab}"
+            for a, b, lab in [
+                ("the movie was good", "it was good", "entail"),
+                ("the plot was dull", "it was fun", "contradict"),
+                ("john visited paris", "john was in paris", "entail"),
+                ("mary hates the film", "mary loves the film", "contradict"),
+            ]
+        ]
+        for split in SPLITS:
+            (tmp_path / f"{split}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        model = save_tiny_encoder(tmp_path / "tiny-bert")
+        return {
+            "source": {"name": f"hf:{model}"},
+            "task": {
+                "data": {s: str(tmp_path / f"{s}.csv") for s in SPLITS},
+                "text_column": "premise",
+                "text_pair_column": "hypothesis",
+                "max_length": 16,
+            },
+        }
+
+
+class TextRegression(TextTask):
+    """One number per text or text pair (STS-B similarity, ratings). Targets are standardised
+    with the train split's mean and standard deviation for training (``normalize``);
+    predictions are reported on the original scale."""
+
+    name = "text-regression"
+    metrics = ("pearson", "spearman", "mse")
+
+    def __init__(
+        self,
+        data: dict[str, str],
+        format: TableFormat = "auto",
+        columns: list[str] | None = None,
+        text_column: str = "text",
+        text_pair_column: str | None = None,
+        label_column: str = "label",
+        normalize: bool = True,
+        split: dict[str, float] | None = None,
+        max_length: int = 128,
+        pooling: Pooling = "auto",
+        hidden: int | None = None,
+        dropout: float = 0.1,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            data,
+            format,
+            columns,
+            text_column,
+            text_pair_column,
+            label_column,
+            split,
+            max_length,
+            pooling,
+            hidden,
+            dropout,
+            seed,
+        )
+        self.normalize = normalize
+        self.mean, self.std = 0.0, 1.0
+
+    def target(self, row: dict[str, Any], split: str) -> float:
+        value = row[self.label_column]
+        try:
+            y = float(value)
+        except (TypeError, ValueError):
+            y = math.nan
+        if isinstance(value, bool) or not math.isfinite(y):
+            raise DataError(f"{row['_where']}: column {self.label_column!r} must hold a number, got {value!r}")
+        return y
+
+    def read(self, source: SourceModel) -> None:
+        super().read(source)
+        ys = [e[2] for e in self.examples["train"]]
+        if self.normalize and len(ys) > 1:
+            self.mean = sum(ys) / len(ys)
+            self.std = math.sqrt(sum((y - self.mean) ** 2 for y in ys) / (len(ys) - 1)) or 1.0
+
+    def collate(self, examples: list[Example]) -> Batch:
+        return {"inputs": self.encode(examples), "targets": torch.tensor([e[2] for e in examples], dtype=torch.float32)}
+
+    def build_head(self, spec: FeatureSpec) -> nn.Module:
+        return ClassificationHead(spec, 1, hidden=self.hidden, dropout=self.dropout, pooling=self.head_pooling(spec))
+
+    def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
+        target = (batch["targets"] - self.mean) / self.std
+        return nn.functional.mse_loss(outputs.float().squeeze(-1), target)
+
+    def predictions(self, outputs: torch.Tensor, batch: Batch) -> tuple[list[Any], list[Any]]:
+        return (outputs.float().squeeze(-1) * self.std + self.mean).tolist(), batch["targets"].tolist()
+
+    def summary(self) -> dict[str, Any]:
+        return {**super().summary(), "target_mean": self.mean, "target_std": self.std}
+
+    @staticmethod
+    def contract_example(tmp_path: Path) -> dict[str, Any]:
+        from .tiny import save_tiny_encoder
+
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        lines = [
+            "sentence1\tsentence2\tscore",
+            "a good movie\ta great film\t4.5",
+            "the plot\tparis\t0.5",
+            "john is fun\tjohn is not dull\t3.8",
+            "it was bad\tit was awful\t4.0",
+        ]
+        for split in SPLITS:
+            (tmp_path / f"{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        model = save_tiny_encoder(tmp_path / "tiny-bert")
+        return {
+            "source": {"name": f"hf:{model}", "pooling": "mean"},
+            "task": {
+                "data": {s: str(tmp_path / f"{s}.tsv") for s in SPLITS},
+                "text_column": "sentence1",
+                "text_pair_column": "sentence2",
+                "label_column": "score",
+            },
+        }
