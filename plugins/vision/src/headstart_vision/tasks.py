@@ -1,0 +1,236 @@
+"""``image-classification``: one label per image, from an ImageFolder tree, CSV files, or built-in digits.
+
+Options (the ``task`` section of an experiment):
+
+* ``data``: where the images are —
+  ``builtin:digits`` (scikit-learn's digits, written once as an ImageFolder tree in the cache);
+  a folder with ``train/`` (and ``val/``, ``test/``) ImageFolder trees; one ImageFolder tree or
+  one CSV file (split by ``split``); or a mapping ``{train: …, val: …, test: …}`` of folders or
+  CSV files (``path,label`` columns, paths relative to the CSV).
+* ``split``: fractions for one tree, e.g. ``{val: 0.15, test: 0.15}``; stratified by class and
+  seeded by ``split_seed``. ``max_per_class``: cap on train examples per class (a seeded choice).
+* ``head``: ``linear`` or ``mlp`` (``hidden`` units, ``dropout``).
+* ``class_weights``: weight the loss by inverse class frequency (for imbalanced data).
+* ``image_size``: override the source's input size (smaller is faster on a CPU).
+* ``augment``: ``true`` (random resized crop + horizontal flip), ``false``, or a mapping
+  ``{scale: [0.08, 1], ratio: [0.75, 1.33], hflip: 0.5, color_jitter: 0}``. Evaluation and
+  feature caching always use the eval transform.
+* ``skip_bad``: leave out unreadable images (counted in the summary) instead of stopping;
+  ``check_images``: decode every image once while preparing (finds bad files before training).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from headstart import Batch, ClassificationHead, DataError, FeatureSpec, Ranked, SourceModel
+
+from .data import (
+    BUILTIN_DATASETS,
+    SPLITS,
+    ImageDataset,
+    ImageItem,
+    check_labels,
+    class_counts,
+    limit_per_class,
+    read_items,
+    stratified_split,
+    verify_images,
+)
+from .transforms import Augment, ImagePreprocessor
+
+BUILTIN_PREFIX = "builtin:"
+
+
+@dataclass(frozen=True)
+class BadImage:
+    """Placeholder for an image that failed to decode while loading (with ``skip_bad``)."""
+
+    path: str
+
+
+class _Dataset(ImageDataset):
+    def __getitem__(self, i: int) -> Any:
+        got = super().__getitem__(i)
+        return BadImage(str(self.items[i].path)) if got is None else got
+
+
+class ImageClassification:
+    """The ``image-classification`` task (see the module docstring for its options)."""
+
+    name = "image-classification"
+
+    def __init__(
+        self,
+        data: str | dict[str, str],
+        split: dict[str, float] | None = None,
+        split_seed: int = 0,
+        max_per_class: int | None = None,
+        head: Literal["linear", "mlp"] = "linear",
+        hidden: int = 256,
+        dropout: float = 0.0,
+        class_weights: bool = False,
+        image_size: int | None = None,
+        augment: bool | dict[str, Any] = True,
+        skip_bad: bool = False,
+        check_images: bool = True,
+        path_column: str = "path",
+        label_column: str = "label",
+    ) -> None:
+        if isinstance(data, dict):
+            unknown = [k for k in data if k not in SPLITS]
+            if unknown:
+                raise ValueError(f"data: unknown split(s) {', '.join(unknown)}; valid: {', '.join(SPLITS)}")
+            if "train" not in data:
+                raise ValueError(f"data needs a train entry; got {', '.join(data) or '(none)'}")
+        elif data.startswith(BUILTIN_PREFIX) and data[len(BUILTIN_PREFIX) :] not in BUILTIN_DATASETS:
+            raise ValueError(
+                f"data = {data!r}: unknown built-in dataset; valid: "
+                + ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_DATASETS)
+            )
+        if split is not None:
+            unknown = [k for k in split if k not in ("val", "test")]
+            if unknown:
+                raise ValueError(f"split: unknown key(s) {', '.join(unknown)}; valid: val, test")
+        if max_per_class is not None and max_per_class < 1:
+            raise ValueError(f"max_per_class = {max_per_class}: expected >= 1")
+        if hidden < 1 or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"hidden = {hidden}, dropout = {dropout}: expected hidden >= 1 and 0 <= dropout < 1")
+        if image_size is not None and image_size < 8:
+            raise ValueError(f"image_size = {image_size}: expected at least 8 pixels")
+        self.data, self.split, self.split_seed, self.max_per_class = data, split, split_seed, max_per_class
+        self.head_kind, self.hidden, self.dropout = head, hidden, dropout
+        self.class_weights, self.image_size = class_weights, image_size
+        self.augment = Augment.from_option(augment)
+        self.skip_bad, self.check_images = skip_bad, check_images
+        self.path_column, self.label_column = path_column, label_column
+        self.metrics: tuple[str, ...] = ("accuracy", "macro-f1")
+        self.labels: list[str] = []
+        self.items: dict[str, list[ImageItem]] = {}
+        self.skipped: list[str] = []
+        self._skipped_late: set[str] = set()
+        self.preprocessor: ImagePreprocessor | None = None
+        self.weights: torch.Tensor | None = None
+        self.origin = ""
+
+    @staticmethod
+    def contract_example(tmp_path: Path) -> dict[str, Any]:
+        """A tiny offline example for Headstart's contract kit: three colour classes, 32 px."""
+        from PIL import Image
+
+        colours = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220)}
+        for split, n in (("train", 4), ("val", 2), ("test", 2)):
+            for label, rgb in colours.items():
+                folder = tmp_path / "images" / split / label
+                folder.mkdir(parents=True, exist_ok=True)
+                for i in range(n):
+                    shade = tuple(max(0, c - 20 * i) for c in rgb)
+                    Image.new("RGB", (16, 16), shade).save(folder / f"{i}.png")
+        return {
+            "source": {"name": "timm:test_resnet", "pretrained": False},
+            "task": {"data": str(tmp_path / "images"), "image_size": 32, "augment": False},
+        }
+
+    # --- reading --------------------------------------------------------------------------
+    def _read(self, location: str) -> list[ImageItem]:
+        return read_items(location, self.path_column, self.label_column)
+
+    def _load_splits(self) -> dict[str, list[ImageItem]]:
+        data = self.data
+        if isinstance(data, str) and data.startswith(BUILTIN_PREFIX):
+            data = str(BUILTIN_DATASETS[data[len(BUILTIN_PREFIX) :]]())
+        self.origin = str(data)
+        if isinstance(data, dict):
+            return {s: self._read(data[s]) for s in SPLITS if s in data}
+        root = Path(data).expanduser()
+        if root.is_dir() and (root / "train").is_dir():
+            return {s: self._read(str(root / s)) for s in SPLITS if (root / s).is_dir()}
+        fractions = self.split if self.split is not None else {"val": 0.15, "test": 0.15}
+        return stratified_split(self._read(data), {k: v for k, v in fractions.items() if v > 0}, self.split_seed)
+
+    def prepare(self, source: SourceModel) -> None:
+        """Read and check the data; keep the source's preprocessing (with ``image_size``)."""
+        pre = getattr(source, "preprocessor", None)
+        if not isinstance(pre, ImagePreprocessor):
+            raise ValueError(
+                f"task image-classification needs an image source (timm:…, torchvision:…); "
+                f"{source.name} has no image preprocessing"
+            )
+        self.preprocessor = pre.with_overrides({"input_size": self.image_size} if self.image_size else None)
+        splits = self._load_splits()
+        splits["train"] = limit_per_class(splits.get("train", []), self.max_per_class, self.split_seed)
+        self.labels = check_labels(splits)
+        if self.check_images:
+            for split in list(splits):
+                splits[split], bad = verify_images(splits[split], self.skip_bad)
+                self.skipped.extend(bad)
+            self.labels = check_labels(splits)
+        self.items = {s: v for s, v in splits.items() if v}
+        counts = class_counts(self.items["train"])
+        if self.class_weights:
+            total, k = sum(counts.values()), len(self.labels)
+            self.weights = torch.tensor([total / (k * counts[c]) for c in self.labels])
+        if len(self.labels) >= 5:
+            self.metrics = ("accuracy", "macro-f1", "top5-accuracy")
+        if len(self.labels) < 2:
+            raise DataError(f"{self.origin}: only one class ({', '.join(self.labels)}); classification needs two")
+
+    # --- the TargetTask protocol ----------------------------------------------------------------
+    def splits(self) -> list[str]:
+        return [s for s in SPLITS if s in self.items]
+
+    def dataset(self, split: str, train: bool) -> torch.utils.data.Dataset[Any]:
+        """Images of ``split`` with the train transform (augmentation) when ``train``, else eval."""
+        assert self.preprocessor is not None, "prepare() first"
+        transform = self.preprocessor.train_transform(self.augment) if train else self.preprocessor.eval_transform()
+        index = {label: i for i, label in enumerate(self.labels)}
+        return _Dataset(self.items[split], index, transform, self.skip_bad)
+
+    def collate(self, examples: list[Any]) -> Batch:
+        good = []
+        for ex in examples:
+            if isinstance(ex, BadImage):
+                self._skipped_late.add(ex.path)
+            else:
+                good.append(ex)
+        if not good:
+            raise DataError(f"every image of a batch failed to load: {', '.join(e.path for e in examples)}")
+        return {
+            "inputs": torch.stack([x for x, _ in good]),
+            "targets": torch.tensor([y for _, y in good], dtype=torch.long),
+        }
+
+    def build_head(self, spec: FeatureSpec) -> nn.Module:
+        hidden = self.hidden if self.head_kind == "mlp" else None
+        return ClassificationHead(spec, len(self.labels), hidden=hidden, dropout=self.dropout)
+
+    def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
+        weight = self.weights.to(outputs.device) if self.weights is not None else None
+        return nn.functional.cross_entropy(outputs.float(), batch["targets"], weight=weight)
+
+    def predictions(self, outputs: torch.Tensor, batch: Batch) -> tuple[list[Any], list[Any]]:
+        refs = batch["targets"].tolist()
+        if len(self.labels) >= 5:
+            top = outputs.float().topk(5, dim=-1).indices.tolist()
+            return [Ranked(r) for r in top], refs
+        return outputs.argmax(-1).tolist(), refs
+
+    def summary(self) -> dict[str, Any]:
+        skipped = sorted(set(self.skipped) | self._skipped_late)
+        return {
+            "data": self.origin,
+            "classes": len(self.labels),
+            "labels": list(self.labels),
+            "examples": {s: len(v) for s, v in self.items.items()},
+            "train_class_counts": class_counts(self.items.get("train", [])),
+            "class_weights": self.weights.tolist() if self.weights is not None else None,
+            "skipped_images": len(skipped),
+            "skipped_files": skipped[:20],
+            "image_size": self.preprocessor.input_size if self.preprocessor else None,
+            "augment": self.augment is not None,
+        }
