@@ -87,8 +87,10 @@ class SpeechSource:
         return Features(values, frame_mask(lengths, values.shape[1]))
 
     def reinitialize(self, seed: int) -> None:
-        """Every weight freshly initialised (the ``scratch`` baseline)."""
+        """Every weight freshly initialised (the ``scratch`` baseline). A random feature encoder has
+        nothing to keep, so it no longer stays frozen by default."""
         reinitialize(self.backbone, seed)
+        self.default_keep_frozen = ()
         self.info["weights"] = f"random (seed {seed})"
 
     def describe(self) -> dict[str, Any]:

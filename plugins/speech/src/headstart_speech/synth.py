@@ -76,7 +76,7 @@ def synth_options(
 ) -> dict[str, Any]:
     """Options of :func:`synthesize` (and of the tasks' ``synthesize`` section).
 
-    * ``words``: a list, ``common`` (300 common English words) or ``keywords`` (ten commands);
+    * ``words``: a list, ``common`` (about 300 common English words) or ``keywords`` (ten commands);
       default ``common`` for transcripts, ``keywords`` for labels.
     * ``engine``: ``espeak-ng`` or ``flite``; ``voices``: the engine's voices to draw from.
     * ``per_word``: utterances of each word per split (default ``{train: 6, val: 1, test: 1}``).
@@ -207,6 +207,7 @@ def synthesize(kind: Literal["transcripts", "labels"], **options: Any) -> tuple[
         for path, lines in transcripts.items():
             path.write_text("\n".join(sorted(lines)) + "\n", encoding="utf-8")
         (tmp / "corpus.json").write_text(json.dumps({**spec, "utterances": len(jobs)}, indent=1), encoding="utf-8")
+        tmp.chmod(0o755)  # mkdtemp makes it private; the corpus is ordinary data
         try:
             tmp.rename(root)
         except OSError:  # another process finished the same corpus first
