@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from headstart import CheckpointError, UnknownNameError, get_registry, parse_config
+from headstart import CheckpointError, ConfigError, UnknownNameError, get_registry, parse_config
 from headstart.experiment import run_experiment
 
 from .conftest import toy_config
@@ -45,3 +45,13 @@ def test_a_run_without_checkpoint(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("source: {name: 'toy:mlp'}\n")
     with pytest.raises(CheckpointError, match="has no 'best' checkpoint"):
         get_registry().source(f"run:{tmp_path}")
+
+
+def test_the_new_run_may_override_source_options_but_not_the_weights(tmp_path: Path) -> None:
+    run_dir, _ = run_experiment(parse_config(toy_config(trainer={"epochs": 1, "progress": False})), tmp_path / "src")
+    source = get_registry().source(f"run:{run_dir}", dropout=0.3)
+    assert source.describe()["inner"]["dropout"] == 0.3
+    saved = load_file(str(run_dir / "checkpoints" / "best" / "model.safetensors"))
+    assert torch.equal(source.backbone.state_dict()["stem.0.weight"], saved["backbone.stem.0.weight"])
+    with pytest.raises(ConfigError, match=r"source\.widht: unknown key"):
+        get_registry().source(f"run:{run_dir}", widht=3)

@@ -181,6 +181,9 @@ class SourceProvider(Protocol):
       unknown name and ``ValueError`` for a bad option, each saying what would be valid.
     * ``available()``: known names, used to suggest close matches (may be a partial list).
 
+    Optional, for the contract kit (``headstart.testing``): ``contract_examples(tmp_path)`` returns
+    source sections (``{"name": "scheme:name", **options}``) small enough for a unit test.
+
     Several providers may share a scheme (the NLP and speech plugins both serve ``hf:``): they are
     tried in registration order, and a provider that raises ``LookupError`` passes the name on.
     """
@@ -242,6 +245,10 @@ class TransferPolicy(Protocol):
       strictly increase.
     * ``reinitialize``: true when the source's weights are replaced by a random initialisation
       before training (the from-scratch baseline).
+
+    Optional: ``regularizer(model) -> Tensor | None``, a penalty added to every training loss
+    (L2-SP pulls weights towards their pretrained values this way); ``model`` is the
+    :class:`~headstart.TransferModel`, and the policy may keep what it needs from the first call.
     """
 
     name: str
@@ -252,7 +259,11 @@ class TransferPolicy(Protocol):
 
 @dataclass(frozen=True)
 class TaskType:
-    """A task contributed by a plugin: ``factory(**options)`` builds a :class:`TargetTask`."""
+    """A task contributed by a plugin: ``factory(**options)`` builds a :class:`TargetTask`.
+
+    Optional, for the contract kit: ``factory.contract_example(tmp_path)`` returns
+    ``{"source": {...}, "task": {...}}`` with tiny data it writes under ``tmp_path``.
+    """
 
     name: str
     factory: Any
@@ -296,10 +307,12 @@ class LocalModel:
     """A local directory (or file) that stands in for a hub id, so the id works offline.
 
     ``id`` is the hub id (``"sentence-transformers/all-MiniLM-L6-v2"``), ``path`` where its files
-    are (a Hugging Face directory, a checkpoint file), ``scheme`` the source scheme it is for.
+    are (a Hugging Face directory, a checkpoint file), ``scheme`` the source scheme it is for,
+    ``extras`` what else a loader needs to use the files as the hub's (``{"mean": …, "std": …}``).
     """
 
     id: str
     path: str
     scheme: str
     description: str = ""
+    extras: Mapping[str, Any] = field(default_factory=dict)

@@ -8,6 +8,8 @@ matches and the valid choices.
 from __future__ import annotations
 
 import difflib
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +54,11 @@ class Registry:
             out: list[tuple[str, Any]] = []
             for impl in getattr(system.pm.hook, hook_name).get_hookimpls():  # registration order
                 got = impl.function()
+                if os.environ.get("HEADSTART_TRACE_HOOKS"):
+                    print(
+                        f"[headstart hook] {hook_name} ({impl.plugin_name}) returned {len(got or [])} item(s)",
+                        file=sys.stderr,
+                    )
                 if not isinstance(got, list | tuple):
                     raise PluginError(
                         f"plugin {impl.plugin_name!r}: {hook_name}() must return a list, not {type(got).__name__}"

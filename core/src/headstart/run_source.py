@@ -33,7 +33,11 @@ class RunSource:
         self.blocks: Sequence[Block] = list(inner.blocks)
         self.output_spec: FeatureSpec = inner.output_spec
         self.preprocessor: Any = inner.preprocessor
-        self.default_keep_frozen = tuple(getattr(inner, "default_keep_frozen", ()))
+
+    @property
+    def default_keep_frozen(self) -> tuple[str, ...]:
+        """The inner source's, read each time (it may change, e.g. when it is re-initialised)."""
+        return tuple(getattr(self.inner, "default_keep_frozen", ()))
 
     def forward(self, inputs: Any) -> Features:
         return self.inner.forward(inputs)
@@ -61,10 +65,10 @@ class RunSourceProvider:
     scheme = "run"
 
     def resolve(self, name: str, checkpoint: Literal["best", "last"] = "best", **options: Any) -> SourceModel:
+        """``options`` other than ``checkpoint`` override the run's own source options (dropout,
+        masking … — fine-tuning choices of the new run); the weights still come from the run."""
         from .registry import get_registry
 
-        if options:
-            raise ValueError(f"unknown option(s) {', '.join(options)} for a run: source; valid: checkpoint")
         if checkpoint not in ("best", "last"):
             raise ValueError(f"checkpoint = {checkpoint!r}; valid: best, last")
         run_dir = Path(name).expanduser()
@@ -78,7 +82,7 @@ class RunSourceProvider:
         if not ckpt_link.exists():
             raise CheckpointError(f"{run_dir}: the run has no {checkpoint!r} checkpoint yet (is it finished?)")
         config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
-        source_cfg = dict(config["source"])
+        source_cfg = {**config["source"], **options}
         inner = get_registry().source(source_cfg.pop("name"), **source_cfg)
         load_backbone_weights(resolve(ckpt_link), inner.backbone)
         return RunSource(run_dir, inner, checkpoint)

@@ -148,3 +148,21 @@ def test_frozen_blocks_run_in_eval_mode_but_trainable_children_do_not() -> None:
     assert not frozen_dropout.training  # a frozen block is a fixed function: no dropout noise
     assert trainable_dropout.training and model.head.training
     assert model.backbone.training  # the lock is per module, not recursive from the root
+
+
+def test_a_block_map_out_of_forward_order_fails_loudly() -> None:
+    from headstart.interfaces import Block
+
+    model = make_model()
+    # stages.2 runs last in forward, but this map puts it inside the frozen prefix, before stages.1
+    model.source.blocks = [
+        Block("stem", ("stem",)),
+        Block("stage1", ("stages.0",)),
+        Block("late", ("stages.2",)),
+        Block("stage2", ("stages.1",)),
+    ]
+    freezer = Freezer(model, lr=0.1)
+    freezer.apply(Phase("top", 0, frozenset({"stage2", HEAD})), 0)
+    with pytest.raises(RuntimeError, match="block map must list blocks and members in the order"):
+        model(_batch())
+    assert torch.is_grad_enabled()

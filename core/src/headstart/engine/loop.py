@@ -115,6 +115,8 @@ def _cached_split(run: RunContext, cache: FeatureCache, plan: FreezePlan, split:
     head_only = plan.frozen_prefix == len(run.freezer.blocks) - 1 and plan.rows[-1].trainable
     if not head_only or run.settings.feature_cache == "off" or run.dist.enabled or split not in run.task.splits():
         return None
+    if run.settings.feature_cache == "auto" and run.settings.max_steps_per_epoch is not None:
+        return None  # a capped (smoke) epoch uses a few examples: computing them all would cost more
     loader = _loader(run, split, train=False)
     key = cache_key(
         run.config["source"],
@@ -186,6 +188,7 @@ def train(run: RunContext, resume_from: Path | None = None) -> dict[str, Any]:
     total_steps = steps_per_epoch * s.epochs
     factor = lr_factor(s.schedule, total_steps, s.warmup_steps or math.ceil(s.warmup_ratio * total_steps))
     net: Any = model
+    regularizer = getattr(run.policy, "regularizer", None)
     cached_train: CachedSplit | None = None
     cached_val: CachedSplit | None = None
 
@@ -229,6 +232,8 @@ def train(run: RunContext, resume_from: Path | None = None) -> dict[str, Any]:
                 else:
                     outputs = net(_channels_last(batch["inputs"]) if s.channels_last else batch["inputs"])
                 loss = task.loss(outputs, batch)
+                if regularizer is not None and (penalty := regularizer(model)) is not None:
+                    loss = loss + penalty
             (loss / s.grad_accum).backward()  # type: ignore[no-untyped-call]
             loss_sum += loss.detach().float()
             seen += 1

@@ -17,8 +17,9 @@ from .settings import TrainerSettings
 
 @dataclass
 class RunContext:
-    """A run in progress. Plugins may read everything; they should change nothing but
-    ``should_stop`` (set it to end training after the current epoch)."""
+    """A run in progress, given to every event. Plugins may read everything. They may set
+    ``should_stop`` (training ends after the current epoch) and may update trainable weights in
+    place in ``headstart_on_step_end`` (a decoupled regulariser); anything else is the engine's."""
 
     run_dir: Path
     config: dict[str, Any]

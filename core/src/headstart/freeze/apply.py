@@ -31,15 +31,33 @@ class _NoGradPrefix:
     def __init__(self) -> None:
         self._handles: list[Any] = []
         self._saved: list[bool] = []
+        self._end = ""
 
-    def install(self, model: nn.Module, prefix: Sequence[BlockInfo]) -> None:
+    def install(self, model: nn.Module, prefix: Sequence[BlockInfo], rest: Sequence[BlockInfo]) -> None:
+        """Hooks for ``prefix`` (the frozen blocks in front); each block of ``rest`` checks on entry
+        that the prefix has ended, so a block map in the wrong order fails loudly."""
         self.remove()
         first = next((m for b in prefix for m in member_modules(model, b)), None)
         last = next((m for b in reversed(prefix) for m in reversed(list(member_modules(model, b)))), None)
         if first is None or last is None:
             return
+        self._end = f"{prefix[-1].name!r} (its last member {prefix[-1].members[-1]!r})"
         self._handles.append(first.register_forward_pre_hook(self._enter))
         self._handles.append(last.register_forward_hook(self._leave, always_call=True))
+        for block in rest:
+            entry = next(iter(member_modules(model, block)), None)
+            if entry is not None:
+                self._handles.append(entry.register_forward_pre_hook(self._check))
+
+    def _check(self, module: nn.Module, args: Any) -> None:
+        """A block after the prefix starts: by then the prefix must have ended."""
+        if self._saved:
+            torch.set_grad_enabled(self._saved[0])
+            self._saved.clear()
+            raise RuntimeError(
+                f"the frozen prefix should end after block {self._end}, but a later block started first; "
+                "the source's block map must list blocks and members in the order its forward calls them"
+            )
 
     def _enter(self, module: nn.Module, args: Any) -> None:
         self._saved.append(torch.is_grad_enabled())
@@ -117,7 +135,7 @@ class Freezer:
                 locked.extend(modules[m] for m in b.norm_modules)
         self.model.lock_eval(locked)
 
-        self._prefix.install(self.model, self.blocks[: plan.frozen_prefix])
+        self._prefix.install(self.model, self.blocks[: plan.frozen_prefix], self.blocks[plan.frozen_prefix :])
 
         if optimizer is not None:
             set_base_lr(optimizer, plan.group_lr)
