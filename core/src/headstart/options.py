@@ -55,7 +55,11 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
         raise ConfigError(f"{key} = {value!r} is not valid: expected {_describe(tp)}")
     if origin is Literal:
         if isinstance(value, bool):  # YAML 1.1 reads off / no / on / yes as booleans
-            spelled = [c for c in get_args(tp) if str(c).lower() in (("on", "yes", "true") if value else ("off", "no", "false"))]
+            spelled = [
+                c
+                for c in get_args(tp)
+                if str(c).lower() in (("on", "yes", "true") if value else ("off", "no", "false"))
+            ]
             if spelled:
                 return spelled[0]
         if value in get_args(tp) and not isinstance(value, bool):

@@ -219,9 +219,17 @@ def test_scratch_discards_the_pretrained_weights(tmp_path: Path) -> None:
 
 def test_gradient_accumulation_equals_the_larger_batch(tmp_path: Path) -> None:
     def run(name: str, batch: int, accum: int) -> dict[str, Any]:
-        config = toy_config(policy={"name": "full", "norm_mode": "frozen-stats"},  # no batch statistics
-                            trainer={"epochs": 2, "batch_size": batch, "grad_accum": accum, "lr": 0.01,
-                                     "progress": False, "clip_grad_norm": None})
+        config = toy_config(
+            policy={"name": "full", "norm_mode": "frozen-stats"},  # no batch statistics
+            trainer={
+                "epochs": 2,
+                "batch_size": batch,
+                "grad_accum": accum,
+                "lr": 0.01,
+                "progress": False,
+                "clip_grad_norm": None,
+            },
+        )
         config["source"]["dropout"] = 0.0
         config["task"]["synthetic"]["per_class"] = 16  # 48 examples: whole batches of 8 and of 4
         return run_experiment(parse_config(config), tmp_path / name)[1]
@@ -230,3 +238,31 @@ def test_gradient_accumulation_equals_the_larger_batch(tmp_path: Path) -> None:
     whole, accumulated = run("whole", 8, 1), run("accum", 4, 2)
     assert whole["final"]["step"] == accumulated["final"]["step"] == 12
     assert accumulated["final"]["val_loss"] == pytest.approx(whole["final"]["val_loss"], rel=1e-5)
+
+
+def test_a_policy_regularizer_is_added_to_the_loss(tmp_path: Path) -> None:
+    import torch
+
+    from headstart.engine.loop import train
+    from headstart.engine.run_state import RunContext
+    from headstart.experiment import build
+    from headstart.freeze.policies import Full
+
+    class ShrinkHead(Full):
+        def regularizer(self, model: Any) -> torch.Tensor:
+            return 10.0 * model.head.fc.weight.pow(2).sum()
+
+    def head_norm(policy: Any, name: str) -> float:
+        built = build(parse_config(toy_config(trainer={"epochs": 3, "progress": False, "weight_decay": 0.0})))
+        run = RunContext(tmp_path / name, {"source": {}, "task": {}}, built.source, built.task, policy, built.model,
+                         built.freezer, built.config.trainer, built.phases, torch.device("cpu"), "fp32", 0,
+                         _NoHooks())
+        train(run)
+        return float(built.model.head.fc.weight.norm())
+
+    assert head_norm(ShrinkHead(), "shrunk") < 0.5 * head_norm(Full(), "plain")
+
+
+class _NoHooks:
+    def __getattr__(self, name: str) -> Any:
+        return lambda **kwargs: None
