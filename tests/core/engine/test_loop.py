@@ -257,6 +257,7 @@ def test_a_policy_regularizer_is_added_to_the_loss(tmp_path: Path) -> None:
         run = RunContext(tmp_path / name, {"source": {}, "task": {}}, built.source, built.task, policy, built.model,
                          built.freezer, built.config.trainer, built.phases, torch.device("cpu"), "fp32", 0,
                          _NoHooks())
+        run.run_dir.mkdir()
         train(run)
         return float(built.model.head.fc.weight.norm())
 
