@@ -118,3 +118,12 @@ def test_a_killed_matrix_continues_with_the_missing_cells_only(tmp_path: Path, e
         "seed": 0,
         "budget": None,
     }
+
+
+def test_an_experiment_may_run_fewer_seeds(tmp_path: Path) -> None:
+    task = {"name": "vector-classification", "synthetic": {"classes": 2, "per_class": 8, "in_features": 4}}
+    experiments = [{"name": "cheap", "source": {"name": "toy:mlp", "in_features": 4}, "task": task},
+                   {"name": "costly", "source": {"name": "toy:mlp", "in_features": 4}, "task": task, "seeds": [0]}]
+    cells = load_matrix(_matrix(tmp_path, experiments=experiments, seeds=[0, 1, 2])).cells
+    assert [(c.experiment, c.seed) for c in cells if c.policy == "linear-probe"] == [
+        ("cheap", 0), ("cheap", 1), ("cheap", 2), ("costly", 0)]

@@ -8,7 +8,7 @@ A matrix file::
     prerequisites:                         # runs other cells build on (e.g. a run: source)
       - {name: speech-source, config: examples/speech-source.yaml}
     experiments:                           # explicit source/task pairs (one per domain) …
-      - {name: vision, source: {...}, task: {...}, trainer: {...}, budget_key: ...}
+      - {name: vision, source: {...}, task: {...}, trainer: {...}, budget_key: ..., seeds: [0]}
     sources: [...]                         # … and/or a grid of sources × tasks
     tasks: [...]
     policies: [scratch, linear-probe, {name: top-k, k: 2}]
@@ -142,6 +142,8 @@ def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
     for (exp_name, exp), policy, budget, seed in itertools.product(experiments, policies, budgets, seeds):
         exp = dict(exp)
         key = str(exp.pop("budget_key", budget_key))  # a task whose budget option has another name
+        if seed not in exp.pop("seeds", seeds):  # an experiment may run fewer seeds (an expensive one)
+            continue
         config = _merge(_merge(base, exp), {"policy": policy, "seed": seed, "name": exp_name})
         if budget is not None:
             config["task"] = dict(config["task"], **{key: budget})
