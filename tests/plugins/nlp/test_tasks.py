@@ -155,3 +155,42 @@ def test_token_classification_learns_entities(tmp_path: Path, tiny_bert: Path, r
     assert test["entity-f1"] >= 0.9, test
     assert summary["task"]["labels"] == ["O", "B-LOC", "B-ORG", "I-ORG", "B-PER"]
     assert summary["monitor"] == "entity-f1"
+
+
+def test_token_classification_trains_its_head_on_cached_features(
+    tmp_path: Path, tiny_bert: Path, run_nlp: Runner
+) -> None:
+    data = {
+        s: str(write_conll(tmp_path / f"{s}.conll", ner_sentences(n, i)))
+        for i, (s, n) in enumerate({"train": 24, "val": 8}.items())
+    }
+    _, summary = run_nlp(
+        {"name": f"hf:{tiny_bert}"},
+        {"name": "token-classification", "data": data},
+        {"name": "linear-probe"},
+        epochs=2,
+        feature_cache="memory",
+    )
+    assert summary["feature_cache"]["computed"] == 2  # train and val, once each
+    assert 0.0 <= summary["final"]["val_entity-f1"] <= 1.0 and summary["final"]["train_loss"] > 0
+
+
+def test_multi_class_labels_keep_the_given_order(tmp_path: Path, tiny_bert: Path, run_nlp: Runner) -> None:
+    words = {"positive": POSITIVE, "negative": NEGATIVE, "place": ["paris", "london", "berlin"]}
+    rows = [{"text": f"the {w} one", "label": label} for label, ws in words.items() for w in ws for _ in range(2)]
+    data = {s: str(write_rows(tmp_path / f"{s}.jsonl", rows)) for s in ("train", "test")}
+    order = ["place", "negative", "positive"]
+    run_dir, summary = run_nlp(
+        {"name": f"hf:{tiny_bert}"}, {"name": "text-classification", "data": data, "labels": order}, epochs=1
+    )
+    assert summary["task"]["labels"] == order
+    assert summary["task"]["class_counts"]["test"] == {"place": 6, "negative": 10, "positive": 10}
+    assert -1.0 <= summary["test"]["mcc"] <= 1.0 and 0.0 <= summary["test"]["macro-f1"] <= 1.0
+    from safetensors.torch import load_file
+
+    head = [
+        v
+        for k, v in load_file(str(run_dir / "checkpoints" / "last" / "model.safetensors")).items()
+        if k.startswith("head.")
+    ]
+    assert any(v.shape[0] == 3 for v in head)  # three outputs

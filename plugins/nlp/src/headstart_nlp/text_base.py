@@ -1,0 +1,173 @@
+"""What the text tasks share: reading table files, checking texts, tokenizing batches, pooling.
+
+``TextTask`` is the base of ``text-classification`` and ``text-regression`` (``text_tasks.py``).
+Data: a file per split (``data: {train: …, val: …, test: …}``) in CSV, TSV, GLUE-style TSV or
+JSONL with named columns; ``split`` carves val / test out of train instead. Texts are tokenized
+in ``collate`` with the source's tokenizer: dynamic padding to the longest example of the batch,
+truncation at ``max_length`` tokens (pairs: the longer text is cut first).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+
+from headstart import DataError, FeatureSpec, SourceModel, require_columns
+
+from .data import carve, read_table
+
+TableFormat = Literal["auto", "csv", "tsv", "glue-tsv", "jsonl"]
+Pooling = Literal["auto", "mean", "cls"]
+SPLITS = ("train", "val", "test")
+
+#: One example: (text, second text or None, target).
+Example = tuple[str, str | None, Any]
+
+
+def check_data_option(data: dict[str, str], split: dict[str, float] | None) -> None:
+    """``data`` names a train file and only known splits; ``split`` carves only missing ones."""
+    unknown = sorted(set(data) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"data.{unknown[0]}: unknown split; valid splits: {', '.join(SPLITS)}")
+    if "train" not in data:
+        raise ValueError(f"data needs a train file; got splits {', '.join(data) or '(none)'}")
+    for name in split or {}:
+        if name in data:
+            raise ValueError(f"split.{name}: the {name} split is a file in data already; carve it or give it, not both")
+
+
+def text_of(row: dict[str, Any], column: str) -> str:
+    """The non-empty text in ``column`` of ``row``; DataError naming file:line otherwise."""
+    value = row[column]
+    if not isinstance(value, str):
+        raise DataError(f"{row['_where']}: column {column!r} must hold text, got {type(value).__name__} {value!r}")
+    if not value.strip():
+        raise DataError(f"{row['_where']}: empty text in column {column!r}")
+    return value
+
+
+class TextTask:
+    """What classification and regression share: reading, tokenizing, collating, pooling."""
+
+    name = "text"
+    metrics: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        data: dict[str, str],
+        format: TableFormat = "auto",
+        columns: list[str] | None = None,
+        text_column: str = "text",
+        text_pair_column: str | None = None,
+        label_column: str = "label",
+        split: dict[str, float] | None = None,
+        max_length: int = 128,
+        pooling: Pooling = "auto",
+        hidden: int | None = None,
+        dropout: float = 0.1,
+        seed: int = 0,
+    ) -> None:
+        check_data_option(data, split)
+        if max_length < 4:
+            raise ValueError(f"max_length must be at least 4 tokens, got {max_length}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.data, self.format, self.columns = dict(data), format, columns
+        self.text_column, self.text_pair_column, self.label_column = text_column, text_pair_column, label_column
+        self.split, self.max_length, self.pooling = dict(split or {}), max_length, pooling
+        self.hidden, self.dropout, self.seed = hidden, dropout, seed
+        self.examples: dict[str, list[Example]] = {}
+        self.tokenizer: Any = None
+        self.truncate_at = max_length
+        self.facts: dict[str, Any] = {}
+
+    # --- reading ---------------------------------------------------------------------------------
+    def _rows(self) -> dict[str, list[dict[str, Any]]]:
+        needed = [self.text_column, *([self.text_pair_column] if self.text_pair_column else []), self.label_column]
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for split, path in self.data.items():
+            rows[split] = read_table(path, self.format, self.columns)
+            require_columns(rows[split], needed, path)
+        return rows
+
+    def target(self, row: dict[str, Any], split: str) -> Any:
+        """The target of ``row`` (``None``: skip the row); DataError naming file:line if invalid."""
+        raise NotImplementedError
+
+    def _examples(self, rows: list[dict[str, Any]], split: str) -> list[Example]:
+        out = []
+        for row in rows:
+            text = text_of(row, self.text_column)
+            pair = text_of(row, self.text_pair_column) if self.text_pair_column else None
+            y = self.target(row, split)
+            if y is not None:
+                out.append((text, pair, y))
+        return out
+
+    def select(self, train: list[Example]) -> list[Example]:
+        """The training examples kept (a label budget); all of them by default."""
+        return train
+
+    def read(self, source: SourceModel) -> None:
+        """Read every split, carve val/test if asked, and keep the tokenizer."""
+        tokenizer = source.preprocessor
+        if tokenizer is None or not callable(tokenizer):
+            raise ValueError(f"source {source.name!r} has no tokenizer (preprocessor); use an hf: text encoder")
+        self.tokenizer = tokenizer
+        limit = getattr(source, "max_length", None)
+        self.truncate_at = min(self.max_length, int(limit)) if limit else self.max_length
+        rows = self._rows()
+        self.prepare_targets(rows)
+        examples = {split: self._examples(r, split) for split, r in rows.items()}
+        if self.split:
+            carved = carve(examples["train"], self.split, self.seed, "split")
+            examples.update(carved)
+        examples["train"] = self.select(examples["train"])
+        for split, ex in examples.items():
+            if not ex:
+                raise DataError(f"{self.data.get(split, self.data['train'])}: no {split} examples left")
+        self.examples = {s: examples[s] for s in SPLITS if s in examples}
+        self.facts["truncated"] = {s: self._count_truncated(e) for s, e in self.examples.items()}
+
+    def prepare_targets(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        """Build whatever the targets need (the label set) from the rows of every split."""
+
+    def _count_truncated(self, examples: list[Example]) -> int:
+        texts = [e[0] for e in examples]
+        pairs = [e[1] for e in examples] if self.text_pair_column else None
+        enc = self.tokenizer(texts, pairs, truncation=False, verbose=False)
+        return sum(len(ids) > self.truncate_at for ids in enc["input_ids"])
+
+    # --- the TargetTask interface ---------------------------------------------------------------
+    def prepare(self, source: SourceModel) -> None:
+        self.read(source)
+
+    def splits(self) -> list[str]:
+        return list(self.examples)
+
+    def dataset(self, split: str, train: bool) -> list[Example]:  # type: ignore[override]
+        return self.examples[split]
+
+    def encode(self, examples: list[Example]) -> dict[str, torch.Tensor]:
+        """Tokenize a batch: padding to its longest example, truncation at ``max_length``."""
+        texts = [e[0] for e in examples]
+        pairs = [e[1] or "" for e in examples] if self.text_pair_column else None
+        enc = self.tokenizer(
+            texts, pairs, padding=True, truncation=True, max_length=self.truncate_at, return_tensors="pt"
+        )
+        return {k: v for k, v in enc.items()}
+
+    def head_pooling(self, spec: FeatureSpec) -> Literal["mean", "cls"]:
+        if self.pooling != "auto":
+            return self.pooling
+        return "mean" if spec.extras.get("pooling") == "mean" else "cls"
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "task": self.name,
+            "examples": {s: len(e) for s, e in self.examples.items()},
+            "pairs": self.text_pair_column is not None,
+            "max_length": self.truncate_at,
+            **self.facts,
+        }
