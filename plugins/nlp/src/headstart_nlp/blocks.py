@@ -58,7 +58,7 @@ def find_layers(model: nn.Module) -> str:
             f"{' / '.join(repr(n) for n in LAYER_LIST_NAMES)} (e.g. 'encoder.layer'). The hf: source of the "
             "NLP plugin serves BERT-family encoders (BERT, RoBERTa, DistilBERT, ALBERT, ELECTRA, DeBERTa, MiniLM …)"
         )
-    return min(candidates, key=lambda n: (n.count("."), n))
+    return str(min(candidates, key=lambda n: (n.count("."), n)))
 
 
 def _under(name: str, prefix: str) -> bool:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
-from headstart import Features, FeatureSpec, check_options, get_registry
+from headstart import Block, Features, FeatureSpec, check_options, get_registry
 
 from .blocks import text_blocks
 from .local import PACKAGED_MODELS
@@ -149,7 +150,7 @@ class HFTextSource:
             )
             weights = "pretrained"
         else:
-            model = AutoModel.from_config(cfg, trust_remote_code=remote)
+            model = AutoModel.from_config(cfg, trust_remote_code=remote)  # type: ignore[no-untyped-call]
             weights = "random (pretrained: false)"
         try:
             tokenizer = AutoTokenizer.from_pretrained(location, revision=revision, trust_remote_code=remote)
@@ -158,7 +159,7 @@ class HFTextSource:
         self.name = f"hf:{name}"
         self.model = model
         self.backbone = model
-        self.blocks = text_blocks(model, vocab_size=len(tokenizer))
+        self.blocks: Sequence[Block] = text_blocks(model, vocab_size=len(tokenizer))
         found = sentence_transformers_pooling(location, revision)
         pooling = options["pooling"] if options["pooling"] != "auto" else (found or "cls")
         self.output_spec = FeatureSpec(
@@ -184,7 +185,7 @@ class HFTextSource:
             "options": {k: v for k, v in options.items() if v is not None},
         }
 
-    def forward(self, inputs: dict[str, torch.Tensor]) -> Features:
+    def forward(self, inputs: Any) -> Features:
         kwargs = {k: v for k, v in inputs.items() if k in self._accepts}
         out = self.model(**kwargs)
         return Features(out.last_hidden_state, inputs["attention_mask"].bool())

@@ -30,9 +30,9 @@ def vocabulary() -> list[str]:
 
 def tiny_tokenizer(max_length: int = 64) -> Any:
     """A BERT-style WordPiece tokenizer (lower-casing, ``[CLS] a [SEP] b [SEP]``) as a
-    transformers fast tokenizer."""
+    transformers (fast, ``tokenizers``-backed) tokenizer."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import BertTokenizerFast
+    from transformers import BertTokenizer
 
     vocab = {t: i for i, t in enumerate(vocabulary())}
     tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
@@ -44,7 +44,7 @@ def tiny_tokenizer(max_length: int = 64) -> Any:
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
     )
-    return BertTokenizerFast(
+    return BertTokenizer(
         tokenizer_object=tok,
         unk_token="[UNK]",
         pad_token="[PAD]",
@@ -72,7 +72,7 @@ def tiny_config(family: str = "bert", vocab_size: int | None = None, layers: int
         "num_attention_heads": 2,
         "intermediate_size": 2 * hidden,
     }
-    extra: dict[str, Any] = {
+    extras: dict[str, dict[str, Any]] = {
         "albert": {"embedding_size": hidden // 2},
         "electra": {"embedding_size": hidden // 2},
         "deberta": {"relative_attention": True, "max_relative_positions": 16},
@@ -83,7 +83,8 @@ def tiny_config(family: str = "bert", vocab_size: int | None = None, layers: int
             "conv_kernel_size": 3,
             "pos_att_type": ["p2c", "c2p"],
         },
-    }.get(family, {})
+    }
+    extra = extras.get(family, {})
     return AutoConfig.for_model(family, **common, **sizes, **extra)
 
 
@@ -97,7 +98,7 @@ def save_tiny_encoder(directory: str | Path, family: str = "bert", seed: int = 0
     cfg = tiny_config(family, **config)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = AutoModel.from_config(cfg)
+        model = AutoModel.from_config(cfg)  # type: ignore[no-untyped-call]
     model.save_pretrained(directory)
     tiny_tokenizer(cfg.max_position_embeddings).save_pretrained(directory)
     return directory
