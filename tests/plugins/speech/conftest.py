@@ -12,67 +12,21 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 import yaml
 
-#: A reduced torchaudio wav2vec 2.0 (the ``architecture`` option of ``torchaudio:WAV2VEC2_BASE``).
-TINY_ARCH: dict[str, Any] = {
-    "extractor_conv_layer_config": [
-        [16, 10, 5],
-        [16, 3, 2],
-        [16, 3, 2],
-        [16, 3, 2],
-        [16, 3, 2],
-        [16, 2, 2],
-        [16, 2, 2],
-    ],
-    "encoder_embed_dim": 32,
-    "encoder_num_layers": 2,
-    "encoder_num_heads": 2,
-    "encoder_ff_interm_features": 64,
-    "encoder_pos_conv_kernel": 16,
-    "encoder_pos_conv_groups": 4,
-}
+from headstart_speech.contract import TINY_ARCH, save_tiny_hf, save_tiny_torchaudio, torchaudio_section
+
+__all__ = ["TINY_ARCH", "WORDS", "ta_source", "write_common_voice", "write_librispeech"]
 
 #: Words of the small test corpus.
 WORDS = ["yes", "no", "up", "down"]
 
 
-def _tiny_hf_config(kind: str) -> Any:
-    from transformers import HubertConfig, Wav2Vec2Config, WavLMConfig
-
-    cls = {"wav2vec2": Wav2Vec2Config, "hubert": HubertConfig, "wavlm": WavLMConfig}[kind]
-    return cls(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        conv_dim=(16,) * 7,
-        conv_stride=(5, 2, 2, 2, 2, 2, 2),
-        conv_kernel=(10, 3, 3, 3, 3, 2, 2),
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=4,
-        num_buckets=16,
-        max_bucket_distance=64,
-    )
-
-
 @pytest.fixture(scope="session")
 def hf_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny wav2vec2 / HuBERT / WavLM saved with ``save_pretrained`` (+ a feature extractor)."""
-    from transformers import AutoModel, Wav2Vec2FeatureExtractor
-
     root = tmp_path_factory.mktemp("hf")
-    out = {}
-    for kind in ("wav2vec2", "hubert", "wavlm"):
-        torch.manual_seed(0)
-        model = AutoModel.from_config(_tiny_hf_config(kind))
-        model.save_pretrained(root / kind)
-        Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=kind != "wav2vec2").save_pretrained(
-            root / kind
-        )
-        out[kind] = root / kind
-    return out
+    return {kind: save_tiny_hf(root / kind, kind) for kind in ("wav2vec2", "hubert", "wavlm")}
 
 
 @pytest.fixture(scope="session")
@@ -83,19 +37,11 @@ def hf_dir(hf_dirs: dict[str, Path]) -> Path:
 @pytest.fixture(scope="session")
 def ta_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A torchaudio state dict of ``WAV2VEC2_BASE`` reduced to :data:`TINY_ARCH`."""
-    import torchaudio.pipelines as pipelines
-    from torchaudio.models import wav2vec2_model
-
-    params = {**pipelines.WAV2VEC2_BASE._params, **TINY_ARCH}
-    torch.manual_seed(1)
-    path = tmp_path_factory.mktemp("torchaudio") / "wav2vec2_tiny.pth"
-    torch.save(wav2vec2_model(**params).state_dict(), path)
-    return path
+    return save_tiny_torchaudio(tmp_path_factory.mktemp("torchaudio") / "wav2vec2_tiny.pth")
 
 
-def ta_source(checkpoint: Path, **extra: Any) -> dict[str, Any]:
-    """Source section for the tiny torchaudio checkpoint."""
-    return {"name": "torchaudio:WAV2VEC2_BASE", "checkpoint": str(checkpoint), "architecture": TINY_ARCH, **extra}
+#: Source section for the tiny torchaudio checkpoint.
+ta_source = torchaudio_section
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,9 +43,12 @@ class SplitReport:
     seconds: float = 0.0
     skipped: Counter[str] = field(default_factory=Counter)
     skipped_files: list[str] = field(default_factory=list)
+    not_selected: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"examples": self.kept, "hours": round(self.seconds / 3600, 4)}
+        if self.not_selected:
+            out["not_selected"] = self.not_selected
         if self.skipped:
             out["skipped"] = dict(self.skipped)
             out["skipped_files"] = self.skipped_files[:20]
@@ -66,8 +70,12 @@ def check_split(
     max_seconds: float | None,
     skip_bad: bool,
     cache: bool | None,
+    select: Callable[[list[AudioItem]], list[AudioItem]] | None = None,
 ) -> tuple[list[AudioItem], SplitReport, dict[int, torch.Tensor] | None]:
-    """The usable items of a split, a report, and the decoded waveforms when the split is cached."""
+    """The usable items of a split, a report, and the decoded waveforms when the split is cached.
+
+    ``select`` picks which of the usable items to keep (a label budget) before any is decoded;
+    the ones it leaves out are counted in ``report.not_selected``."""
     report = SplitReport()
     kept: list[AudioItem] = []
     rate = preprocessor.sample_rate
@@ -99,8 +107,12 @@ def check_split(
             bad(item, exc)
             continue
         item.seconds = info.seconds
-        report.seconds += info.seconds
         kept.append(item)
+    if select is not None:
+        chosen = select(kept)
+        report.not_selected = len(kept) - len(chosen)
+        kept = chosen
+    report.seconds = sum(item.seconds for item in kept)
 
     waves: dict[int, torch.Tensor] | None = None
     if cache or (cache is None and report.seconds <= AUTO_CACHE_SECONDS):

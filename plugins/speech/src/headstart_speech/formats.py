@@ -15,6 +15,8 @@ from typing import Any
 
 from headstart import DataError, DatasetFormat, read_csv, require_columns
 
+from . import contract
+
 #: File endings read as audio (anything soundfile decodes).
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".opus", ".aiff", ".aif", ".au")
 
@@ -117,6 +119,12 @@ def read_audio_csv(path: str | Path) -> list[Example]:
         row["path"] = str(base / row["path"].strip())
     return rows
 
+
+# Tiny example datasets for Headstart's contract kit (docs/testing-plugins.md); the engine never calls them.
+read_librispeech.contract_example = contract.example_librispeech  # type: ignore[attr-defined]
+read_common_voice.contract_example = contract.example_common_voice  # type: ignore[attr-defined]
+read_audio_folder.contract_example = contract.example_audio_folder  # type: ignore[attr-defined]
+read_audio_csv.contract_example = contract.example_audio_csv  # type: ignore[attr-defined]
 
 FORMATS = (
     DatasetFormat("librispeech", read_librispeech, "LibriSpeech: <split>/<speaker>/<chapter>/*.flac + *.trans.txt"),

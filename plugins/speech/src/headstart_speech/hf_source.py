@@ -177,6 +177,12 @@ class HFSpeechProvider:
     def available(self) -> list[str]:
         return list(KNOWN_IDS)
 
+    def contract_examples(self, tmp_path: Path) -> list[dict[str, Any]]:
+        """Tiny offline sources for Headstart's contract kit: directories written by ``save_pretrained``."""
+        from .contract import hf_examples
+
+        return hf_examples(tmp_path)
+
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()

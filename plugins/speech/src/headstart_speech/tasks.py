@@ -8,8 +8,11 @@ with espeak-ng / flite on first use (see :mod:`.synth`) and reads it like any ot
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -107,6 +110,7 @@ class _AudioTask:
                 max_seconds=self.max_seconds,
                 skip_bad=self.skip_bad,
                 cache=self.cache_audio,
+                select=self._select(split),
             )
             if report.skipped:
                 log.warning(
@@ -121,6 +125,10 @@ class _AudioTask:
 
     def _setup(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         raise NotImplementedError
+
+    def _select(self, split: str) -> Callable[[list[AudioItem]], list[AudioItem]] | None:
+        """What to keep of a split's usable items (before they are decoded); ``None``: all of them."""
+        return None
 
     def _item(self, split: str, row: dict[str, Any]) -> AudioItem:
         raise NotImplementedError
@@ -184,6 +192,13 @@ class SpeechRecognition(_AudioTask):
         self.vocab = CharVocabulary(vocabulary) if vocabulary else None
         self.unknown: dict[str, Counter[str]] = {}
         self.too_short: Counter[str] = Counter()
+
+    @staticmethod
+    def contract_example(tmp_path: Path) -> dict[str, Any]:
+        """A tiny offline example for Headstart's contract kit: a LibriSpeech tree, a tiny model."""
+        from .contract import speech_recognition_example
+
+        return speech_recognition_example(tmp_path)
 
     def _text(self, row: dict[str, Any]) -> str:
         return normalize_text(
@@ -278,7 +293,8 @@ class AudioClassification(_AudioTask):
     """One label per recording (keyword spotting, speaker, emotion): pooled frames -> a head.
 
     Labels are those of the training split (or ``labels``); a val / test label outside them is an
-    error naming the file.
+    error naming the file. ``max_per_class`` is a label budget: only the first that many usable
+    training recordings of each label (in the split's order) are kept; val / test are untouched.
     """
 
     name = "audio-classification"
@@ -293,17 +309,33 @@ class AudioClassification(_AudioTask):
         pooling: Literal["mean", "max"] = "mean",
         head_hidden: int | None = None,
         dropout: float = 0.0,
+        max_per_class: int | None = None,
         min_seconds: float | None = None,
         max_seconds: float | None = 30.0,
         skip_bad: bool = False,
         cache_audio: bool | None = None,
         synthesize: dict[str, Any] | None = None,
     ) -> None:
+        if max_per_class is not None and max_per_class < 1:
+            raise ValueError(f"max_per_class = {max_per_class}: expected a number of examples >= 1 (or null)")
         super().__init__(data, format, min_seconds, max_seconds, skip_bad, cache_audio, synthesize)
         self.column, self.pooling = label_column, pooling
         self.head_hidden, self.dropout = head_hidden, dropout
+        self.max_per_class = max_per_class
         self.labels: list[str] = list(labels) if labels else []
         self.given = bool(labels)
+
+    @staticmethod
+    def contract_example(tmp_path: Path) -> dict[str, Any]:
+        """A tiny offline example for Headstart's contract kit: an audio folder, a tiny model."""
+        from .contract import audio_classification_example
+
+        return audio_classification_example(tmp_path)
+
+    def _select(self, split: str) -> Callable[[list[AudioItem]], list[AudioItem]] | None:
+        if split != "train" or self.max_per_class is None:
+            return None
+        return functools.partial(first_per_class, limit=self.max_per_class)
 
     def _setup(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         if not self.given:
@@ -340,4 +372,19 @@ class AudioClassification(_AudioTask):
         out = super().summary()
         out["labels"] = self.labels
         out["classes"] = len(self.labels)
+        train = self.datasets.get("train")
+        counts = Counter(item.reference for item in train.items) if train is not None else Counter()
+        out["train_class_counts"] = {label: counts[label] for label in self.labels}
+        out["max_per_class"] = self.max_per_class
         return out
+
+
+def first_per_class(items: list[AudioItem], limit: int) -> list[AudioItem]:
+    """The first ``limit`` items of each class (by ``reference``, the label), in their order."""
+    seen: Counter[Any] = Counter()
+    kept = []
+    for item in items:
+        if seen[item.reference] < limit:
+            seen[item.reference] += 1
+            kept.append(item)
+    return kept
