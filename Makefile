@@ -44,7 +44,8 @@ test-fast: install
 	$(PY) -m pytest -q -m "not slow"
 
 bench: install
-	@for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+	$(PIP) install --quiet -e 'plugins/nlp[bench]'
+	@for b in benchmarks/*.py; do echo "# $$b" >&2; $(PY) $$b || exit 1; done
 
 lint: install
 	$(VENV)/bin/ruff check core plugins tests benchmarks
