@@ -8,7 +8,7 @@ A matrix file::
     prerequisites:                         # runs other cells build on (e.g. a run: source)
       - {name: speech-source, config: examples/speech-source.yaml}
     experiments:                           # explicit source/task pairs (one per domain) …
-      - {name: vision, source: {...}, task: {...}, trainer: {...}, budget_key: ..., seeds: [0]}
+      - {name: vision, source: {...}, task: {...}, trainer: {...}, budget_key: ..., seeds: [0], label_budgets: [50]}
     sources: [...]                         # … and/or a grid of sources × tasks
     tasks: [...]
     policies: [scratch, linear-probe, {name: top-k, k: 2}]
@@ -135,7 +135,10 @@ def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
     seeds = data.get("seeds", [0])
     if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds) or not seeds:
         raise ConfigError(f"seeds: expected a list of integers, got {seeds!r}")
-    budgets: list[int | None] = data.get("label_budgets") or [None]
+    default_budgets: list[int | None] = data.get("label_budgets") or [None]
+    budgets = list(default_budgets)
+    for _, exp in experiments:  # budgets an experiment asks for itself are cells of the matrix too
+        budgets += [b for b in exp.get("label_budgets", []) if b not in budgets]
     budget_key = str(data.get("budget_key", "max_per_class"))
 
     cells = []
@@ -143,6 +146,8 @@ def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
         exp = dict(exp)
         key = str(exp.pop("budget_key", budget_key))  # a task whose budget option has another name
         if seed not in exp.pop("seeds", seeds):  # an experiment may run fewer seeds (an expensive one)
+            continue
+        if budget not in exp.pop("label_budgets", default_budgets):  # … or other label budgets
             continue
         config = _merge(_merge(base, exp), {"policy": policy, "seed": seed, "name": exp_name})
         if budget is not None:
