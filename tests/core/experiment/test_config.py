@@ -111,3 +111,9 @@ def test_norm_mode_is_parsed() -> None:
 def test_yaml_off_is_read_as_the_choice_off() -> None:
     config = parse_config(toy_config(trainer={"feature_cache": False}))  # `feature_cache: off` in YAML
     assert config.trainer.feature_cache == "off"
+
+
+def test_head_lr_scale_is_a_common_policy_option() -> None:
+    built = build(parse_config(toy_config(policy={"name": "full", "head_lr_scale": 10})))
+    assert built.plans()[0].row("head").lr == pytest.approx(10 * built.plans()[0].row("stem").lr)
+    assert _error(toy_config(policy={"name": "full", "head_lr_scale": 0})) == "policy.head_lr_scale = 0.0: must be > 0"

@@ -99,3 +99,10 @@ def test_group_layout_separates_decay_and_is_fixed(model: TransferModel) -> None
     assert decay_ids == {id(model.backbone.stem[0].weight)}  # biases and BatchNorm never decay
     total = sum(len(g["params"]) for g in groups.values())
     assert total == len(list(model.parameters()))
+
+
+def test_head_lr_scale_multiplies_only_the_head(model: TransferModel) -> None:
+    infos = resolve_blocks(model, model.blocks)
+    plan = compute_plan(Phase("all", 0, frozenset(b.name for b in infos)), infos, 0.01, head_lr_scale=10.0)
+    assert plan.row(HEAD).lr == pytest.approx(0.1)
+    assert plan.row("stage3").lr == pytest.approx(0.01)

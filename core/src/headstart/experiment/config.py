@@ -7,7 +7,7 @@ An experiment has five sections::
     output_dir: runs
     source:  {name: "timm:resnet50", pretrained: true, ...}   # options go to the provider
     task:    {name: image-classification, data: {...}, ...}   # options go to the task factory
-    policy:  {name: top-k, k: 2, norm_mode: train, keep_frozen: []}
+    policy:  {name: top-k, k: 2, norm_mode: train, keep_frozen: [], head_lr_scale: 1}
     trainer: {epochs: 3, lr: 1e-3, ...}                        # see TrainerSettings
 
 Every key is checked before anything is built; an error names the key, the bad value and the
@@ -28,7 +28,7 @@ from ..interfaces import NormMode
 from ..options import ConfigError, check_options, coerce, suggest
 
 TOP_LEVEL = ("name", "seed", "output_dir", "source", "task", "policy", "trainer")
-POLICY_COMMON = {"norm_mode": NormMode | None, "keep_frozen": tuple[str, ...]}
+POLICY_COMMON = {"norm_mode": NormMode | None, "keep_frozen": tuple[str, ...], "head_lr_scale": float}
 
 
 @dataclass
@@ -138,6 +138,8 @@ def parse_config(data: dict[str, Any]) -> ExperimentConfig:
     for key, tp in POLICY_COMMON.items():
         if key in policy:
             policy[key] = coerce(policy[key], tp, f"policy.{key}")
+    if not policy.get("head_lr_scale", 1.0) > 0:
+        raise ConfigError(f"policy.head_lr_scale = {policy['head_lr_scale']}: must be > 0")
     return ExperimentConfig(
         source=_section(data, "source"),
         task=_section(data, "task"),

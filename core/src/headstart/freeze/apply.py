@@ -85,12 +85,16 @@ class Freezer:
         *,
         norm_mode: NormMode | str | None = None,
         keep_frozen: Sequence[str] = (),
+        head_lr_scale: float = 1.0,
     ) -> None:
         self.model = model
         self.lr = lr
         self.weight_decay = weight_decay
         self.norm_mode = NormMode(norm_mode) if norm_mode is not None else None
         self.keep_frozen = tuple(keep_frozen)
+        if not head_lr_scale > 0:
+            raise ValueError(f"head_lr_scale must be > 0, got {head_lr_scale}")
+        self.head_lr_scale = head_lr_scale
         self.blocks = resolve_blocks(model, model.blocks)
         self._params = dict(model.named_parameters())
         self.groups: list[GroupSpec] = group_specs(self.blocks, {n: p.ndim for n, p in self._params.items()})
@@ -104,7 +108,8 @@ class Freezer:
 
     def compute(self, phase: Phase) -> FreezePlan:
         """The plan for ``phase`` (pure; nothing is applied)."""
-        return compute_plan(phase, self.blocks, self.lr, norm_mode=self.norm_mode, keep_frozen=self.keep_frozen)
+        return compute_plan(phase, self.blocks, self.lr, norm_mode=self.norm_mode, keep_frozen=self.keep_frozen,
+                            head_lr_scale=self.head_lr_scale)
 
     def param_groups(self) -> list[dict[str, Any]]:
         """Optimizer parameter groups: every parameter, in the fixed layout, named."""

@@ -120,9 +120,11 @@ def compute_plan(
     *,
     norm_mode: NormMode | None = None,
     keep_frozen: Sequence[str] = (),
+    head_lr_scale: float = 1.0,
 ) -> FreezePlan:
     """Turn one phase into a plan. ``norm_mode`` overrides the phase's; ``keep_frozen`` names
-    blocks that never train whatever the policy says (e.g. wav2vec 2.0's feature encoder)."""
+    blocks that never train whatever the policy says (e.g. wav2vec 2.0's feature encoder);
+    ``head_lr_scale`` multiplies the new head's learning rate (a fresh head often wants more)."""
     names = [b.name for b in blocks]
     unknown = sorted(set(keep_frozen) - set(names))
     if unknown:
@@ -133,7 +135,7 @@ def compute_plan(
     group_lr: dict[str, float] = {}
     for b in blocks:
         on = b.name in phase.trainable and b.name not in keep_frozen
-        block_lr = lr * phase.lr_scale.get(b.name, 1.0) if on else 0.0
+        block_lr = lr * phase.lr_scale.get(b.name, 1.0) * (head_lr_scale if b.name == HEAD else 1.0) if on else 0.0
         rows.append(BlockPlan(b.name, b.numel, on, block_lr, mode if on else NormMode.FROZEN))
         if on:
             frozen_norm = set(b.norm_params) if mode is NormMode.FROZEN else set()
