@@ -31,11 +31,22 @@ def config(args: argparse.Namespace, out: str) -> dict[str, Any]:
     return {
         "seed": 0,
         "source": {"name": "toy:mlp", "in_features": args.features, "width": args.width, "depth": args.depth},
-        "task": {"name": "vector-classification",
-                 "synthetic": {"classes": 10, "per_class": args.examples // 10, "in_features": args.features}},
+        "task": {
+            "name": "vector-classification",
+            "synthetic": {"classes": 10, "per_class": args.examples // 10, "in_features": args.features},
+        },
         "policy": {"name": "full"},
-        "trainer": {"epochs": 1, "batch_size": args.batch, "lr": 1e-3, "progress": False, "log_every": 50,
-                    "clip_grad_norm": None, "weight_decay": 0.0, "schedule": "constant", "feature_cache": "off"},
+        "trainer": {
+            "epochs": 1,
+            "batch_size": args.batch,
+            "lr": 1e-3,
+            "progress": False,
+            "log_every": 50,
+            "clip_grad_norm": None,
+            "weight_decay": 0.0,
+            "schedule": "constant",
+            "feature_cache": "off",
+        },
         "output_dir": out,
     }
 
@@ -101,17 +112,21 @@ def main() -> None:
             hand.append(h)
             ours.append(o)
             ratios.append(o / h)
-    print(json.dumps({
-        "benchmark": "engine_overhead",
-        "model": f"toy:mlp width {args.width} depth {args.depth} ({sum(p.numel() for p in build(parse_config(cfg)).model.parameters()):,} params)",
-        "batch": args.batch,
-        "hand_steps_per_s": round(statistics.median(hand), 2),
-        "headstart_steps_per_s": round(statistics.median(ours), 2),
-        "median_ratio": round(statistics.median(ratios), 4),
-        "ratios": [round(x, 4) for x in ratios],
-        "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}",
-        "device": "cpu",
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "engine_overhead",
+                "model": f"toy:mlp width {args.width} depth {args.depth} ({sum(p.numel() for p in build(parse_config(cfg)).model.parameters()):,} params)",
+                "batch": args.batch,
+                "hand_steps_per_s": round(statistics.median(hand), 2),
+                "headstart_steps_per_s": round(statistics.median(ours), 2),
+                "median_ratio": round(statistics.median(ratios), 4),
+                "ratios": [round(x, 4) for x in ratios],
+                "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}",
+                "device": "cpu",
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,10 @@ POLICIES = [("full", []), ("top-k", ["policy.k=2"]), ("linear-probe", [])]
 
 
 def measure(experiment: Path, policy: str, extra: list[str], batch_size: int, device: torch.device) -> dict[str, Any]:
-    config = load_config(experiment, [f"policy={{name: {policy}}}", *extra, f"trainer.batch_size={batch_size}",
-                                      "trainer.feature_cache=off"])
+    config = load_config(
+        experiment,
+        [f"policy={{name: {policy}}}", *extra, f"trainer.batch_size={batch_size}", "trainer.feature_cache=off"],
+    )
     built = build(config)
     model = built.model.to(device)
     plan = built.freezer.apply(built.phases[0], 0)
@@ -77,15 +79,21 @@ def main() -> None:
     device = select_device(args.device)
     rows = [measure(args.experiment, name, extra, args.batch, device) for name, extra in POLICIES]
     full = rows[0]["saved_activations_mb"]
-    print(json.dumps({
-        "benchmark": "memory_per_policy",
-        "experiment": str(args.experiment.name),
-        "batch": args.batch,
-        "policies": rows,
-        "activation_saving_vs_full": {r["policy"]: round(1 - r["saved_activations_mb"] / full, 4) for r in rows[1:]},
-        "machine": f"{platform.machine()}, torch {torch.__version__}",
-        "device": str(device),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "memory_per_policy",
+                "experiment": str(args.experiment.name),
+                "batch": args.batch,
+                "policies": rows,
+                "activation_saving_vs_full": {
+                    r["policy"]: round(1 - r["saved_activations_mb"] / full, 4) for r in rows[1:]
+                },
+                "machine": f"{platform.machine()}, torch {torch.__version__}",
+                "device": str(device),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

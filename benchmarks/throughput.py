@@ -51,8 +51,16 @@ def wav2vec2_base_dir(out: Path) -> Path:
     return out
 
 
-def measure(name: str, source_name: str, inputs: dict[str, torch.Tensor], items: float, unit: str,
-            device: torch.device, precision: str, steps: int) -> dict[str, Any]:
+def measure(
+    name: str,
+    source_name: str,
+    inputs: dict[str, torch.Tensor],
+    items: float,
+    unit: str,
+    device: torch.device,
+    precision: str,
+    steps: int,
+) -> dict[str, Any]:
     source = get_registry().source(source_name, pretrained=False)
     model = TransferModel(source, ClassificationHead(source.output_spec, 10)).to(device)
     freezer = Freezer(model, lr=1e-4, weight_decay=0.01)
@@ -84,9 +92,13 @@ def measure(name: str, source_name: str, inputs: dict[str, torch.Tensor], items:
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = (time.perf_counter() - start) / steps
-    out: dict[str, Any] = {"model": name, "params": sum(p.numel() for p in model.parameters()),
-                           unit: round(items / seconds, 2), "step_s": round(seconds, 4),
-                           "tflops_per_step": round(flops / 1e12, 4)}
+    out: dict[str, Any] = {
+        "model": name,
+        "params": sum(p.numel() for p in model.parameters()),
+        unit: round(items / seconds, 2),
+        "step_s": round(seconds, 4),
+        "tflops_per_step": round(flops / 1e12, 4),
+    }
     if device.type == "cuda":
         card = torch.cuda.get_device_name(device)
         peak = next((v for k, v in PEAKS.items() if k in card), None)
@@ -109,29 +121,66 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     try:
         rows = [
-            measure("resnet50", "torchvision:resnet50", {"images": torch.randn(img_batch, 3, image, image)},
-                    img_batch, "images_per_s", device, precision, steps),
-            measure("bert-base", f"hf:{bert_base_dir(tmp / 'bert')}",
-                    {"input_ids": torch.randint(1000, 30000, (txt_batch, seq)),
-                     "attention_mask": torch.ones(txt_batch, seq, dtype=torch.long),
-                     "token_type_ids": torch.zeros(txt_batch, seq, dtype=torch.long)},
-                    txt_batch * seq, "tokens_per_s", device, precision, steps),
-            measure("wav2vec2-base", f"hf:{wav2vec2_base_dir(tmp / 'w2v')}",
-                    {"input_values": torch.randn(wav_batch, samples), "lengths": torch.full((wav_batch,), samples),
-                     "attention_mask": torch.ones(wav_batch, samples, dtype=torch.long)},
-                    wav_batch * audio_s, "audio_seconds_per_s", device, precision, steps),
+            measure(
+                "resnet50",
+                "torchvision:resnet50",
+                {"images": torch.randn(img_batch, 3, image, image)},
+                img_batch,
+                "images_per_s",
+                device,
+                precision,
+                steps,
+            ),
+            measure(
+                "bert-base",
+                f"hf:{bert_base_dir(tmp / 'bert')}",
+                {
+                    "input_ids": torch.randint(1000, 30000, (txt_batch, seq)),
+                    "attention_mask": torch.ones(txt_batch, seq, dtype=torch.long),
+                    "token_type_ids": torch.zeros(txt_batch, seq, dtype=torch.long),
+                },
+                txt_batch * seq,
+                "tokens_per_s",
+                device,
+                precision,
+                steps,
+            ),
+            measure(
+                "wav2vec2-base",
+                f"hf:{wav2vec2_base_dir(tmp / 'w2v')}",
+                {
+                    "input_values": torch.randn(wav_batch, samples),
+                    "lengths": torch.full((wav_batch,), samples),
+                    "attention_mask": torch.ones(wav_batch, samples, dtype=torch.long),
+                },
+                wav_batch * audio_s,
+                "audio_seconds_per_s",
+                device,
+                precision,
+                steps,
+            ),
         ]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(json.dumps({
-        "benchmark": "throughput",
-        "device": torch.cuda.get_device_name(device) if gpu else f"cpu ({torch.get_num_threads()} threads)",
-        "precision": precision,
-        "sizes": {"image_px": image, "image_batch": img_batch, "tokens": seq, "text_batch": txt_batch,
-                  "audio_s": audio_s, "audio_batch": wav_batch},
-        "models": rows,
-        "machine": f"{platform.machine()}, torch {torch.__version__}",
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "throughput",
+                "device": torch.cuda.get_device_name(device) if gpu else f"cpu ({torch.get_num_threads()} threads)",
+                "precision": precision,
+                "sizes": {
+                    "image_px": image,
+                    "image_batch": img_batch,
+                    "tokens": seq,
+                    "text_batch": txt_batch,
+                    "audio_s": audio_s,
+                    "audio_batch": wav_batch,
+                },
+                "models": rows,
+                "machine": f"{platform.machine()}, torch {torch.__version__}",
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

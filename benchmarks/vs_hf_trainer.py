@@ -42,7 +42,7 @@ def write_data(out: Path, train: int, val: int) -> tuple[Path, Path]:
     rng = np.random.default_rng(0)
     rng.shuffle(rows)  # type: ignore[arg-type]
     paths = []
-    for name, part in (("train", rows[:train]), ("val", rows[train:train + val])):
+    for name, part in (("train", rows[:train]), ("val", rows[train : train + val])):
         path = out / f"{name}.csv"
         with path.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
@@ -70,12 +70,26 @@ def headstart_run(train: Path, val: Path, args: argparse.Namespace, out: Path, c
     config = {
         "seed": 0,
         "source": {"name": f"hf:{MODEL_ID}", "pooling": "cls"},
-        "task": {"name": "text-classification", "data": {"train": str(train), "val": str(val)},
-                 "max_length": args.max_length, "dropout": 0.1},
+        "task": {
+            "name": "text-classification",
+            "data": {"train": str(train), "val": str(val)},
+            "max_length": args.max_length,
+            "dropout": 0.1,
+        },
         "policy": {"name": "full"},
-        "trainer": {"epochs": 1, "batch_size": args.batch, "lr": args.lr, "weight_decay": 0.0, "schedule": "linear",
-                    "clip_grad_norm": 1.0, "progress": False, "device": "cpu", "precision": "fp32",
-                    "log_every": 50, "feature_cache": "off"},
+        "trainer": {
+            "epochs": 1,
+            "batch_size": args.batch,
+            "lr": args.lr,
+            "weight_decay": 0.0,
+            "schedule": "linear",
+            "clip_grad_norm": 1.0,
+            "progress": False,
+            "device": "cpu",
+            "precision": "fp32",
+            "log_every": 50,
+            "feature_cache": "off",
+        },
     }
     _, summary = run_experiment(parse_config(config), out)
     return {"steps_per_s": steps_per_s(clock.times), "val_accuracy": summary["final"]["val_accuracy"]}
@@ -87,8 +101,15 @@ def load_rows(file: Path) -> list[tuple[str, str]]:
 
 
 def trainer_run(train: Path, val: Path, args: argparse.Namespace, out: Path) -> dict[str, float]:
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
-                              TrainerCallback, TrainingArguments, set_seed)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+        set_seed,
+    )
 
     path = get_registry().local_model("hf", MODEL_ID)
     assert path is not None
@@ -96,7 +117,10 @@ def trainer_run(train: Path, val: Path, args: argparse.Namespace, out: Path) -> 
     labels = {"fresh": 0, "rotten": 1}
 
     def encode(file: Path) -> list[dict[str, Any]]:
-        return [dict(tokenizer(t, truncation=True, max_length=args.max_length), labels=labels[y]) for t, y in load_rows(file)]
+        return [
+            dict(tokenizer(t, truncation=True, max_length=args.max_length), labels=labels[y])
+            for t, y in load_rows(file)
+        ]
 
     train_set, val_set = encode(train), encode(val)
     set_seed(0)
@@ -107,12 +131,31 @@ def trainer_run(train: Path, val: Path, args: argparse.Namespace, out: Path) -> 
         def on_step_end(self, *a: Any, **k: Any) -> None:
             times.append(time.perf_counter())
 
-    training = TrainingArguments(output_dir=str(out), per_device_train_batch_size=args.batch, learning_rate=args.lr,
-                                 num_train_epochs=1, weight_decay=0.0, lr_scheduler_type="linear", warmup_steps=0,
-                                 max_grad_norm=1.0, save_strategy="no", eval_strategy="no", logging_steps=50,
-                                 report_to=[], use_cpu=True, seed=0, dataloader_num_workers=0, disable_tqdm=True)
-    trainer = Trainer(model=model, args=training, train_dataset=train_set, data_collator=DataCollatorWithPadding(tokenizer),
-                      callbacks=[Clock()])
+    training = TrainingArguments(
+        output_dir=str(out),
+        per_device_train_batch_size=args.batch,
+        learning_rate=args.lr,
+        num_train_epochs=1,
+        weight_decay=0.0,
+        lr_scheduler_type="linear",
+        warmup_steps=0,
+        max_grad_norm=1.0,
+        save_strategy="no",
+        eval_strategy="no",
+        logging_steps=50,
+        report_to=[],
+        use_cpu=True,
+        seed=0,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    trainer = Trainer(
+        model=model,
+        args=training,
+        train_dataset=train_set,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        callbacks=[Clock()],
+    )
     trainer.train()
     predictions = trainer.predict(val_set)
     accuracy = float((predictions.predictions.argmax(-1) == predictions.label_ids).mean())
@@ -137,18 +180,25 @@ def main() -> None:
             theirs.append(trainer_run(train, val, args, Path(tmp) / f"trainer{r}"))
             ours.append(headstart_run(train, val, args, Path(tmp) / f"headstart{r}", clock))
     ratios = [o["steps_per_s"] / t["steps_per_s"] for o, t in zip(ours, theirs, strict=True)]
-    print(json.dumps({
-        "benchmark": "vs_hf_trainer",
-        "model": MODEL_ID,
-        "examples": args.train, "batch": args.batch, "max_length": args.max_length, "precision": "fp32",
-        "trainer_steps_per_s": round(statistics.median(t["steps_per_s"] for t in theirs), 3),
-        "headstart_steps_per_s": round(statistics.median(o["steps_per_s"] for o in ours), 3),
-        "median_ratio": round(statistics.median(ratios), 4),
-        "trainer_val_accuracy": theirs[-1]["val_accuracy"],
-        "headstart_val_accuracy": ours[-1]["val_accuracy"],
-        "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}",
-        "device": "cpu",
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "vs_hf_trainer",
+                "model": MODEL_ID,
+                "examples": args.train,
+                "batch": args.batch,
+                "max_length": args.max_length,
+                "precision": "fp32",
+                "trainer_steps_per_s": round(statistics.median(t["steps_per_s"] for t in theirs), 3),
+                "headstart_steps_per_s": round(statistics.median(o["steps_per_s"] for o in ours), 3),
+                "median_ratio": round(statistics.median(ratios), 4),
+                "trainer_val_accuracy": theirs[-1]["val_accuracy"],
+                "headstart_val_accuracy": ours[-1]["val_accuracy"],
+                "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}",
+                "device": "cpu",
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

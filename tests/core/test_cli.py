@@ -19,8 +19,8 @@ from .conftest import toy_config
 def test_plugins_lists_builtins_and_the_toy_plugin(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
-    assert "toy  (headstart-toy 0.1.0)" in out and "sources   toy:…" in out
-    assert "policies  linear-probe, full, top-k" in out
+    assert "toy  (headstart-toy 0.1.0)" in out and "sources      toy:…" in out
+    assert "policies     linear-probe, full, top-k" in out
 
 
 def test_plugins_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -65,12 +65,12 @@ def _print_plugins(report: dict[str, Any]) -> None:
         for kind, names in p["contributes"].items():
             if names:
                 shown = [f"{n}:…" for n in names] if kind == "sources" else names
-                print(f"  {kind:<9} {', '.join(shown)}")
+                print(f"  {kind:<12} {', '.join(shown)}")
         events = [h for h in p["hooks"] if h.startswith("headstart_on_")]
         if events:
-            print(f"  {'events':<9} {', '.join(events)}")
+            print(f"  {'events':<12} {', '.join(events)}")
         if p.get("error"):
-            print(f"  ERROR     {p['error']}")
+            print(f"  {'ERROR':<12} {p['error']}")
     if report["failed"]:
         print("\nfailed to load:")
         for f in report["failed"]:

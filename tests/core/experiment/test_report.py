@@ -100,3 +100,11 @@ def test_no_runs_is_a_clear_error(tmp_path: Path) -> None:
 def test_label_budget_reaches_the_task(finished_matrix: Path) -> None:
     summary = json.loads((finished_matrix / "a__full__b4__s0" / "summary.json").read_text())
     assert summary["task"]["examples"]["train"] == 2 * 4
+
+
+def test_a_zero_metric_is_a_number_not_missing(tmp_path: Path) -> None:
+    from headstart.experiment.report import RunRecord
+
+    summary = {"best": {"value": 0.0}, "final": {"val_accuracy": 0.0}, "test": {"accuracy": 0.0}}
+    record = RunRecord(tmp_path, "e", "p", 0, None, "accuracy", summary)
+    assert (record.best, record.final, record.test) == (0.0, 0.0, 0.0)

@@ -116,7 +116,8 @@ def plot_heatmap(rows: list[dict[str, Any]], out: Path) -> list[Path]:
             if not math.isnan(value):
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white", fontsize=8)
     fig.colorbar(image, ax=ax, fraction=0.046)
-    ax.set_title("policy × experiment (smallest label budget)")
+    metric = rows[0]["metric"] if rows else ""
+    ax.set_title(f"{metric}: policy × experiment (test; smallest label budget)")
     path = out / "heatmap.png"
     fig.tight_layout()
     fig.savefig(path)

@@ -89,16 +89,18 @@ class RunRecord:
 
     @property
     def best(self) -> float:
-        return float(self.summary["best"]["value"]) if self.summary["best"]["value"] is not None else math.nan
+        value = self.summary["best"]["value"]
+        return math.nan if value is None else float(value)
 
     @property
     def final(self) -> float:
-        return float(self.summary["final"].get(f"val_{self.metric}", math.nan) or math.nan)
+        value = self.summary["final"].get(f"val_{self.metric}")
+        return math.nan if value is None else float(value)
 
     @property
     def test(self) -> float:
-        test = self.summary.get("test") or {}
-        return float(test.get(self.metric, math.nan))
+        value = (self.summary.get("test") or {}).get(self.metric)
+        return math.nan if value is None else float(value)
 
 
 def find_runs(paths: list[Path]) -> list[RunRecord]:
