@@ -255,9 +255,21 @@ def test_a_policy_regularizer_is_added_to_the_loss(tmp_path: Path) -> None:
     def head_norm(policy: Any, name: str) -> float:
         config = toy_config(trainer={"epochs": 3, "lr": 0.1, "progress": False, "weight_decay": 0.0})
         built = build(parse_config(config))
-        run = RunContext(tmp_path / name, {"source": {}, "task": {}}, built.source, built.task, policy, built.model,
-                         built.freezer, built.config.trainer, built.phases, torch.device("cpu"), "fp32", 0,
-                         _NoHooks())
+        run = RunContext(
+            tmp_path / name,
+            {"source": {}, "task": {}},
+            built.source,
+            built.task,
+            policy,
+            built.model,
+            built.freezer,
+            built.config.trainer,
+            built.phases,
+            torch.device("cpu"),
+            "fp32",
+            0,
+            _NoHooks(),
+        )
         run.run_dir.mkdir()
         train(run)
         return float(built.model.head.fc.weight.detach().norm())

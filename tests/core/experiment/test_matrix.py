@@ -122,16 +122,24 @@ def test_a_killed_matrix_continues_with_the_missing_cells_only(tmp_path: Path, e
 
 def test_an_experiment_may_run_fewer_seeds(tmp_path: Path) -> None:
     task = {"name": "vector-classification", "synthetic": {"classes": 2, "per_class": 8, "in_features": 4}}
-    experiments = [{"name": "cheap", "source": {"name": "toy:mlp", "in_features": 4}, "task": task},
-                   {"name": "costly", "source": {"name": "toy:mlp", "in_features": 4}, "task": task, "seeds": [0]}]
+    experiments = [
+        {"name": "cheap", "source": {"name": "toy:mlp", "in_features": 4}, "task": task},
+        {"name": "costly", "source": {"name": "toy:mlp", "in_features": 4}, "task": task, "seeds": [0]},
+    ]
     cells = load_matrix(_matrix(tmp_path, experiments=experiments, seeds=[0, 1, 2])).cells
     assert [(c.experiment, c.seed) for c in cells if c.policy == "linear-probe"] == [
-        ("cheap", 0), ("cheap", 1), ("cheap", 2), ("costly", 0)]
+        ("cheap", 0),
+        ("cheap", 1),
+        ("cheap", 2),
+        ("costly", 0),
+    ]
 
 
 def test_an_experiment_may_use_its_own_label_budgets(tmp_path: Path) -> None:
     task = {"name": "vector-classification", "synthetic": {"classes": 2, "per_class": 8, "in_features": 4}}
-    experiments = [{"name": "a", "source": {"name": "toy:mlp", "in_features": 4}, "task": task},
-                   {"name": "b", "source": {"name": "toy:mlp", "in_features": 4}, "task": task, "label_budgets": [6]}]
+    experiments = [
+        {"name": "a", "source": {"name": "toy:mlp", "in_features": 4}, "task": task},
+        {"name": "b", "source": {"name": "toy:mlp", "in_features": 4}, "task": task, "label_budgets": [6]},
+    ]
     cells = load_matrix(_matrix(tmp_path, experiments=experiments, seeds=[0], label_budgets=[2, 4])).cells
     assert [(c.experiment, c.budget) for c in cells if c.policy == "linear-probe"] == [("a", 2), ("a", 4), ("b", 6)]

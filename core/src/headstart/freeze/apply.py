@@ -108,8 +108,14 @@ class Freezer:
 
     def compute(self, phase: Phase) -> FreezePlan:
         """The plan for ``phase`` (pure; nothing is applied)."""
-        return compute_plan(phase, self.blocks, self.lr, norm_mode=self.norm_mode, keep_frozen=self.keep_frozen,
-                            head_lr_scale=self.head_lr_scale)
+        return compute_plan(
+            phase,
+            self.blocks,
+            self.lr,
+            norm_mode=self.norm_mode,
+            keep_frozen=self.keep_frozen,
+            head_lr_scale=self.head_lr_scale,
+        )
 
     def param_groups(self) -> list[dict[str, Any]]:
         """Optimizer parameter groups: every parameter, in the fixed layout, named."""
