@@ -45,7 +45,7 @@ def test_pretrained_minilm_beats_the_same_architecture_from_scratch_with_few_lab
         "label_column": "category",
         "labels": ["fresh", "rotten"],
         "unknown_labels": "skip",
-        "per_class": 64,  # 128 labelled reviews
+        "max_per_class": 64,  # 128 labelled reviews
         "max_length": 32,
     }
     _, pretrained = run_nlp(

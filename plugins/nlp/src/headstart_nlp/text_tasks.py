@@ -25,7 +25,7 @@ class TextClassification(TextTask):
 
     Options besides the shared ones (see the guide): ``labels`` (the label set, in order; default:
     the labels of the train split, sorted), ``unknown_labels`` (``error``: a label outside the set
-    is a DataError naming file:line; ``skip``: such rows are left out and counted), ``per_class``
+    is a DataError naming file:line; ``skip``: such rows are left out and counted), ``max_per_class``
     (a label budget: keep that many training examples per class, drawn with ``seed``).
     """
 
@@ -42,7 +42,7 @@ class TextClassification(TextTask):
         label_column: str = "label",
         labels: list[str | int] | None = None,
         unknown_labels: Literal["error", "skip"] = "error",
-        per_class: int | None = None,
+        max_per_class: int | None = None,
         split: dict[str, float] | None = None,
         max_length: int = 128,
         pooling: Pooling = "auto",
@@ -66,10 +66,10 @@ class TextClassification(TextTask):
         )
         if labels is not None and len(set(map(str, labels))) < 2:
             raise ValueError(f"labels needs at least two distinct labels, got {labels}")
-        if per_class is not None and per_class < 1:
-            raise ValueError(f"per_class must be >= 1, got {per_class}")
+        if max_per_class is not None and max_per_class < 1:
+            raise ValueError(f"max_per_class must be >= 1, got {max_per_class}")
         self.given_labels = [str(x) for x in labels] if labels is not None else None
-        self.unknown_labels, self.per_class = unknown_labels, per_class
+        self.unknown_labels, self.max_per_class = unknown_labels, max_per_class
         self.labels: list[str] = []
         self.index: dict[str, int] = {}
         self.skipped: Counter[str] = Counter()
@@ -97,7 +97,7 @@ class TextClassification(TextTask):
         )
 
     def select(self, train: list[Example]) -> list[Example]:
-        if self.per_class is None:
+        if self.max_per_class is None:
             return train
         order = list(train)
         random.Random(self.seed).shuffle(order)
@@ -105,7 +105,7 @@ class TextClassification(TextTask):
         kept = []
         for ex in order:
             seen[ex[2]] += 1
-            if seen[ex[2]] <= self.per_class:
+            if seen[ex[2]] <= self.max_per_class:
                 kept.append(ex)
         return kept
 
