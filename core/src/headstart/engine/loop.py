@@ -217,7 +217,7 @@ def train(run: RunContext, resume_from: Path | None = None) -> dict[str, Any]:
         bar = tqdm(
             total=steps_per_epoch,
             desc=f"epoch {epoch + 1}/{s.epochs} [{plan.phase.name}]",
-            disable=not (s.progress and d.main),
+            disable=None if s.progress and d.main else True,  # None: no bar when not a terminal
             leave=False,
             dynamic_ncols=True,
         )
