@@ -1,4 +1,5 @@
-"""What a run is made of while it trains; handed to every ``headstart_on_*`` event."""
+"""What a run is made of while it trains (handed to every ``headstart_on_*`` event), and how
+it round-trips through a checkpoint for an exact resume."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 from ..freeze.apply import Freezer
 from ..interfaces import Phase, SourceModel, TargetTask, TransferPolicy
 from ..model import TransferModel
+from . import checkpoint as ckpt
 from .distributed import Dist
 from .settings import TrainerSettings
 
@@ -44,3 +46,34 @@ class RunContext:
     should_stop: bool = False
     trainable_params: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
+
+
+def checkpoint_state(run: RunContext) -> dict[str, Any]:
+    """Everything besides the weights that an exact resume needs."""
+    assert run.optimizer is not None
+    return {
+        "epoch": run.epoch,
+        "step": run.step,
+        "best_value": run.best_value,
+        "best_epoch": run.best_epoch,
+        "bad_epochs": run.bad_epochs,
+        "elapsed_s": run.elapsed_s,
+        "trainable_params": dict(run.trainable_params),
+        "optimizer": run.optimizer.state_dict(),
+        "freeze": run.freezer.state_dict(),
+        "rng": ckpt.rng_state(),
+    }
+
+
+def restore(run: RunContext, path: Path) -> None:
+    """Set ``run`` (weights, optimizer, counters, RNG) to the checkpoint at ``path``."""
+    assert run.optimizer is not None
+    state = ckpt.load_state(path)
+    run.freezer.check_state(state["freeze"])
+    ckpt.load_weights(path, run.model)
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.epoch, run.step = int(state["epoch"]), int(state["step"])
+    run.best_value, run.best_epoch = state["best_value"], state["best_epoch"]
+    run.bad_epochs, run.elapsed_s = int(state["bad_epochs"]), float(state["elapsed_s"])
+    run.trainable_params = dict(state["trainable_params"])
+    ckpt.set_rng_state(state["rng"])

@@ -1,0 +1,71 @@
+"""Data loaders of a run: the training order that makes resume exact, and evaluation shards.
+
+Every batch carries ``_index`` (each example's position in its split), so cached features of a
+head-only phase can be looked up per example.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from .run_state import RunContext
+
+
+class _Indexed(Dataset[tuple[int, Any]]):
+    """Examples with their index, so cached features can be looked up per example."""
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> tuple[int, Any]:
+        return i, self.data[i]
+
+
+class _Collate:
+    def __init__(self, collate: Any) -> None:
+        self.collate = collate
+
+    def __call__(self, items: list[tuple[int, Any]]) -> dict[str, Any]:
+        batch: dict[str, Any] = self.collate([example for _, example in items])
+        batch["_index"] = torch.tensor([i for i, _ in items])
+        return batch
+
+
+def make_loader(run: RunContext, split: str, train: bool, epoch: int = 0, augment: bool = True) -> DataLoader[Any]:
+    """Training: this rank's share of a permutation seeded by (seed, epoch). Evaluation: this
+    rank's strided shard, in order."""
+    s, d = run.settings, run.dist
+    data = _Indexed(run.task.dataset(split, train=train and augment))
+    if train:
+        sampler: Any = DistributedSampler(
+            data, num_replicas=d.world, rank=d.rank, shuffle=True, seed=run.seed * 100_003
+        )
+        sampler.set_epoch(epoch)
+        batch_size = s.batch_size // d.world
+    else:
+        sampler = list(range(d.rank, len(data), d.world))
+        batch_size = max(1, (s.eval_batch_size or s.batch_size) // d.world)
+    return DataLoader(
+        data,
+        batch_size=batch_size,
+        sampler=sampler,
+        collate_fn=_Collate(run.task.collate),
+        num_workers=s.num_workers,
+        pin_memory=run.device.type == "cuda",
+        generator=torch.Generator().manual_seed(run.seed * 100_003 + epoch),
+    )
+
+
+def channels_last(obj: Any) -> Any:
+    """4-d float tensors (images) in channels-last memory format; anything else unchanged."""
+    if isinstance(obj, torch.Tensor) and obj.ndim == 4 and obj.is_floating_point():
+        return obj.contiguous(memory_format=torch.channels_last)
+    if isinstance(obj, dict):
+        return {k: channels_last(v) for k, v in obj.items()}
+    return obj
