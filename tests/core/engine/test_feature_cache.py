@@ -92,3 +92,51 @@ def test_sequence_features_are_stored_without_padding_and_padded_per_batch() -> 
 def test_summary_reports_the_cache(tmp_path: Path) -> None:
     run_dir, _ = _run(tmp_path, "run", {"name": "full"}, "auto")
     assert json.loads((run_dir / "summary.json").read_text())["feature_cache"]["computed"] == 0  # nothing frozen
+
+
+def test_the_cache_keeps_per_example_fields_and_rebuilds_batches_from_tensors(tmp_path: Path) -> None:
+    from headstart.engine.feature_cache import FeatureCache, compute_features
+    from headstart.experiment.build import build
+
+    built = build(parse_config(toy_config(policy={"name": "linear-probe"})))
+    data = built.task.dataset("train", train=False)
+    batches = [built.task.collate(data[i : i + 5]) for i in range(0, len(data), 5)]
+    values, sequence, extras = compute_features(built.model, batches, torch.device("cpu"), "fp32")
+    assert extras is not None and torch.equal(extras["targets"], torch.tensor([y for _, y in data]))
+    for mode in ("memory", "disk"):
+        split = FeatureCache(mode, tmp_path / mode, 1.0).get("k", lambda: (values, sequence, extras))
+        batch = split.batch(torch.tensor([7, 2]))
+        assert batch["targets"].tolist() == [data[7][1], data[2][1]]
+        expected = built.model.eval().features({"x": torch.stack([data[7][0], data[2][0]])}).values
+        torch.testing.assert_close(batch["_features"].values, expected)
+    assert (tmp_path / "disk" / "k.safetensors").is_file()
+
+
+def test_a_field_padded_per_batch_is_not_rebuilt_from_the_cache() -> None:
+    from headstart.engine.feature_cache import _Extras
+
+    extras = _Extras()
+    extras.add({"inputs": None, "targets": torch.zeros(2, 3), "refs": ["a", "b"]}, 2)
+    extras.add({"inputs": None, "targets": torch.zeros(2, 5), "refs": ["c", "d"]}, 2)
+    assert extras.result() is None
+    ok = _Extras()
+    ok.add({"inputs": None, "targets": torch.zeros(2, 3), "refs": ["a", "b"]}, 2)
+    ok.add({"inputs": None, "targets": torch.ones(1, 3), "refs": ["c"]}, 1)
+    result = ok.result()
+    assert result is not None and result["targets"].shape == (3, 3) and result["refs"] == ["a", "b", "c"]
+
+
+def test_cached_features_share_the_engine_entries(tmp_path: Path) -> None:
+    from headstart.experiment.features import cached_features
+
+    shared = tmp_path / "shared"
+    _run(tmp_path, "a", {"name": "linear-probe"}, "disk", feature_cache_dir=str(shared))
+    files = sorted(shared.glob("*.safetensors"))
+    config = parse_config(toy_config(policy={"name": "linear-probe"}))
+    split = cached_features(config, "train", shared)
+    assert sorted(shared.glob("*.safetensors")) == files  # read, not recomputed
+    assert split.extras is not None and len(split.extras["targets"]) == len(split) == split.matrix().shape[0]
+    fresh = cached_features(config, "train")  # no directory: computed in memory
+    torch.testing.assert_close(fresh.matrix(), split.matrix())
+    with pytest.raises(ValueError, match="split 'dev'"):
+        cached_features(config, "dev")

@@ -7,9 +7,17 @@ and trains the head on them. Entries are keyed by a hash of the source's configu
 weights and buffers, the task's configuration (which fixes the preprocessing) and the split, so a
 different source, different weights or a different transform never reuse a stale entry.
 
+Along with the features, the cache keeps every other field of the task's collated batches that
+is one value per example (``targets``, lengths, references …). An epoch on the cache then never
+touches the task's dataset, decoder, transform or collate: it indexes tensors. A field that is
+padded per batch (per-token targets of different lengths) cannot be re-batched without the task;
+for such a task ``CachedSplit.extras`` is ``None`` and the engine still collates each batch (the
+backbone still does not run).
+
 Features live in memory, or on disk (``trainer.feature_cache: disk``, or ``auto`` when they would
 take more than ``trainer.feature_cache_max_mb``) as safetensors under
-``trainer.feature_cache_dir`` (default: ``<run>/feature_cache``), shareable between runs.
+``trainer.feature_cache_dir`` (default: ``<run>/feature_cache``; ``headstart compare`` shares one
+directory between the runs of a matrix), shareable between runs.
 """
 
 from __future__ import annotations
@@ -29,6 +37,10 @@ from ..interfaces import Features
 from ..model import TransferModel
 from .device import autocast, to_device
 
+#: Bumped when the layout of a cache entry changes, so old entries are never misread.
+FORMAT = 2
+_SKIP = ("inputs", "_index")
+
 
 def weights_hash(module: torch.nn.Module) -> str:
     """A fingerprint of every parameter and buffer (names, shapes, dtypes and bytes)."""
@@ -42,7 +54,7 @@ def weights_hash(module: torch.nn.Module) -> str:
 
 def cache_key(source_config: dict[str, Any], task_config: dict[str, Any], split: str, size: int, weights: str) -> str:
     text = json.dumps(
-        {"source": source_config, "task": task_config, "split": split, "size": size, "weights": weights},
+        {"source": source_config, "task": task_config, "split": split, "size": size, "weights": weights, "v": FORMAT},
         sort_keys=True,
         default=str,
     )
@@ -50,20 +62,56 @@ def cache_key(source_config: dict[str, Any], task_config: dict[str, Any], split:
 
 
 class CachedSplit:
-    """Per-example features of one split; ``lookup(index)`` makes a batch of :class:`Features`."""
+    """Per-example features of one split and, when they are per-example, the batch's other fields.
 
-    def __init__(self, values: list[torch.Tensor], sequence: bool) -> None:
+    ``values`` holds one tensor per example (``[dim]`` for vector features, ``[length, dim]`` for
+    sequences, stored without padding); ``extras`` maps each other field of the task's batch to a
+    tensor ``[N, ...]`` or a list of N values (``None``: the task's batches cannot be rebuilt
+    without its collate).
+    """
+
+    def __init__(self, values: list[torch.Tensor], sequence: bool, extras: dict[str, Any] | None = None) -> None:
         self.values = values
         self.sequence = sequence
+        self.extras = extras
+        self._matrix: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def matrix(self) -> torch.Tensor:
+        """All vector features as one ``[N, dim]`` tensor (computed once)."""
+        if self.sequence:
+            raise ValueError("sequence features have no single matrix; use lookup() per batch")
+        if self._matrix is None:
+            self._matrix = torch.stack(self.values) if self.values else torch.zeros(0)
+        return self._matrix
+
+    def _items(self, index: list[int]) -> list[torch.Tensor]:
+        return [self.values[i] for i in index]
 
     def lookup(self, index: torch.Tensor, device: torch.device) -> Features:
-        items = [self.values[i] for i in index.tolist()]
         if not self.sequence:
-            return Features(torch.stack(items).to(device))
+            return Features(self.matrix()[index].to(device))
+        items = self._items(index.tolist())
         lengths = torch.tensor([len(x) for x in items])
         values = pad_sequence(items, batch_first=True)
         mask = torch.arange(values.shape[1])[None, :] < lengths[:, None]
         return Features(values.to(device), mask.to(device))
+
+    def batch(self, index: torch.Tensor) -> dict[str, Any]:
+        """A training / evaluation batch for the examples ``index``, built from tensors only:
+        ``_features`` (what the head takes), ``_index`` and every cached field of the task's batch."""
+        if self.extras is None:
+            raise ValueError("this split's batches cannot be rebuilt from the cache (a field is padded per batch)")
+        out: dict[str, Any] = {"_index": index, "_features": self.lookup(index, torch.device("cpu"))}
+        for key, column in self.extras.items():
+            out[key] = column[index] if isinstance(column, torch.Tensor) else [column[i] for i in index.tolist()]
+        return out
+
+    def collate(self, items: list[int]) -> dict[str, Any]:
+        """``collate_fn`` for a ``DataLoader`` over ``range(len(split))``."""
+        return self.batch(torch.tensor(items, dtype=torch.long))
 
     @property
     def nbytes(self) -> int:
@@ -73,23 +121,78 @@ class CachedSplit:
 class _DiskSplit(CachedSplit):
     """Features stored in a safetensors file, read on demand (memory-mapped)."""
 
-    def __init__(self, path: Path, size: int, sequence: bool) -> None:
-        super().__init__([], sequence)
+    def __init__(self, path: Path, size: int, sequence: bool, extras: dict[str, Any] | None) -> None:
+        super().__init__([], sequence, extras)
         self.path, self.size = path, size
         self._file = safe_open(str(path), framework="pt")
 
-    def lookup(self, index: torch.Tensor, device: torch.device) -> Features:
-        items = [self._file.get_tensor(str(i)) for i in index.tolist()]  # type: ignore[no-untyped-call]
-        return CachedSplit(items, self.sequence).lookup(torch.arange(len(items)), device)
+    def __len__(self) -> int:
+        return self.size
+
+    def _items(self, index: list[int]) -> list[torch.Tensor]:
+        return [self._file.get_tensor(str(i)) for i in index]  # type: ignore[no-untyped-call]
+
+    def matrix(self) -> torch.Tensor:
+        if self.sequence:
+            raise ValueError("sequence features have no single matrix; use lookup() per batch")
+        if self._matrix is None:
+            self._matrix = torch.stack(self._items(list(range(self.size))))
+        return self._matrix
+
+    @property
+    def nbytes(self) -> int:
+        return self.path.stat().st_size
+
+
+class _Extras:
+    """Collects the per-example fields of collated batches; gives up on a field padded per batch."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[Any]] = {}
+        self.ok = True
+
+    def add(self, batch: dict[str, Any], n: int) -> None:
+        if not self.ok:
+            return
+        keys = [k for k in batch if k not in _SKIP]
+        if self.columns and set(keys) != set(self.columns):
+            self.ok = False
+            return
+        for key in keys:
+            value = batch[key]
+            column = self.columns.setdefault(key, [])
+            if isinstance(value, torch.Tensor) and value.ndim >= 1 and value.shape[0] == n:
+                if column and isinstance(column[0], torch.Tensor) and column[0].shape[1:] != value.shape[1:]:
+                    self.ok = False  # padded to each batch's longest example
+                    return
+                column.append(value.detach().cpu())
+            elif isinstance(value, list | tuple) and len(value) == n:
+                column.append(list(value))
+            else:
+                self.ok = False
+                return
+
+    def result(self) -> dict[str, Any] | None:
+        if not self.ok:
+            return None
+        out: dict[str, Any] = {}
+        for key, parts in self.columns.items():
+            if parts and isinstance(parts[0], torch.Tensor):
+                out[key] = torch.cat(parts)
+            else:
+                out[key] = [v for part in parts for v in part]
+        return out
 
 
 def compute_features(
     model: TransferModel, batches: Iterable[dict[str, Any]], device: torch.device, precision: str
-) -> tuple[list[torch.Tensor], bool]:
-    """Run the backbone (in eval mode, without autograd) over ``batches``; split per example."""
+) -> tuple[list[torch.Tensor], bool, dict[str, Any] | None]:
+    """Run the backbone (in eval mode, without autograd) over ``batches``; split per example.
+    Returns the features, whether they are sequences, and the batches' other per-example fields."""
     was_training = model.training
     model.eval()
     values: list[torch.Tensor] = []
+    extras = _Extras()
     sequence = False
     try:
         with torch.no_grad():
@@ -97,6 +200,7 @@ def compute_features(
                 with autocast(device, precision):
                     feats = model.features(to_device(batch["inputs"], device))
                 v = feats.values.float().cpu()
+                extras.add(batch, v.shape[0])
                 if v.ndim == 2:
                     values.extend(v.unbind(0))
                     continue
@@ -105,7 +209,40 @@ def compute_features(
                 values.extend(row[m.bool()].clone() for row, m in zip(v, mask, strict=True))
     finally:
         model.train(was_training)
-    return values, sequence
+    return values, sequence, extras.result()
+
+
+def _save(
+    path: Path, values: list[torch.Tensor], sequence: bool, extras: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Write one entry atomically; list fields go into the metadata as JSON (dropped, with the
+    whole ``extras``, when they are not JSON)."""
+    tensors = {str(i): v.contiguous() for i, v in enumerate(values)}
+    meta = {"size": str(len(values)), "sequence": "1" if sequence else "0", "format": str(FORMAT)}
+    if extras is not None:
+        lists = {k: v for k, v in extras.items() if not isinstance(v, torch.Tensor)}
+        try:
+            meta["lists"] = json.dumps(lists)
+            tensors.update({f"extra.{k}": v.contiguous() for k, v in extras.items() if isinstance(v, torch.Tensor)})
+        except TypeError:
+            extras = None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
+    return extras
+
+
+def _open(path: Path) -> _DiskSplit:
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+        extras: dict[str, Any] | None = None
+        if "lists" in meta:
+            extras = json.loads(meta["lists"])
+            for key in f.keys():
+                if key.startswith("extra."):
+                    extras[key.removeprefix("extra.")] = f.get_tensor(key)
+    return _DiskSplit(path, int(meta["size"]), meta["sequence"] == "1", extras)
 
 
 class FeatureCache:
@@ -119,28 +256,24 @@ class FeatureCache:
         self.stats = {"computed": 0, "reused_from_disk": 0}
 
     def get(self, key: str, make: Any) -> CachedSplit:
-        """The split cached under ``key``; ``make()`` -> (values, sequence) computes it if needed."""
+        """The split cached under ``key``; ``make()`` -> (values, sequence, extras) computes it if needed."""
         if key in self._splits:
             return self._splits[key]
         path = self.directory / f"{key}.safetensors"
         if self.mode in ("disk", "auto") and path.is_file():
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-            split: CachedSplit = _DiskSplit(path, int(meta["size"]), meta["sequence"] == "1")
+            split: CachedSplit = _open(path)
             self.stats["reused_from_disk"] += 1
         else:
-            values, sequence = make()
+            values, sequence, extras = make()
             self.stats["computed"] += 1
-            split = CachedSplit(values, sequence)
+            split = CachedSplit(values, sequence, extras)
             if self.mode == "disk" or (self.mode == "auto" and split.nbytes > self.max_memory_mb * 2**20):
-                self.directory.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                save_file(
-                    {str(i): v.contiguous() for i, v in enumerate(values)},
-                    str(tmp),
-                    metadata={"size": str(len(values)), "sequence": "1" if sequence else "0"},
-                )
-                tmp.replace(path)
-                split = _DiskSplit(path, len(values), sequence)
+                extras = _save(path, values, sequence, extras)
+                split = _DiskSplit(path, len(values), sequence, extras)
         self._splits[key] = split
         return split
+
+
+def split_key(config: dict[str, Any], split: str, size: int, backbone: torch.nn.Module) -> str:
+    """The cache key of ``split`` (``size`` examples) for a run's resolved ``config`` and backbone."""
+    return cache_key(config["source"], config["task"], split, size, weights_hash(backbone))

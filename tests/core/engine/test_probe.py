@@ -1,0 +1,87 @@
+"""The L-BFGS probe: converged like scikit-learn's LogisticRegression on the same features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from torch import nn
+
+from headstart import Features
+from headstart.engine.feature_cache import CachedSplit
+from headstart.engine.probe import L2_GRID, applies, fit_probe, linear_layer
+
+
+def _blobs(n: int, dim: int, classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(classes, dim, generator=g) * 0.6
+    y = torch.arange(n) % classes
+    return centers[y] + torch.randn(n, dim, generator=g), y
+
+
+def _split(x: torch.Tensor, y: torch.Tensor) -> CachedSplit:
+    return CachedSplit(list(x.unbind(0)), sequence=False, extras={"targets": y})
+
+
+class _Head(nn.Module):
+    def __init__(self, dim: int, classes: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Dropout(0.5), nn.Linear(dim, classes))
+
+    def forward(self, features: Features) -> torch.Tensor:
+        return self.net(features.values)  # type: ignore[no-any-return]
+
+
+def _loss(out: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return nn.functional.cross_entropy(out, batch["targets"])
+
+
+def _accuracy(out: torch.Tensor, batch: dict[str, torch.Tensor]) -> float:
+    return float((out.argmax(-1) == batch["targets"]).float().mean())
+
+
+def test_the_fit_matches_scikit_learn_at_the_same_strength() -> None:
+    x, y = _blobs(300, 20, 4, seed=0)
+    torch.manual_seed(0)
+    head = _Head(20, 4)
+    l2 = 1e-2
+    fit_probe(head, _split(x, y), None, _loss, _accuracy, grid=[l2])
+    head.eval()  # dropout off, as in the fit
+    ref = LogisticRegression(C=1.0 / (l2 * len(x)), max_iter=5000, tol=1e-10).fit(x.double().numpy(), y.numpy())
+    linear = linear_layer(head)
+    assert linear is not None
+    np.testing.assert_allclose(
+        torch.softmax(head(Features(x)), -1).detach().numpy(), ref.predict_proba(x.double().numpy()), atol=2e-3
+    )
+    # same decision function up to the softmax's shift invariance
+    w = linear.weight.detach().double().numpy()
+    np.testing.assert_allclose(w - w.mean(0), ref.coef_ - ref.coef_.mean(0), atol=5e-3)
+
+
+def test_the_strength_is_chosen_on_validation_like_a_grid_search() -> None:
+    x, y = _blobs(120, 60, 5, seed=1)  # few examples, many features: regularisation matters
+    xv, yv = _blobs(400, 60, 5, seed=1)
+    head = _Head(60, 5)
+    result = fit_probe(head, _split(x, y), _split(xv, yv), _loss, _accuracy)
+    assert set(result.scores) == {f"{s:g}" for s in L2_GRID}
+    assert result.score == max(result.scores.values())
+    # scikit-learn over the same grid (as C), chosen on the same validation split
+    sk = {s: LogisticRegression(C=1.0 / (s * len(x)), max_iter=5000).fit(x.numpy(), y.numpy()) for s in L2_GRID}
+    sk_best = max(float(m.score(xv.numpy(), yv.numpy())) for m in sk.values())
+    assert result.score >= sk_best - 0.01
+    assert result.C == pytest.approx(1.0 / (result.l2 * len(x)))
+    # the head keeps the chosen weights, not the last ones fitted
+    head.eval()
+    assert _accuracy(head(Features(xv)), {"targets": yv}) == pytest.approx(result.score)
+
+
+def test_it_applies_only_to_one_linear_layer_on_cached_vectors() -> None:
+    x, y = _blobs(10, 4, 2, seed=0)
+    assert applies(_Head(4, 2), _split(x, y))
+    mlp = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    assert not applies(mlp, _split(x, y))
+    assert not applies(_Head(4, 2), CachedSplit([torch.ones(3, 4)], sequence=True, extras={}))
+    assert not applies(_Head(4, 2), CachedSplit(list(x.unbind(0)), sequence=False, extras=None))
+    with pytest.raises(ValueError, match=r"one nn\.Linear"):
+        fit_probe(mlp, _split(x, y), None, _loss, _accuracy)
