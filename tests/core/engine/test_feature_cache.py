@@ -140,3 +140,48 @@ def test_cached_features_share_the_engine_entries(tmp_path: Path) -> None:
     torch.testing.assert_close(fresh.matrix(), split.matrix())
     with pytest.raises(ValueError, match="split 'dev'"):
         cached_features(config, "dev")
+
+
+class _Untouchable:
+    """After the head-only phase starts, reading a train or val example raises."""
+
+    def __init__(self) -> None:
+        self.armed = False
+
+    @hookimpl
+    def headstart_on_phase_start(self, run: Any, phase: Any) -> None:
+        task, plugin = run.task, self
+        original = task.dataset
+
+        class Raising:
+            def __init__(self, data: Any) -> None:
+                self.data = data
+
+            def __len__(self) -> int:
+                return len(self.data)
+
+            def __getitem__(self, i: int) -> Any:
+                raise AssertionError("a cached epoch read the dataset")
+
+        def dataset(split: str, train: bool) -> Any:
+            data = original(split, train)
+            return Raising(data) if plugin.armed and split != "test" else data
+
+        task.dataset = dataset
+        self.armed = True
+
+    @hookimpl
+    def headstart_on_run_end(self, run: Any, summary: Any) -> None:
+        self.armed = False
+
+
+def test_cached_epochs_never_read_the_dataset(tmp_path: Path, extra_plugin: Any) -> None:
+    reference_dir, reference = _run(tmp_path, "reference", {"name": "linear-probe"}, "off")
+    extra_plugin(_Untouchable(), "untouchable")
+    run_dir, summary = _run(tmp_path, "cached", {"name": "linear-probe"}, "memory")
+    assert summary["epochs_run"] == 4
+    a = load_file(str(run_dir / "checkpoints" / "last" / "model.safetensors"))
+    b = load_file(str(reference_dir / "checkpoints" / "last" / "model.safetensors"))
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+    assert summary["test"]["accuracy"] == pytest.approx(reference["test"]["accuracy"])

@@ -44,7 +44,7 @@ def evaluate(run: RunContext, loader: Iterable[Any], cached: CachedSplit | None 
             batch = to_device(batch, device)
             with autocast(device, run.precision):
                 if cached is not None:
-                    outputs = model.head(cached.lookup(batch["_index"], device))
+                    outputs = model.head(cached.features_of(batch, device))
                 else:
                     outputs = model(batch["inputs"])
                 loss = task.loss(outputs, batch)

@@ -99,6 +99,13 @@ class CachedSplit:
         mask = torch.arange(values.shape[1])[None, :] < lengths[:, None]
         return Features(values.to(device), mask.to(device))
 
+    def features_of(self, batch: dict[str, Any], device: torch.device) -> Features:
+        """The features of a batch: carried by a batch built from the cache, else looked up by
+        the batch's ``_index``."""
+        if "_features" in batch:
+            return batch["_features"]  # type: ignore[no-any-return]
+        return self.lookup(batch["_index"], device)
+
     def batch(self, index: torch.Tensor) -> dict[str, Any]:
         """A training / evaluation batch for the examples ``index``, built from tensors only:
         ``_features`` (what the head takes), ``_index`` and every cached field of the task's batch."""

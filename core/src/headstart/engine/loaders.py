@@ -1,7 +1,8 @@
 """Data loaders of a run: the training order that makes resume exact, and evaluation shards.
 
 Every batch carries ``_index`` (each example's position in its split), so cached features of a
-head-only phase can be looked up per example.
+head-only phase can be looked up per example. Given a cached split whose batches the cache can
+rebuild, a loader iterates over its tensors in the same order and never touches the task's data.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from .feature_cache import CachedSplit
 from .run_state import RunContext
 
 
@@ -37,11 +39,26 @@ class _Collate:
         return batch
 
 
-def make_loader(run: RunContext, split: str, train: bool, epoch: int = 0, augment: bool = True) -> DataLoader[Any]:
+def make_loader(
+    run: RunContext,
+    split: str,
+    train: bool,
+    epoch: int = 0,
+    augment: bool = True,
+    cached: CachedSplit | None = None,
+) -> DataLoader[Any]:
     """Training: this rank's share of a permutation seeded by (seed, epoch). Evaluation: this
-    rank's strided shard, in order."""
+    rank's strided shard, in order. With ``cached`` (and its per-example fields), batches are
+    built from the cache's tensors — same order, no dataset, no transform, no collate."""
     s, d = run.settings, run.dist
-    data = _Indexed(run.task.dataset(split, train=train and augment))
+    from_cache = cached is not None and cached.extras is not None
+    collate: Any
+    if cached is not None and from_cache:
+        data: Any = range(len(cached))
+        collate = cached.collate
+    else:
+        data = _Indexed(run.task.dataset(split, train=train and augment))
+        collate = _Collate(run.task.collate)
     if train:
         sampler: Any = DistributedSampler(
             data, num_replicas=d.world, rank=d.rank, shuffle=True, seed=run.seed * 100_003
@@ -55,8 +72,8 @@ def make_loader(run: RunContext, split: str, train: bool, epoch: int = 0, augmen
         data,
         batch_size=batch_size,
         sampler=sampler,
-        collate_fn=_Collate(run.task.collate),
-        num_workers=s.num_workers,
+        collate_fn=collate,
+        num_workers=0 if from_cache else s.num_workers,  # indexing tensors needs no workers
         pin_memory=run.device.type == "cuda",
         generator=torch.Generator().manual_seed(run.seed * 100_003 + epoch),
     )

@@ -40,7 +40,7 @@ from . import distributed as ddp
 from . import run_state
 from .device import autocast, peak_memory_mb, reset_peak_memory, to_device
 from .evaluate import evaluate
-from .feature_cache import CachedSplit, FeatureCache, cache_key, compute_features, weights_hash
+from .feature_cache import CachedSplit, FeatureCache, compute_features, split_key
 from .loaders import channels_last, make_loader
 from .metrics_log import MetricsLog
 from .run_state import RunContext
@@ -166,13 +166,7 @@ def _cached_split(run: RunContext, cache: FeatureCache, plan: FreezePlan, split:
     if run.settings.feature_cache == "auto" and run.settings.max_steps_per_epoch is not None:
         return None  # a capped (smoke) epoch uses a few examples: computing them all would cost more
     loader = make_loader(run, split, train=False)
-    key = cache_key(
-        run.config["source"],
-        run.config["task"],
-        split,
-        len(loader.dataset),  # type: ignore[arg-type]
-        weights_hash(run.model.backbone),
-    )
+    key = split_key(run.config, split, len(loader.dataset), run.model.backbone)  # type: ignore[arg-type]
     return cache.get(key, lambda: compute_features(run.model, loader, run.device, run.precision))
 
 
@@ -183,7 +177,7 @@ def loss_step(run: RunContext, state: LoopState, batch: dict[str, Any]) -> torch
     """Forward ``batch`` (already on the device) and return its loss, the policy's penalty included."""
     with autocast(run.device, run.precision):
         if state.cached_train is not None:  # only the head trains: read the source's features
-            outputs = run.model.head(state.cached_train.lookup(batch["_index"], run.device))
+            outputs = run.model.head(state.cached_train.features_of(batch, run.device))
         else:
             outputs = state.net(channels_last(batch["inputs"]) if run.settings.channels_last else batch["inputs"])
         loss = run.task.loss(outputs, batch)
@@ -198,7 +192,9 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
     assert optimizer is not None and run.freezer.plan is not None
     run.model.train()
     trainable = [p for p in run.model.parameters() if p.requires_grad]
-    loader = make_loader(run, "train", train=True, epoch=epoch, augment=state.cached_train is None)
+    loader = make_loader(
+        run, "train", train=True, epoch=epoch, augment=state.cached_train is None, cached=state.cached_train
+    )
     loss_sum, seen = torch.zeros((), device=run.device), 0
     bar = tqdm(
         total=state.steps_per_epoch,
@@ -249,7 +245,7 @@ def evaluate_and_checkpoint(run: RunContext, state: LoopState, epoch: int, train
         "train_loss": train_loss,
     }
     if state.has_val:
-        val = evaluate(run, make_loader(run, "val", train=False), state.cached_val)
+        val = evaluate(run, make_loader(run, "val", train=False, cached=state.cached_val), state.cached_val)
         run.hook.headstart_on_evaluate(run=run, epoch=epoch, split="val", metrics=val)
         row.update({f"val_{k}": v for k, v in val.items()})
     value = row.get(f"val_{state.monitor}", train_loss if state.monitor == "loss" and not state.has_val else math.nan)
