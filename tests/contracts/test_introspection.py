@@ -30,7 +30,7 @@ def test_hooks_per_plugin() -> None:
     plugins = {p["name"]: p for p in report["plugins"]}
     assert plugins["toy"]["hooks"] == ["headstart_source_providers", "headstart_task_types"]
     assert plugins["toy"]["distribution"] == "headstart-toy"
-    assert plugins["headstart.freeze.plugin"]["hooks"] == ["headstart_policies"]
+    assert plugins["headstart.policies.plugin"]["hooks"] == ["headstart_policies"]
 
 
 def test_trace_hooks_prints_event_calls(tmp_path: Path) -> None:

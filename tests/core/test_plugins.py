@@ -21,7 +21,7 @@ def plugin_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Write small plugin modules to an importable folder."""
     (tmp_path / "hs_good_plugin.py").write_text(
         "from headstart import hookimpl, PolicyType\n"
-        "from headstart.freeze.policies import Full\n"
+        "from headstart.policies import Full\n"
         "class Mine(Full):\n    name = 'mine'\n"
         "@hookimpl\ndef headstart_policies():\n    return [PolicyType('mine', Mine, 'test policy')]\n"
     )
@@ -40,7 +40,7 @@ def test_builtins_register_through_the_same_path() -> None:
     system = load_plugins(entry_points=[])
     assert list(system.infos) == list(BUILTIN_PLUGINS)
     assert all(info.builtin for info in system.infos.values())
-    policies = system.plugin_contributions("headstart.freeze.plugin")["policies"]
+    policies = system.plugin_contributions("headstart.policies.plugin")["policies"]
     assert policies == ["linear-probe", "full", "top-k", "discriminative", "gradual-unfreeze", "lp-ft", "scratch"]
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from headstart import LocalModel, PolicyType, hookimpl
-from headstart.freeze.policies import Full
 from headstart.plugins import PluginError, load_plugins
+from headstart.policies import Full
 from headstart.registry import Registry, UnknownNameError, get_registry
 
 
@@ -90,6 +90,6 @@ def test_a_name_contributed_twice_is_an_error_naming_both_plugins() -> None:
     system.register(Clash(), "clash")
     with pytest.raises(
         PluginError,
-        match=r"policies entry 'full' is contributed by both plugin 'headstart\.freeze\.plugin' and plugin 'clash'",
+        match=r"policies entry 'full' is contributed by both plugin 'headstart\.policies\.plugin' and plugin 'clash'",
     ):
         Registry.build(system)

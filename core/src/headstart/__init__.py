@@ -34,6 +34,7 @@ from .metrics import Ranked
 from .model import TransferModel
 from .options import ConfigError, check_options, suggest
 from .plugins import hookimpl, load_plugins
+from .policies import Policy
 from .registry import UnknownNameError, get_registry
 from .reinit import reset_parameters
 
@@ -55,6 +56,7 @@ __all__ = [
     "Metric",
     "NormMode",
     "Phase",
+    "Policy",
     "PolicyError",
     "PolicyType",
     "Ranked",

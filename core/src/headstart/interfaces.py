@@ -237,24 +237,32 @@ class TargetTask(Protocol):
 
 @runtime_checkable
 class TransferPolicy(Protocol):
-    """Which blocks train when, at what learning rate, and how normalisation behaves.
+    """Which blocks (and which parameters in them) train when, at what learning rate, how
+    normalisation behaves, what the policy adds to the model, and any penalty on the loss.
+
+    Subclass :class:`headstart.Policy` (it provides the defaults) and override:
 
     * ``name``: the registered name (``"top-k"``).
     * ``phases(blocks, epochs)``: given the block names (input to output, ``"head"`` last) and
       the number of epochs, the phases in order; the first starts at epoch 0 and start epochs
       strictly increase.
-    * ``reinitialize``: true when the source's weights are replaced by a random initialisation
-      before training (the from-scratch baseline).
-
-    Optional: ``regularizer(model) -> Tensor | None``, a penalty added to every training loss
-    (L2-SP pulls weights towards their pretrained values this way); ``model`` is the
-    :class:`~headstart.TransferModel`, and the policy may keep what it needs from the first call.
+    * ``prepare(model, seed)``: changes the :class:`~headstart.TransferModel` before the freeze
+      engine fixes its optimizer group layout — adds adapter modules, re-initialises the source
+      (the ``scratch`` baseline). Parameters it adds belong to the block whose member contains
+      them, like any other, and a phase selects them with ``"added"`` (see :class:`Phase`).
+      Called once per model, also when a run is rebuilt to resume or to load its checkpoint.
+    * ``regularizer(model)``: a penalty (a scalar tensor) added to every training loss, or
+      ``None``; L2-SP pulls weights towards their pretrained values this way. The policy may
+      keep what it needs from the first call.
     """
 
     name: str
-    reinitialize: bool
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]: ...
+
+    def prepare(self, model: Any, seed: int) -> None: ...
+
+    def regularizer(self, model: Any) -> torch.Tensor | None: ...
 
 
 @dataclass(frozen=True)

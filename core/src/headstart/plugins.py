@@ -34,7 +34,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 #: Modules of core registered as built-in plugins, in this order.
 BUILTIN_PLUGINS = (
-    "headstart.freeze.plugin",
+    "headstart.policies.plugin",
     "headstart.data.plugin",
     "headstart.metrics",
     "headstart.run_source",

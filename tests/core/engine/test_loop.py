@@ -246,7 +246,7 @@ def test_a_policy_regularizer_is_added_to_the_loss(tmp_path: Path) -> None:
     from headstart.engine.loop import train
     from headstart.engine.run_state import RunContext
     from headstart.experiment import build
-    from headstart.freeze.policies import Full
+    from headstart.policies import Full
 
     class ShrinkHead(Full):
         def regularizer(self, model: Any) -> torch.Tensor:

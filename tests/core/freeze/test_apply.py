@@ -7,7 +7,7 @@ import torch
 
 from headstart import HEAD, NormMode, Phase, TransferModel
 from headstart.freeze import Freezer, FreezeStateError
-from headstart.freeze.policies import GradualUnfreeze
+from headstart.policies import GradualUnfreeze
 
 from .conftest import make_model
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from headstart import HEAD, Block, Features, FeatureSpec, Metric, Phase, get_registry
+from headstart import HEAD, Block, Features, FeatureSpec, Metric, Phase, Policy, get_registry
 from headstart.testing import (
     ContractError,
     check_forward,
@@ -180,30 +180,42 @@ def test_block_unused_by_forward_fails() -> None:
 
 
 @dataclass(frozen=True)
-class LateStart:
+class LateStart(Policy):
     name: ClassVar[str] = "late-start"
-    reinitialize: ClassVar[bool] = False
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
         return [Phase("late", 1, frozenset(blocks))]
 
 
 @dataclass(frozen=True)
-class UnknownBlock:
+class UnknownBlock(Policy):
     name: ClassVar[str] = "unknown-block"
-    reinitialize: ClassVar[bool] = False
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
         return [Phase("p", 0, frozenset({"layer99", HEAD}))]
 
 
 @dataclass(frozen=True)
-class Crashes:
+class Crashes(Policy):
     name: ClassVar[str] = "crashes"
-    reinitialize: ClassVar[bool] = False
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
         return [Phase("p", 0, frozenset({blocks[5], HEAD}))]  # IndexError on short block maps
+
+
+@dataclass(frozen=True)
+class NoBase:
+    """Old-style: phases only, no prepare/regularizer."""
+
+    name: ClassVar[str] = "no-base"
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        return [Phase("p", 0, frozenset(blocks))]
+
+
+def test_policy_without_prepare_and_regularizer_fails() -> None:
+    with pytest.raises(ContractError, match=r"subclass headstart\.Policy"):
+        check_policy(NoBase())
 
 
 @pytest.mark.parametrize(

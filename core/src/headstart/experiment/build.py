@@ -13,6 +13,7 @@ from ..freeze.plan import FreezePlan, PolicyError, validate_phases
 from ..interfaces import Phase, SourceModel, TargetTask, TransferPolicy
 from ..model import TransferModel
 from ..options import ConfigError, call_with_options
+from ..policies.base import prepare_model
 from ..registry import UnknownNameError, get_registry
 from .config import ExperimentConfig
 
@@ -35,6 +36,7 @@ class Built:
     model: TransferModel
     freezer: Freezer
     phases: list[Phase]
+    added: frozenset[str] = frozenset()
 
     def plans(self) -> list[FreezePlan]:
         return [self.freezer.compute(p) for p in self.phases]
@@ -46,7 +48,13 @@ def build_policy(config: ExperimentConfig) -> TransferPolicy:
         ptype = registry.policy_type(config.policy["name"])
     except UnknownNameError as exc:
         raise ConfigError(f"policy.name: {exc}") from None
-    return call_with_options(ptype.factory, config.options("policy"), "policy")  # type: ignore[no-any-return]
+    policy = call_with_options(ptype.factory, config.options("policy"), "policy")
+    if not isinstance(policy, TransferPolicy):
+        raise ConfigError(
+            f"policy.name: {ptype.name!r} built a {type(policy).__name__}, which is not a transfer policy "
+            "(it needs name, phases(), prepare() and regularizer(); subclass headstart.Policy)"
+        )
+    return policy
 
 
 def build_task(config: ExperimentConfig) -> TargetTask:
@@ -75,11 +83,13 @@ def build(config: ExperimentConfig) -> Built:
     task = build_task(config)
     seed_everything(config.seed)
     source = build_source(config)
-    if policy.reinitialize:
-        source.reinitialize(config.seed)
     task.prepare(source)
     head = task.build_head(source.output_spec)
     model = TransferModel(source, head)
+    try:
+        added = prepare_model(policy, model, config.seed)
+    except ValueError as exc:
+        raise ConfigError(f"policy: {exc}") from None
     freezer = Freezer(
         model,
         config.trainer.lr,
@@ -95,4 +105,4 @@ def build(config: ExperimentConfig) -> Built:
             freezer.compute(phase)
     except (PolicyError, ValueError) as exc:
         raise ConfigError(f"policy: {exc}") from None
-    return Built(config, source, task, policy, model, freezer, phases)
+    return Built(config, source, task, policy, model, freezer, phases, added)

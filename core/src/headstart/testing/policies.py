@@ -46,13 +46,12 @@ def check_policy(
     pickling the policy. Returns how many combinations were accepted (at least one must be)."""
     if not isinstance(policy, TransferPolicy):
         raise ContractError(
-            f"{type(policy).__name__} is not a TransferPolicy: it needs name, reinitialize and phases(blocks, epochs)"
+            f"{type(policy).__name__} is not a TransferPolicy: it needs name, phases(blocks, epochs), "
+            "prepare(model, seed) and regularizer(model); subclass headstart.Policy for the defaults"
         )
     name = policy.name
     if not isinstance(name, str) or not name:
         raise ContractError(f"{type(policy).__name__}.name must be a non-empty string, got {name!r}")
-    if not isinstance(policy.reinitialize, bool):
-        raise ContractError(f"policy {name!r}: reinitialize must be a bool, got {policy.reinitialize!r}")
     try:
         clone = pickle.loads(pickle.dumps(policy))
     except Exception as exc:

@@ -21,17 +21,16 @@ from typing import Any, ClassVar
 
 import torch
 
-from headstart import HEAD, Phase
+from headstart import HEAD, Phase, Policy
 
 
 @dataclass(frozen=True)
-class L2SP:
+class L2SP(Policy):
     """Fine-tune everything, each source weight pulled towards its pretrained value with strength
     ``alpha`` (per unit of learning rate, per step). ``alpha = 0`` is the ``full`` policy."""
 
     alpha: float = 0.1
     name: ClassVar[str] = "l2-sp"
-    reinitialize: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if not self.alpha >= 0:

@@ -1,4 +1,6 @@
-"""Core's built-in transfer policies. Each is a small dataclass: its fields are its options.
+"""The block schedules: core's built-in policies that say which whole blocks train when.
+
+Each is a small frozen dataclass over :class:`~headstart.policies.Policy`; its fields are its options.
 
 ``blocks`` passed to ``phases`` are the block names from input to output with ``"head"`` last.
 In the seeds' vocabulary, *transfer learning* is ``linear-probe``; *fine-tuning* is ``top-k``,
@@ -10,15 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from ..interfaces import HEAD, Phase, PolicyType
+from ..interfaces import HEAD, Phase
+from .base import Policy
+from .base import backbone_blocks as _backbone
 
-
-def _backbone(blocks: Sequence[str]) -> list[str]:
-    if not blocks or blocks[-1] != HEAD:
-        raise ValueError(f"the last block must be {HEAD!r}, got {list(blocks)}")
-    return list(blocks[:-1])
+if TYPE_CHECKING:
+    from ..model import TransferModel
 
 
 def _decayed(blocks: Sequence[str], decay: float) -> dict[str, float]:
@@ -32,11 +33,10 @@ def _check_decay(decay: float) -> None:
 
 
 @dataclass(frozen=True)
-class LinearProbe:
+class LinearProbe(Policy):
     """Transfer learning: every source block frozen, only the new head trains."""
 
     name: ClassVar[str] = "linear-probe"
-    reinitialize: ClassVar[bool] = False
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
         _backbone(blocks)
@@ -44,11 +44,10 @@ class LinearProbe:
 
 
 @dataclass(frozen=True)
-class Full:
+class Full(Policy):
     """Fine-tune everything at one learning rate."""
 
     name: ClassVar[str] = "full"
-    reinitialize: ClassVar[bool] = False
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
         _backbone(blocks)
@@ -56,12 +55,11 @@ class Full:
 
 
 @dataclass(frozen=True)
-class TopK:
+class TopK(Policy):
     """Fine-tune the last ``k`` source blocks and the head; the rest stays frozen."""
 
     k: int = 1
     name: ClassVar[str] = "top-k"
-    reinitialize: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if self.k < 0:
@@ -76,12 +74,11 @@ class TopK:
 
 
 @dataclass(frozen=True)
-class Discriminative:
+class Discriminative(Policy):
     """Fine-tune everything, block ``d`` below the head at ``lr * decay ** d`` (layer-wise LR decay)."""
 
     decay: float = 0.8
     name: ClassVar[str] = "discriminative"
-    reinitialize: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         _check_decay(self.decay)
@@ -92,7 +89,7 @@ class Discriminative:
 
 
 @dataclass(frozen=True)
-class GradualUnfreeze:
+class GradualUnfreeze(Policy):
     """ULMFiT-style: the head first, then one more block from the top every ``every`` epochs.
 
     ``decay`` < 1 adds discriminative learning rates (ULMFiT uses 1/2.6 ≈ 0.38).
@@ -101,7 +98,6 @@ class GradualUnfreeze:
     every: int = 1
     decay: float = 1.0
     name: ClassVar[str] = "gradual-unfreeze"
-    reinitialize: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if self.every < 1:
@@ -122,7 +118,7 @@ class GradualUnfreeze:
 
 
 @dataclass(frozen=True)
-class LPFT:
+class LPFT(Policy):
     """Linear probe, then fine-tune everything at ``lr * ft_lr_scale`` (Kumar et al., 2022).
 
     ``lp_epochs`` defaults to half the run.
@@ -131,7 +127,6 @@ class LPFT:
     lp_epochs: int | None = None
     ft_lr_scale: float = 0.1
     name: ClassVar[str] = "lp-ft"
-    reinitialize: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if self.lp_epochs is not None and self.lp_epochs < 1:
@@ -151,18 +146,18 @@ class LPFT:
 
 
 @dataclass(frozen=True)
-class Scratch:
+class Scratch(Policy):
     """The from-scratch baseline: the source's weights are re-initialised, everything trains."""
 
     name: ClassVar[str] = "scratch"
-    reinitialize: ClassVar[bool] = True
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
         _backbone(blocks)
         return [Phase("scratch", 0, frozenset(blocks))]
 
+    def prepare(self, model: TransferModel, seed: int) -> None:
+        model.source.reinitialize(seed)
 
-BUILTIN_POLICIES = [
-    PolicyType(cls.name, cls, (cls.__doc__ or "").strip().splitlines()[0])
-    for cls in (LinearProbe, Full, TopK, Discriminative, GradualUnfreeze, LPFT, Scratch)
-]
+
+#: The block schedules, in the order ``headstart plugins`` lists them.
+SCHEDULES: tuple[type[Policy], ...] = (LinearProbe, Full, TopK, Discriminative, GradualUnfreeze, LPFT, Scratch)

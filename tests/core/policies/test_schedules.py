@@ -1,11 +1,14 @@
-"""Each built-in policy's phases on a given block map."""
+"""Each block schedule's phases on a given block map."""
 
 from __future__ import annotations
 
 import pytest
+import torch
 
 from headstart.freeze.plan import validate_phases
-from headstart.freeze.policies import LPFT, Discriminative, Full, GradualUnfreeze, LinearProbe, Scratch, TopK
+from headstart.policies import LPFT, Discriminative, Full, GradualUnfreeze, LinearProbe, Scratch, TopK, prepare_model
+
+from ..freeze.conftest import make_model
 
 BLOCKS = ["stem", "stage1", "stage2", "stage3", "head"]
 
@@ -73,10 +76,16 @@ def test_lp_ft_needs_an_epoch_to_fine_tune() -> None:
         LPFT(lp_epochs=4).phases(BLOCKS, 4)
 
 
-def test_scratch_reinitialises_and_trains_everything() -> None:
+def test_scratch_reinitialises_in_prepare_and_trains_everything() -> None:
     (phase,) = Scratch().phases(BLOCKS, 2)
-    assert Scratch.reinitialize and not Full.reinitialize
     assert set(phase.trainable) == set(BLOCKS)
+    model = make_model()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    assert prepare_model(Full(), model, seed=3) == frozenset()
+    assert all(torch.equal(before[n], p) for n, p in model.named_parameters())
+    assert prepare_model(Scratch(), model, seed=3) == frozenset()  # nothing added, weights replaced
+    changed = [n for n, p in model.named_parameters() if not torch.equal(before[n], p)]
+    assert changed and all(n.startswith("backbone.") for n in changed)
 
 
 @pytest.mark.parametrize("bad", [lambda: Discriminative(decay=0), lambda: GradualUnfreeze(every=0), lambda: TopK(k=-1)])

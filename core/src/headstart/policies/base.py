@@ -1,0 +1,63 @@
+"""What every transfer policy is made of, and the one step that runs before the freezer.
+
+A policy is a small class — usually a frozen dataclass whose fields are its options — that
+subclasses :class:`Policy` and overrides what it needs:
+
+* ``phases(blocks, epochs)`` (required): which blocks train when, at what learning rate, and —
+  through :attr:`~headstart.Phase.params` — which parameters inside each block;
+* ``prepare(model, seed)``: change the model before the freeze engine fixes its group layout —
+  add adapter modules (``lora``), re-initialise the source (``scratch``). Parameters that
+  ``prepare`` adds are the model's *added* parameters: ordinary parameters of the block they sit
+  in, selected in a phase with ``"added"``;
+* ``regularizer(model)``: a penalty added to every training loss (``None``: none).
+
+The engine calls :func:`prepare_model`, never ``prepare`` directly, so it knows what was added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+
+from ..interfaces import HEAD, Phase, TransferPolicy
+
+if TYPE_CHECKING:
+    from ..model import TransferModel
+
+
+class Policy:
+    """Base class of transfer policies: set ``name``, write ``phases``; override ``prepare`` and
+    ``regularizer`` when the method needs them. Works as a base of ``@dataclass(frozen=True)``."""
+
+    name: ClassVar[str] = ""
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        raise NotImplementedError(f"{type(self).__name__}.phases(blocks, epochs) is not written")
+
+    def prepare(self, model: TransferModel, seed: int) -> None:
+        """Change ``model`` before training (add modules, re-initialise weights); default: nothing."""
+
+    def regularizer(self, model: TransferModel) -> torch.Tensor | None:
+        """A penalty added to every training loss; default: none."""
+        return None
+
+
+def prepare_model(policy: TransferPolicy, model: TransferModel, seed: int) -> frozenset[str]:
+    """Run ``policy.prepare`` and return the names of the parameters it added.
+
+    Parameters are told apart by identity, not name: an adapter library that wraps a layer
+    (``query`` becomes ``query.base_layer`` + ``query.lora_A…``) renames the wrapped weights but
+    keeps them, and they are not "added".
+    """
+    before = {id(p) for p in model.parameters()}
+    policy.prepare(model, seed)
+    return frozenset(n for n, p in model.named_parameters() if id(p) not in before)
+
+
+def backbone_blocks(blocks: Sequence[str]) -> list[str]:
+    """The source blocks of ``blocks`` (everything but the head, which must come last)."""
+    if not blocks or blocks[-1] != HEAD:
+        raise ValueError(f"the last block must be {HEAD!r}, got {list(blocks)}")
+    return list(blocks[:-1])
