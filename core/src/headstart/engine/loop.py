@@ -77,7 +77,6 @@ class LoopState:
     batches: int  # training batches per epoch (capped by ``max_steps_per_epoch``)
     steps_per_epoch: int  # optimizer steps per epoch
     lr_factor: Callable[[int], float]  # of the optimizer step
-    regularizer: Callable[[Any], torch.Tensor | None] | None  # the policy's penalty, if any
     started: float  # time.perf_counter() when the current stretch of wall time began
     net: Any  # what the training forward calls: the model, DDP-wrapped and compiled as asked
     cached_train: CachedSplit | None = None
@@ -123,7 +122,6 @@ def setup(run: RunContext, resume_from: Path | None = None) -> LoopState:
         batches=batches,
         steps_per_epoch=steps_per_epoch,
         lr_factor=lr_factor(s.schedule, total_steps, s.warmup_steps or math.ceil(s.warmup_ratio * total_steps)),
-        regularizer=getattr(run.policy, "regularizer", None),
         started=started,
         net=run.model,
     )
@@ -181,7 +179,7 @@ def loss_step(run: RunContext, state: LoopState, batch: dict[str, Any]) -> torch
         else:
             outputs = state.net(channels_last(batch["inputs"]) if run.settings.channels_last else batch["inputs"])
         loss = run.task.loss(outputs, batch)
-        if state.regularizer is not None and (penalty := state.regularizer(run.model)) is not None:
+        if (penalty := run.policy.regularizer(run.model)) is not None:
             loss = loss + penalty
     return loss
 
