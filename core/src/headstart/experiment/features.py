@@ -13,15 +13,18 @@ from torch.utils.data import DataLoader
 
 from ..engine.device import select_device, select_precision
 from ..engine.feature_cache import CachedSplit, FeatureCache, compute_features, split_key
-from .build import build
+from .build import Built, build
 from .config import ExperimentConfig
 
 
-def cached_features(config: ExperimentConfig, split: str, cache_dir: str | Path | None = None) -> CachedSplit:
+def cached_features(
+    config: ExperimentConfig, split: str, cache_dir: str | Path | None = None, built: Built | None = None
+) -> CachedSplit:
     """The source's features of ``split`` (with the task's per-example fields, e.g. ``targets``)
     for ``config``: read from ``cache_dir`` when an entry is there, else computed (with the eval
-    transform) and, when ``cache_dir`` is given, stored there for every later run and call."""
-    built = build(config)
+    transform) and, when ``cache_dir`` is given, stored there for every later run and call.
+    ``built``: the components of ``config`` when the caller has built them already."""
+    built = built or build(config)
     if split not in built.task.splits():
         raise ValueError(f"split {split!r}: the task has {', '.join(built.task.splits())}")
     settings = config.trainer

@@ -10,15 +10,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
-from ..engine.device import select_device, select_precision
-from ..engine.feature_cache import CachedSplit, FeatureCache, cache_key, compute_features, weights_hash
+from ..engine.feature_cache import CachedSplit
 from ..experiment.build import Built, build
 from ..experiment.config import ExperimentConfig
+from ..experiment.features import cached_features
 from ..heads import pool
 from ..options import ConfigError
 
@@ -41,27 +39,10 @@ class TaskFeatures:
     cache: str  # "computed" or "reused"
 
 
-def _loader(built: Built, config: ExperimentConfig) -> DataLoader[Any]:
-    """The split in index order, batched like the engine's evaluation loader (one process)."""
-    s = config.trainer
-    return DataLoader(
-        built.task.dataset(SPLIT, train=False),
-        batch_size=s.eval_batch_size or s.batch_size,
-        shuffle=False,
-        collate_fn=built.task.collate,
-        num_workers=s.num_workers,
-    )
-
-
-def _check_targets(targets: torch.Tensor, task: str) -> bool:
-    """True for regression targets; refuses anything that is not one target per example."""
-    if targets.ndim == 1 and not targets.is_floating_point():
-        return False
-    if targets.is_floating_point() and targets.ndim in (1, 2):
-        return True
-    raise UnsupportedTaskError(
-        f"task {task!r} gives targets of shape {tuple(targets.shape)} ({targets.dtype}) per batch; ranking needs "
-        "one class index or one real value (vector) per example — token-level and CTC tasks are not supported"
+def _unsupported(task: str, why: str) -> UnsupportedTaskError:
+    return UnsupportedTaskError(
+        f"task {task!r}: {why}; ranking needs one class index or one real value (vector) per example "
+        "— token-level and CTC tasks are not supported"
     )
 
 
@@ -71,18 +52,32 @@ def _pooling(built: Built) -> str | None:
         return None
     mode = getattr(built.model.head, "pooling", None)
     if mode is None:
-        raise UnsupportedTaskError(
-            f"task {built.task.name!r} builds a {type(built.model.head).__name__} over the source's "
-            "sequence features without a pooling mode (a per-position head: token tagging, CTC); ranking needs "
-            "a task with one target per example whose head pools (e.g. ClassificationHead)"
+        raise _unsupported(
+            built.task.name,
+            f"its {type(built.model.head).__name__} reads the source's sequence features without pooling "
+            "them (a per-position head)",
         )
     return str(mode)
 
 
-def _pooled(split: CachedSplit, size: int, mode: str | None, chunk: int = 256) -> torch.Tensor:
+def _targets(split: CachedSplit, task: str) -> tuple[torch.Tensor, bool]:
+    """The split's targets and whether they are real values (regression)."""
+    targets = (split.extras or {}).get("targets")
+    if not isinstance(targets, torch.Tensor):
+        raise _unsupported(task, "its batches carry no per-example 'targets' tensor")
+    if targets.ndim == 1 and not targets.is_floating_point():
+        return targets, False
+    if targets.is_floating_point() and targets.ndim in (1, 2):
+        return targets, True
+    raise _unsupported(task, f"its targets are {tuple(targets.shape)} {targets.dtype}")
+
+
+def _pooled(split: CachedSplit, mode: str | None, chunk: int = 512) -> torch.Tensor:
+    if not split.sequence:
+        return split.matrix().float()
     rows = []
-    for start in range(0, size, chunk):
-        feats = split.lookup(torch.arange(start, min(start + chunk, size)), torch.device("cpu"))
+    for start in range(0, len(split), chunk):
+        feats = split.lookup(torch.arange(start, min(start + chunk, len(split))), torch.device("cpu"))
         rows.append(pool(feats, mode or "mean").float())  # type: ignore[arg-type]
     return torch.cat(rows)
 
@@ -98,33 +93,12 @@ def task_features(config: ExperimentConfig, cache_dir: Path | None) -> TaskFeatu
     if SPLIT not in built.task.splits():
         raise ConfigError(f"task {built.task.name!r} has no {SPLIT!r} split to rank sources on")
     pooling = _pooling(built)
-    device = select_device(config.trainer.device)
-    precision = select_precision(config.trainer.precision, device)
-    model = built.model.to(device)
-    loader = _loader(built, config)
-    size = len(loader.dataset)  # type: ignore[arg-type]
-    conf = config.to_dict()
-    key = cache_key(conf["source"], conf["task"], SPLIT, size, weights_hash(model.backbone))
-    cache = FeatureCache("disk" if cache_dir is not None else "memory", cache_dir or Path("."), 0.0)
-    collected: list[torch.Tensor] = []
-
-    def batches() -> Any:
-        for batch in loader:
-            collected.append(torch.as_tensor(batch["targets"]))
-            yield batch
-
-    split = cache.get(key, lambda: compute_features(model, batches(), device, precision))
-    reused = cache.stats["computed"] == 0
-    if reused:  # features came from disk; the targets still come from the task's collate
-        collected = [torch.as_tensor(batch["targets"]) for batch in _loader(built, config)]
-    model.cpu()
-    targets = torch.cat([t.cpu() for t in collected])
-    regression = _check_targets(targets, built.task.name)
-    if targets.shape[0] != size:
-        raise UnsupportedTaskError(
-            f"task {built.task.name!r}: {targets.shape[0]} targets for {size} examples; ranking needs one per example"
-        )
-    features = _pooled(split, size, pooling)
+    before = set(cache_dir.glob("*.safetensors")) if cache_dir is not None and cache_dir.is_dir() else set()
+    split = cached_features(config, SPLIT, cache_dir, built)
+    built.model.cpu()
+    reused = cache_dir is not None and bool(before) and not (set(cache_dir.glob("*.safetensors")) - before)
+    targets, regression = _targets(split, built.task.name)
+    features = _pooled(split, pooling)
     return TaskFeatures(
         features, targets, regression, pooling, time.perf_counter() - started, "reused" if reused else "computed"
     )
