@@ -1,42 +1,133 @@
 """Headstart: transfer learning and fine-tuning for PyTorch, the same way across domains.
 
 This module is the public API; plugins import only from here.
+
+Names are imported lazily (PEP 562): ``import headstart`` costs almost nothing, and
+``from headstart import build`` imports the modules behind ``build`` (and torch) only then, so
+``headstart --help`` starts fast. To export a name, add it to ``_EXPORTS`` (name -> module),
+to the ``TYPE_CHECKING`` imports (what type checkers read) and to ``__all__``;
+tests/core/test_public_api.py checks that the three agree.
 """
 
 from __future__ import annotations
 
+import importlib
+
 __version__ = "0.1.0"
 
-from .data import DataError, read_csv, read_jsonl, read_tsv, require_columns
-from .engine import CheckpointError, RunContext, TrainerSettings
-from .experiment import ExperimentConfig, build, format_plan, load_config, parse_config, run_experiment
-from .freeze import BlockMapError, FreezePlan, PolicyError, is_norm, resolve_blocks
-from .heads import ClassificationHead, SequenceHead, pool
-from .interfaces import (
-    HEAD,
-    Batch,
-    Block,
-    DatasetFormat,
-    Features,
-    FeatureSpec,
-    LocalModel,
-    Metric,
-    NormMode,
-    Phase,
-    PolicyType,
-    SourceModel,
-    SourceProvider,
-    TargetTask,
-    TaskType,
-    TransferPolicy,
-)
-from .metrics import Ranked
-from .model import TransferModel
-from .options import ConfigError, check_options, suggest
-from .plugins import hookimpl, load_plugins
-from .policies import Policy
-from .registry import UnknownNameError, get_registry
-from .reinit import reset_parameters
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads it by name)
+if TYPE_CHECKING:
+    from .data import DataError, read_csv, read_jsonl, read_tsv, require_columns
+    from .engine import CheckpointError, RunContext, TrainerSettings
+    from .experiment import ExperimentConfig, format_plan, load_config, parse_config, run_experiment
+    from .experiment.build import build  # by its module: mypy confuses the name with the submodule here
+    from .freeze import BlockMapError, FreezePlan, PolicyError, is_norm, resolve_blocks
+    from .heads import ClassificationHead, SequenceHead, pool
+    from .interfaces import (
+        HEAD,
+        Batch,
+        Block,
+        DatasetFormat,
+        Features,
+        FeatureSpec,
+        LocalModel,
+        Metric,
+        NormMode,
+        Phase,
+        PolicyType,
+        SourceModel,
+        SourceProvider,
+        TargetTask,
+        TaskType,
+        TransferPolicy,
+    )
+    from .metrics import Ranked
+    from .model import TransferModel
+    from .options import ConfigError, check_options, suggest
+    from .plugins import hookimpl, load_plugins
+    from .policies import Policy
+    from .registry import UnknownNameError, get_registry
+    from .reinit import reset_parameters
+
+#: Every public name and the module (relative to this package) that defines it.
+_EXPORTS: dict[str, str] = {
+    # data
+    "DataError": ".data",
+    "read_csv": ".data",
+    "read_jsonl": ".data",
+    "read_tsv": ".data",
+    "require_columns": ".data",
+    # engine
+    "CheckpointError": ".engine",
+    "RunContext": ".engine",
+    "TrainerSettings": ".engine",
+    # experiment
+    "ExperimentConfig": ".experiment",
+    "build": ".experiment.build",
+    "format_plan": ".experiment",
+    "load_config": ".experiment",
+    "parse_config": ".experiment",
+    "run_experiment": ".experiment",
+    # freeze
+    "BlockMapError": ".freeze",
+    "FreezePlan": ".freeze",
+    "PolicyError": ".freeze",
+    "is_norm": ".freeze",
+    "resolve_blocks": ".freeze",
+    # heads
+    "ClassificationHead": ".heads",
+    "SequenceHead": ".heads",
+    "pool": ".heads",
+    # interfaces
+    "HEAD": ".interfaces",
+    "Batch": ".interfaces",
+    "Block": ".interfaces",
+    "DatasetFormat": ".interfaces",
+    "Features": ".interfaces",
+    "FeatureSpec": ".interfaces",
+    "LocalModel": ".interfaces",
+    "Metric": ".interfaces",
+    "NormMode": ".interfaces",
+    "Phase": ".interfaces",
+    "PolicyType": ".interfaces",
+    "SourceModel": ".interfaces",
+    "SourceProvider": ".interfaces",
+    "TargetTask": ".interfaces",
+    "TaskType": ".interfaces",
+    "TransferPolicy": ".interfaces",
+    # metrics
+    "Ranked": ".metrics",
+    # model
+    "TransferModel": ".model",
+    # options
+    "ConfigError": ".options",
+    "check_options": ".options",
+    "suggest": ".options",
+    # plugins
+    "hookimpl": ".plugins",
+    "load_plugins": ".plugins",
+    # policies
+    "Policy": ".policies",
+    # registry
+    "UnknownNameError": ".registry",
+    "get_registry": ".registry",
+    # reinit
+    "reset_parameters": ".reinit",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'headstart' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "HEAD",

@@ -1,0 +1,37 @@
+"""``headstart compare``: run a matrix of experiments (resumable) and write its report."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._options import add_set_option
+
+NAME = "compare"
+HELP = "run a matrix of experiments (resumable) and write its report"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("matrix", help="matrix YAML file")
+    add_set_option(parser)
+    parser.add_argument("--dry-run", action="store_true", help="print the cells and their trainable parameters only")
+    parser.add_argument("--report", metavar="DIR", help="where to write the report (default: <output_dir>/report)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..experiment.matrix import dry_run, load_matrix, run_matrix
+    from ..experiment.report import markdown_table, write_report
+
+    matrix = load_matrix(args.matrix, args.set)
+    if args.dry_run:
+        dry_run(matrix)
+        return 0
+    run_matrix(matrix)
+    out = Path(args.report) if args.report else matrix.output_dir / "report"
+    written = write_report([matrix.output_dir], out)
+    print()
+    print(markdown_table(written["rows"]))
+    print(f"\nreport: {written['report']}")
+    print("plots:  " + ", ".join(written["plots"]))
+    return 0

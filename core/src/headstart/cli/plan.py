@@ -1,0 +1,28 @@
+"""``headstart plan``: the freeze plan of every phase, without training."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ._options import add_set_option
+
+NAME = "plan"
+HELP = "print the freeze plan of every phase without training"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("experiment", help="experiment YAML file")
+    add_set_option(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..experiment import build, format_plan, load_config, plan_json
+
+    built = build(load_config(args.experiment, args.set))
+    if args.json:
+        print(json.dumps(plan_json(built), indent=2))
+    else:
+        print(format_plan(built))
+    return 0

@@ -1,0 +1,53 @@
+"""``headstart --help`` and the parser import no torch; every command module follows the contract."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from headstart import cli
+
+
+def _run_python(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_building_the_parser_imports_no_torch() -> None:
+    code = (
+        "import sys\n"
+        "from headstart.cli import build_parser\n"
+        "build_parser()\n"
+        "heavy = sorted(m for m in ('torch', 'numpy', 'yaml', 'pluggy', 'transformers') if m in sys.modules)\n"
+        "print(','.join(heavy))"
+    )
+    assert _run_python(code) == ""
+
+
+def test_help_lists_every_command_without_importing_torch() -> None:
+    code = (
+        "import sys, contextlib, io\n"
+        "from headstart.cli import main\n"
+        "buf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf):\n"
+        "    try:\n"
+        "        main(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('torch' in sys.modules)\n"
+        "print(buf.getvalue())"
+    )
+    out = _run_python(code)
+    torch_loaded, help_text = out.split("\n", 1)
+    assert torch_loaded == "False"
+    for name in ("plugins", "plan", "run", "compare", "report", "new-plugin"):
+        assert name in help_text
+
+
+def test_every_command_module_has_the_four_names() -> None:
+    names = []
+    for module in cli.command_modules():
+        assert isinstance(module.NAME, str) and isinstance(module.HELP, str), module.__name__
+        assert callable(module.add_arguments) and callable(module.run), module.__name__
+        names.append(module.NAME)
+    assert len(names) == len(set(names))
+    assert names[:6] == ["plugins", "plan", "run", "compare", "report", "new-plugin"]
