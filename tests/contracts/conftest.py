@@ -22,6 +22,7 @@ def _toy_task(tmp_path: Path) -> TaskExample:
     return TaskExample(
         {"name": "toy:mlp", "in_features": 4, "width": 8, "depth": 2, "dropout": 0.1},
         {"synthetic": {"classes": 3, "per_class": 4, "in_features": 4}},
+        [[0.0, 1.0, 2.0, 3.0], {"x0": 1.0, "x1": 0.0, "x2": 0.5, "x3": -1.0}],
     )
 
 

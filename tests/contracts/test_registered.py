@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from headstart import get_registry
+from headstart import PredictingTask, get_registry
 from headstart.options import ConfigError, call_with_options
 from headstart.testing import (
     ContractError,
@@ -17,6 +17,7 @@ from headstart.testing import (
     check_format,
     check_metric,
     check_policy,
+    check_predict,
     check_provider,
     check_source,
     check_task,
@@ -122,6 +123,10 @@ def test_task_trains_one_epoch(name: str, tmp_path: Path, declared: dict[str, An
     example = _task_example(name, tmp_path / "data", declared)
     summary = check_training_run(example.source, {"name": name, **example.task}, tmp_path)
     assert summary["task_name"] == name
+    # every registered task (built-in plugins' and the toy one) predicts from its run directory
+    task = call_with_options(REGISTRY.task_type(name).factory, example.task, "task")
+    assert isinstance(task, PredictingTask), f"task {name!r} does not implement headstart.PredictingTask"
+    check_predict(tmp_path / "run", example.inputs, name)
 
 
 # --- formats, metrics, names --------------------------------------------------------------------

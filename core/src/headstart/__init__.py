@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .experiment.build import build  # by its module: mypy confuses the name with the submodule here
     from .freeze import BlockMapError, FreezePlan, PolicyError, is_norm, resolve_blocks
     from .heads import ClassificationHead, SequenceHead, pool
+    from .inference import Predictor, input_path, load, top_labels
     from .interfaces import (
         HEAD,
         Batch,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         NormMode,
         Phase,
         PolicyType,
+        PredictingTask,
         SourceModel,
         SourceProvider,
         TargetTask,
@@ -78,6 +80,11 @@ _EXPORTS: dict[str, str] = {
     "ClassificationHead": ".heads",
     "SequenceHead": ".heads",
     "pool": ".heads",
+    # inference
+    "Predictor": ".inference",
+    "input_path": ".inference",
+    "load": ".inference",
+    "top_labels": ".inference",
     # interfaces
     "HEAD": ".interfaces",
     "Batch": ".interfaces",
@@ -90,6 +97,7 @@ _EXPORTS: dict[str, str] = {
     "NormMode": ".interfaces",
     "Phase": ".interfaces",
     "PolicyType": ".interfaces",
+    "PredictingTask": ".interfaces",
     "SourceModel": ".interfaces",
     "SourceProvider": ".interfaces",
     "TargetTask": ".interfaces",
@@ -150,6 +158,8 @@ __all__ = [
     "Policy",
     "PolicyError",
     "PolicyType",
+    "PredictingTask",
+    "Predictor",
     "Ranked",
     "RunContext",
     "SequenceHead",
@@ -167,7 +177,9 @@ __all__ = [
     "format_plan",
     "get_registry",
     "hookimpl",
+    "input_path",
     "is_norm",
+    "load",
     "load_config",
     "load_plugins",
     "parse_config",
@@ -180,4 +192,5 @@ __all__ = [
     "resolve_blocks",
     "run_experiment",
     "suggest",
+    "top_labels",
 ]

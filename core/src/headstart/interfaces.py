@@ -35,6 +35,7 @@ __all__ = [
     "NormMode",
     "Phase",
     "PolicyType",
+    "PredictingTask",
     "SourceModel",
     "SourceProvider",
     "TargetTask",
@@ -156,6 +157,13 @@ class SourceModel(Protocol):
 
     Optional: ``default_keep_frozen`` (a tuple of block names) — blocks that no policy trains unless
     the experiment sets ``policy.keep_frozen`` itself (wav2vec 2.0's feature encoder, by convention).
+
+    Optional: ``save_for_inference(directory) -> dict`` writes what rebuilding this source's
+    architecture and preprocessor needs (a config, a tokenizer, a feature extractor) into
+    ``directory`` and returns a source section that rebuilds it from there without pretrained
+    weights; ``{files}`` in the section's values stands for ``directory``. Saved with the run, it
+    makes the run directory load on a machine without the original files. Without it a run
+    loads its source from the experiment's own source section.
     """
 
     name: str
@@ -233,6 +241,40 @@ class TargetTask(Protocol):
     def predictions(self, outputs: Any, batch: Batch) -> tuple[list[Any], list[Any]]: ...
 
     def summary(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class PredictingTask(Protocol):
+    """A task whose trained model can be used without its training data: ``headstart predict``,
+    ``headstart evaluate``, :func:`headstart.load` and ``headstart export`` work for it.
+
+    * ``inference_state()``: after ``prepare``, everything inference needs that is not in the
+      weights — label set, vocabulary, the task's preprocessing settings, head options — as a
+      JSON-serialisable dict. It is saved in the run directory (``inference.json``).
+    * ``restore(state, source)``: instead of ``prepare``: make the task ready for
+      ``build_head`` and the methods below from a saved state, reading no data.
+    * ``predict_example(raw)``: one raw input (a file path, a text, a dict of columns …) to what
+      ``predict_collate`` takes; raises :class:`~headstart.DataError` naming the input when it is bad.
+    * ``predict_collate(examples)``: a :data:`Batch` with ``inputs`` (no targets needed).
+    * ``decode(outputs, batch, top_k)``: one JSON-serialisable dict per example, with names, not
+      indices (``{"label": "cat", "score": 0.93, "top_k": [...]}``, ``{"transcript": …}``,
+      ``{"entities": [...]}``).
+    * ``labelled_dataset(data)``: a labelled set in the task's training format (the value a
+      ``data`` split takes) as a dataset ``collate`` accepts, with the restored label set
+      (``headstart evaluate``).
+    """
+
+    def inference_state(self) -> dict[str, Any]: ...
+
+    def restore(self, state: Mapping[str, Any], source: SourceModel) -> None: ...
+
+    def predict_example(self, raw: Any) -> Any: ...
+
+    def predict_collate(self, examples: list[Any]) -> Batch: ...
+
+    def decode(self, outputs: Any, batch: Batch, top_k: int = 1) -> list[dict[str, Any]]: ...
+
+    def labelled_dataset(self, data: Any) -> torch.utils.data.Dataset[Any]: ...
 
 
 @runtime_checkable

@@ -37,4 +37,5 @@ class TestToyTask(TaskContract):
         return {
             "source": {"name": "toy:mlp", "in_features": 4, "width": 8},
             "task": {"synthetic": {"classes": 2, "per_class": 4, "in_features": 4}},
+            "inputs": [[0.5, 0.1, -1.0, 2.0]],
         }

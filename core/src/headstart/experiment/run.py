@@ -72,6 +72,9 @@ def run_experiment(
     if d.main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+        from ..inference.state import save_inference_files
+
+        save_inference_files(run_dir, built.source, built.task)  # the run loads without its data
     ddp.barrier(d)
     run = RunContext(
         run_dir=run_dir,

@@ -7,7 +7,8 @@ optional ``contract_example`` that returns one, built under a temporary director
   ``contract_example(tmp_path) -> {"source": {"name": "scheme:name", ...options}, "task": {...options}}``.
   It writes a few examples per split under ``tmp_path`` and returns the ``source`` and ``task``
   sections of an experiment (the task section without ``name``) that use them. This is "the
-  task's own tiny example batch".
+  task's own tiny example batch". A task that implements :class:`~headstart.PredictingTask` adds
+  ``"inputs"``: a few raw inputs (file paths, texts …) that its trained model predicts.
 * a **source provider**: ``contract_examples(tmp_path) -> [{"name": "scheme:name", ...options}, ...]``,
   ``source`` sections that resolve offline in a second or two (tiny configurations, files
   written under ``tmp_path``).
@@ -40,6 +41,8 @@ class TaskExample:
 
     source: dict[str, Any]
     task: dict[str, Any] = field(default_factory=dict)
+    #: raw inputs a trained model of the task predicts (file paths, texts …), for PredictingTask
+    inputs: list[Any] = field(default_factory=list)
 
     @property
     def source_name(self) -> str:
@@ -82,7 +85,7 @@ def as_task_example(value: Any, where: str = "the task example") -> TaskExample:
         raise ContractError(f"{where} must return {{'source': {{'name': ...}}, 'task': {{...}}}}, got {value!r}")
     task = dict(value.get("task") or {})
     task.pop("name", None)
-    return TaskExample(_source_section(value["source"], f"{where}['source']"), task)
+    return TaskExample(_source_section(value["source"], f"{where}['source']"), task, list(value.get("inputs") or []))
 
 
 def source_examples(provider: SourceProvider, tmp_path: Path) -> list[dict[str, Any]]:

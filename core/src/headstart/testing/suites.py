@@ -20,12 +20,14 @@ through the registry, exactly as ``headstart run`` builds them, so the plugin mu
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
-from ..interfaces import SourceModel, SourceProvider, TargetTask, TransferPolicy
+from ..inference.state import INFERENCE_FILE
+from ..interfaces import PredictingTask, SourceModel, SourceProvider, TargetTask, TransferPolicy
 from ..options import ConfigError, call_with_options
 from ..registry import get_registry
 from .components import check_unknown_name
@@ -48,6 +50,7 @@ from .tasks import (
     check_frozen_prefix,
     check_head,
     check_picklable,
+    check_predict,
     check_round_trip,
     check_step,
     check_training_run,
@@ -218,6 +221,15 @@ class TaskContract:
 
     def test_trains_one_epoch(self, example: TaskExample, tmp_path: Path) -> None:
         check_training_run(example.source, {"name": self.task_name, **example.task}, tmp_path)
+
+    def test_predicts_from_its_run_directory(self, example: TaskExample, tmp_path: Path) -> None:
+        task, _ = self.make(example, prepare=False)
+        if not isinstance(task, PredictingTask):
+            pytest.skip(f"task {self.task_name!r} does not implement PredictingTask: no headstart predict / evaluate")
+        check_training_run(example.source, {"name": self.task_name, **example.task}, tmp_path)
+        state = json.loads((tmp_path / "run" / INFERENCE_FILE).read_text(encoding="utf-8"))
+        assert state["task"], f"task {self.task_name!r}: inference_state() is empty"
+        check_predict(tmp_path / "run", example.inputs, self.task_name)
 
     def test_unknown_task_name_lists_valid_ones(self) -> None:
         check_unknown_name("task")

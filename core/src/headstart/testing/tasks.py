@@ -220,6 +220,33 @@ def check_task(task: object, source: SourceModel, tmp_path: Path | None = None) 
     check_round_trip(t, source, batch, tmp_path)
 
 
+def check_predict(run_dir: Path, inputs: list[Any], task_name: str) -> list[dict[str, Any]]:
+    """A finished run of a :class:`~headstart.PredictingTask` loads (``headstart.load``) and
+    predicts ``inputs``: one JSON-serialisable result per input, naming it, without errors."""
+    from ..inference import load
+
+    if not inputs:
+        raise ContractError(
+            f"task {task_name!r} implements PredictingTask but its contract_example() gives no 'inputs' to predict"
+        )
+    predictor = load(run_dir, device="cpu")
+    out = predictor.predict(list(inputs), batch_size=2, top_k=2)
+    if not isinstance(out, list) or len(out) != len(inputs):
+        raise ContractError(f"task {task_name!r}: predict() of {len(inputs)} inputs gave {out!r}")
+    for raw, result in zip(inputs, out, strict=True):
+        if not isinstance(result, dict) or len(result) < 2:
+            raise ContractError(
+                f"task {task_name!r}: decode() must give a dict per example, got {result!r} for {raw!r}"
+            )
+        try:
+            json.dumps(result)
+        except (TypeError, ValueError) as exc:
+            raise ContractError(
+                f"task {task_name!r}: the prediction for {raw!r} is not JSON-serialisable ({exc})"
+            ) from None
+    return out
+
+
 def check_training_run(
     source: Mapping[str, Any],
     task: Mapping[str, Any],

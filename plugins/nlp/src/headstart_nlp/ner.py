@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from torch import nn
 from headstart import Batch, DataError, FeatureSpec, SequenceHead, SourceModel
 
 from .data import read_conll
-from .entities import SCHEMES, Scheme, check_tags, split_tag
+from .entities import SCHEMES, Scheme, check_tags, entities, split_tag
 
 SPLITS = ("train", "val", "test")
 IGNORE = -100
@@ -144,8 +145,8 @@ class TokenClassification:
     def dataset(self, split: str, train: bool) -> list[Sentence]:  # type: ignore[override]
         return self.examples[split]
 
-    def collate(self, examples: list[Sentence]) -> Batch:
-        """Tokenize words; label each word's first sub-token (others: ignored, -100)."""
+    def _encode(self, examples: list[Sentence]) -> tuple[Any, torch.Tensor]:
+        """Tokenized words and, per sub-token, the index of the word it starts (else -1)."""
         enc = self.tokenizer(
             [list(words) for words, _ in examples],
             is_split_into_words=True,
@@ -154,15 +155,22 @@ class TokenClassification:
             max_length=self.truncate_at,
             return_tensors="pt",
         )
-        targets = torch.full(enc["input_ids"].shape, IGNORE, dtype=torch.long)
         word_index = torch.full(enc["input_ids"].shape, -1, dtype=torch.long)
-        for i, (_, tags) in enumerate(examples):
+        for i in range(len(examples)):
             previous = None
             for j, w in enumerate(enc.word_ids(i)):
                 if w is not None and w != previous:
-                    targets[i, j] = tags[w]
                     word_index[i, j] = w
                 previous = w
+        return enc, word_index
+
+    def collate(self, examples: list[Sentence]) -> Batch:
+        """Tokenize words; label each word's first sub-token (others: ignored, -100)."""
+        enc, word_index = self._encode(examples)
+        targets = torch.full(enc["input_ids"].shape, IGNORE, dtype=torch.long)
+        for i, (_, tags) in enumerate(examples):
+            starts = word_index[i] >= 0
+            targets[i, starts] = torch.tensor(tags, dtype=torch.long)[word_index[i, starts]]
         return {
             "inputs": {k: v for k, v in enc.items()},
             "targets": targets,
@@ -178,19 +186,73 @@ class TokenClassification:
             outputs.float().flatten(0, 1), batch["targets"].flatten(), ignore_index=IGNORE
         )
 
-    def predictions(self, outputs: torch.Tensor, batch: Batch) -> tuple[list[Any], list[Any]]:
-        """Per sentence, the predicted and gold tags of every word (cut-off words: ``O``)."""
+    def _word_tags(self, outputs: torch.Tensor, batch: Batch, words: list[int]) -> list[list[str]]:
+        """Per sentence, the predicted tag of each of its ``words[i]`` words (cut-off words: ``O``)."""
         best = outputs.argmax(-1).cpu()
         word_index = batch["word_index"].cpu()
-        preds, refs = [], []
         outside = "O" if "O" in self.labels else self.labels[0]
-        for i, gold in enumerate(batch["gold"]):
-            tags = [outside] * len(gold)
+        out = []
+        for i, n in enumerate(words):
+            tags = [outside] * n
             for j in (word_index[i] >= 0).nonzero().flatten().tolist():
                 tags[int(word_index[i, j])] = self.labels[int(best[i, j])]
-            preds.append(tags)
-            refs.append([self.labels[t] for t in gold])
-        return preds, refs
+            out.append(tags)
+        return out
+
+    def predictions(self, outputs: torch.Tensor, batch: Batch) -> tuple[list[Any], list[Any]]:
+        """Per sentence, the predicted and gold tags of every word (cut-off words: ``O``)."""
+        preds = self._word_tags(outputs, batch, [len(g) for g in batch["gold"]])
+        return preds, [[self.labels[t] for t in gold] for gold in batch["gold"]]
+
+    # --- inference (PredictingTask): the trained model without its training data ------------------
+    def inference_state(self) -> dict[str, Any]:
+        return {"labels": list(self.labels), "truncate_at": self.truncate_at, "scheme": self.scheme}
+
+    def restore(self, state: Mapping[str, Any], source: SourceModel) -> None:
+        self.tokenizer = source.preprocessor
+        self.labels = self.given_labels = [str(t) for t in state["labels"]]
+        self.truncate_at = int(state["truncate_at"])
+
+    def predict_example(self, raw: Any) -> Sentence:
+        """A sentence: a text (split at whitespace), a list of words, or a dict with ``tokens``
+        (a list) or ``text``."""
+        if isinstance(raw, Mapping):
+            raw = raw.get("tokens", raw.get("words", raw.get("text")))
+        words = raw.split() if isinstance(raw, str) else raw
+        if not isinstance(words, list | tuple) or not all(isinstance(w, str) and w for w in words):
+            raise DataError("expected a sentence: a text, a list of words, or a dict with tokens / text")
+        if not words:
+            raise DataError("empty sentence")
+        return tuple(words), ()
+
+    def predict_collate(self, examples: list[Sentence]) -> Batch:
+        enc, word_index = self._encode(examples)
+        return {"inputs": {k: v for k, v in enc.items()}, "word_index": word_index, "words": [w for w, _ in examples]}
+
+    def decode(self, outputs: torch.Tensor, batch: Batch, top_k: int = 1) -> list[dict[str, Any]]:
+        """Per sentence: its words, a tag per word, and the entity spans (``end`` exclusive)."""
+        out = []
+        for words, tags in zip(
+            batch["words"], self._word_tags(outputs, batch, [len(w) for w in batch["words"]]), strict=True
+        ):
+            spans = sorted(entities(tags), key=lambda e: e[1])
+            found = [{"type": t, "start": a, "end": b, "text": " ".join(words[a:b])} for t, a, b in spans]
+            out.append({"words": list(words), "tags": tags, "entities": found})
+        return out
+
+    def labelled_dataset(self, data: Any) -> list[Sentence]:
+        """A CoNLL file in the training format, checked against the trained tag set."""
+        index = {t: i for i, t in enumerate(self.labels)}
+        out = []
+        for sent in read_conll(str(data), self.fields):
+            tags = self._tags(sent, str(data))
+            for tag, line in zip(tags, sent["lines"], strict=True):
+                if tag not in index:
+                    raise DataError(f"{data}:{line}: tag {tag!r} is not one the model knows ({', '.join(self.labels)})")
+            out.append((tuple(sent["tokens"]), tuple(index[t] for t in tags)))
+        if not out:
+            raise DataError(f"{data}: no sentences to evaluate")
+        return out
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -219,4 +281,5 @@ class TokenClassification:
         return {
             "source": {"name": f"hf:{model}"},
             "task": {"data": {s: str(tmp_path / f"{s}.conll") for s in SPLITS}},
+            "inputs": ["John visited Zurich", ["Mary", "works", "for", "Acme"]],
         }

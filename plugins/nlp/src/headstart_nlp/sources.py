@@ -203,6 +203,13 @@ class HFTextSource:
             self.model.init_weights()
         self._info["weights"] = f"random (reinitialised, seed {seed})"
 
+    def save_for_inference(self, directory: Path) -> dict[str, Any]:
+        """The config (with its overrides) and the tokenizer, in the hub's format; rebuilt from
+        there with random weights that the run's checkpoint replaces."""
+        self.model.config.save_pretrained(directory)
+        self.preprocessor.save_pretrained(directory)
+        return {"name": "hf:{files}", "pretrained": False, "pooling": self._info["pooling"]}
+
     def describe(self) -> dict[str, Any]:
         return dict(self._info)
 

@@ -9,11 +9,12 @@ truncation at ``max_length`` tokens (pairs: the longer text is cut first).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import torch
 
-from headstart import DataError, FeatureSpec, SourceModel, require_columns
+from headstart import Batch, DataError, FeatureSpec, SourceModel, require_columns
 
 from .data import carve, read_table
 
@@ -162,6 +163,49 @@ class TextTask:
         if self.pooling != "auto":
             return self.pooling
         return "mean" if spec.extras.get("pooling") == "mean" else "cls"
+
+    # --- inference (PredictingTask): the trained model without its training data ------------------
+    def inference_state(self) -> dict[str, Any]:
+        return {"truncate_at": self.truncate_at, "pairs": self.text_pair_column is not None}
+
+    def restore(self, state: Mapping[str, Any], source: SourceModel) -> None:
+        """The source's tokenizer and the trained truncation length; subclasses add their targets."""
+        self.tokenizer = source.preprocessor
+        self.truncate_at = int(state["truncate_at"])
+
+    def predict_example(self, raw: Any) -> Example:
+        """A text, a ``(text, pair)`` tuple, or a dict with the task's text column(s)."""
+        if isinstance(raw, Mapping):
+            row = {"_where": "input", **raw}
+            text = text_of(row, self.text_column)
+            pair = text_of(row, self.text_pair_column) if self.text_pair_column else None
+        elif isinstance(raw, tuple | list) and len(raw) == 2 and all(isinstance(x, str) for x in raw):
+            text, pair = raw
+        elif isinstance(raw, str):
+            text, pair = raw, None
+        else:
+            raise DataError(f"expected a text, a (text, pair) tuple or a dict of columns, got {type(raw).__name__}")
+        if not text.strip():
+            raise DataError("empty text")
+        if self.text_pair_column and pair is None:
+            raise DataError(
+                f"this model reads text pairs ({self.text_column}, {self.text_pair_column}); "
+                "give a (text, pair) tuple or a dict with both columns"
+            )
+        return (text, pair, None)
+
+    def predict_collate(self, examples: list[Example]) -> Batch:
+        return {"inputs": self.encode(examples)}
+
+    def labelled_dataset(self, data: Any) -> list[Example]:
+        """A labelled file in the training format (CSV / TSV / GLUE TSV / JSONL, same columns)."""
+        needed = [self.text_column, *([self.text_pair_column] if self.text_pair_column else []), self.label_column]
+        rows = read_table(str(data), self.format, self.columns)
+        require_columns(rows, needed, str(data))
+        examples = self._examples(rows, "evaluate")
+        if not examples:
+            raise DataError(f"{data}: no examples to evaluate")
+        return examples
 
     def summary(self) -> dict[str, Any]:
         return {

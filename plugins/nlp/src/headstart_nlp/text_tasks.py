@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from headstart import Batch, ClassificationHead, DataError, FeatureSpec, SourceModel
+from headstart import Batch, ClassificationHead, DataError, FeatureSpec, SourceModel, top_labels
 
 from .text_base import SPLITS, Example, Pooling, TableFormat, TextTask
 
@@ -123,6 +124,17 @@ class TextClassification(TextTask):
     def predictions(self, outputs: torch.Tensor, batch: Batch) -> tuple[list[Any], list[Any]]:
         return outputs.argmax(-1).tolist(), batch["targets"].tolist()
 
+    def inference_state(self) -> dict[str, Any]:
+        return {**super().inference_state(), "labels": list(self.labels)}
+
+    def restore(self, state: Mapping[str, Any], source: SourceModel) -> None:
+        super().restore(state, source)
+        self.labels = self.given_labels = [str(x) for x in state["labels"]]
+        self.index = {label: i for i, label in enumerate(self.labels)}
+
+    def decode(self, outputs: torch.Tensor, batch: Batch, top_k: int = 1) -> list[dict[str, Any]]:
+        return top_labels(outputs, self.labels, top_k)
+
     def summary(self) -> dict[str, Any]:
         counts = {
             s: {self.labels[k]: v for k, v in sorted(Counter(e[2] for e in ex).items())}
@@ -155,6 +167,7 @@ class TextClassification(TextTask):
                 "text_pair_column": "hypothesis",
                 "max_length": 16,
             },
+            "inputs": [("the film was good", "it was good"), {"premise": "paris", "hypothesis": "not paris"}],
         }
 
 
@@ -229,6 +242,16 @@ class TextRegression(TextTask):
     def predictions(self, outputs: torch.Tensor, batch: Batch) -> tuple[list[Any], list[Any]]:
         return (outputs.float().squeeze(-1) * self.std + self.mean).tolist(), batch["targets"].tolist()
 
+    def inference_state(self) -> dict[str, Any]:
+        return {**super().inference_state(), "target_mean": self.mean, "target_std": self.std}
+
+    def restore(self, state: Mapping[str, Any], source: SourceModel) -> None:
+        super().restore(state, source)
+        self.mean, self.std = float(state["target_mean"]), float(state["target_std"])
+
+    def decode(self, outputs: torch.Tensor, batch: Batch, top_k: int = 1) -> list[dict[str, Any]]:
+        return [{"value": v} for v in (outputs.float().squeeze(-1) * self.std + self.mean).tolist()]
+
     def summary(self) -> dict[str, Any]:
         return {**super().summary(), "target_mean": self.mean, "target_std": self.std}
 
@@ -255,4 +278,5 @@ class TextRegression(TextTask):
                 "text_pair_column": "sentence2",
                 "label_column": "score",
             },
+            "inputs": [("a good movie", "a great film"), ("the plot", "john")],
         }

@@ -186,6 +186,7 @@ def speech_recognition_example(tmp_path: Path) -> dict[str, Any]:
     return {
         "source": torchaudio_section(save_tiny_torchaudio(tmp_path / "wav2vec2_tiny.pth")),
         "task": {"data": str(root), "format": "librispeech"},
+        "inputs": [str(p) for p in sorted((root / "test-clean-2").rglob("*.flac"))],
     }
 
 
@@ -197,4 +198,5 @@ def audio_classification_example(tmp_path: Path) -> dict[str, Any]:
     return {
         "source": {"name": f"hf:{save_tiny_hf(tmp_path / 'wav2vec2-tiny')}"},
         "task": {"data": str(root), "format": "audio-folder"},
+        "inputs": [str(p) for p in sorted((root / "test").rglob("*.wav"))],
     }

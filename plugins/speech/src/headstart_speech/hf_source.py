@@ -110,6 +110,22 @@ class HFSpeechSource(SpeechSource):
             },
         )
 
+    def save_for_inference(self, directory: Path) -> dict[str, Any]:
+        """The config and a feature extractor with this source's audio settings, in the hub's
+        format; rebuilt from there with random weights that the run's checkpoint replaces."""
+        from transformers import Wav2Vec2FeatureExtractor
+
+        self.model.config.save_pretrained(directory)
+        pre = self.preprocessor
+        Wav2Vec2FeatureExtractor(
+            feature_size=1,
+            sampling_rate=pre.sample_rate,
+            padding_value=pre.padding_value,
+            do_normalize=pre.normalize,
+            return_attention_mask=pre.attention_mask,
+        ).save_pretrained(directory)
+        return {"name": "hf:{files}", "pretrained": False}
+
     def _encode(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         mask = inputs.get("attention_mask") if self.preprocessor.attention_mask else None
         out = self.model(inputs["input_values"], attention_mask=mask)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +27,8 @@ from headstart import (
     SequenceHead,
     SourceModel,
     check_options,
+    input_path,
+    top_labels,
 )
 
 from .audio import AudioPreprocessor
@@ -145,6 +147,42 @@ class _AudioTask:
 
     def dataset(self, split: str, train: bool) -> AudioDataset:
         return self.datasets[split]
+
+    # --- inference (PredictingTask): the trained model without its training data ------------------
+    def restore(self, state: Mapping[str, Any], source: SourceModel) -> None:
+        pre = getattr(source, "preprocessor", None)
+        if not isinstance(pre, AudioPreprocessor):
+            raise DataError(f"{self.name} needs a speech source; {source.name} has no audio preprocessor")
+        self.preprocessor = pre
+        self.frame_rate = float(source.output_spec.extras.get("frame_rate", 50.0))
+
+    def predict_example(self, raw: Any) -> torch.Tensor:
+        """An audio file (``str`` / ``Path``, or a dict with ``path``), decoded, mixed down and
+        resampled to the source's rate; or a 1-D waveform tensor already at that rate."""
+        if isinstance(raw, torch.Tensor):
+            if raw.ndim != 1 or not raw.is_floating_point():
+                raise DataError(f"a waveform must be a 1-D float tensor, got shape {tuple(raw.shape)} {raw.dtype}")
+            return raw
+        return self.preprocessor.load(input_path(raw))
+
+    def predict_collate(self, examples: list[torch.Tensor]) -> Batch:
+        return {"inputs": self.preprocessor.collate(examples)}
+
+    def labelled_dataset(self, data: Any) -> AudioDataset:
+        """One split in the task's ``format`` (a CSV / TSV, a LibriSpeech or audio folder …)."""
+        items = [self._item("evaluate", row) for row in reader(self.format)(str(data))]
+        pre = self.preprocessor
+        min_seconds = self.min_seconds if self.min_seconds is not None else pre.min_samples / pre.sample_rate
+        kept, _, waves = check_split(
+            items,
+            pre,
+            split="evaluate",
+            min_seconds=min_seconds,
+            max_seconds=self.max_seconds,
+            skip_bad=self.skip_bad,
+            cache=self.cache_audio,
+        )
+        return AudioDataset(kept, pre, waves)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -266,6 +304,19 @@ class SpeechRecognition(_AudioTask):
         logits, lengths = outputs
         return self.vocab.greedy(logits, lengths), list(batch["references"])
 
+    def inference_state(self) -> dict[str, Any]:
+        assert self.vocab is not None, "prepare() builds the vocabulary"
+        return {"vocabulary": "".join(self.vocab.chars)}
+
+    def restore(self, state: Mapping[str, Any], source: SourceModel) -> None:
+        super().restore(state, source)
+        self.vocab = CharVocabulary(state["vocabulary"])
+
+    def decode(self, outputs: tuple[torch.Tensor, torch.Tensor], batch: Batch, top_k: int = 1) -> list[dict[str, Any]]:
+        assert self.vocab is not None
+        logits, lengths = outputs
+        return [{"transcript": t} for t in self.vocab.greedy(logits, lengths)]
+
     def summary(self) -> dict[str, Any]:
         assert self.vocab is not None
         out = super().summary()
@@ -367,6 +418,17 @@ class AudioClassification(_AudioTask):
 
     def predictions(self, outputs: torch.Tensor, batch: Batch) -> tuple[list[Any], list[Any]]:
         return outputs.argmax(-1).tolist(), batch["targets"].tolist()
+
+    def inference_state(self) -> dict[str, Any]:
+        return {"labels": list(self.labels)}
+
+    def restore(self, state: Mapping[str, Any], source: SourceModel) -> None:
+        super().restore(state, source)
+        self.labels, self.given = [str(x) for x in state["labels"]], True
+        self.index = {label: i for i, label in enumerate(self.labels)}
+
+    def decode(self, outputs: torch.Tensor, batch: Batch, top_k: int = 1) -> list[dict[str, Any]]:
+        return top_labels(outputs, self.labels, top_k)
 
     def summary(self) -> dict[str, Any]:
         out = super().summary()

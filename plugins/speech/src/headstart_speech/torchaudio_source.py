@@ -109,6 +109,13 @@ class TorchaudioSource(SpeechSource):
             },
         )
 
+    def save_for_inference(self, directory: Path) -> dict[str, Any]:
+        """The bundle's architecture is code: rebuilt with random weights the checkpoint replaces."""
+        section: dict[str, Any] = {"name": self.name, "pretrained": False}
+        if self.info["architecture"]:
+            section["architecture"] = dict(self.info["architecture"])
+        return section
+
     @staticmethod
     def _load_weights(bundle_name: str, bundle: Any, model: torch.nn.Module, options: dict[str, Any]) -> str:
         if options["checkpoint"]:

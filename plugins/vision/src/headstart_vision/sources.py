@@ -65,6 +65,8 @@ class VisionSource:
         self.preprocessor = preprocessor
         self._fresh = fresh
         self.origin = origin
+        #: the source section that rebuilds this architecture without pretrained weights
+        self.rebuild: dict[str, Any] = {"name": name, "pretrained": False}
 
     def forward(self, inputs: Any) -> Features:
         images = inputs["images"] if isinstance(inputs, dict) else inputs
@@ -76,6 +78,11 @@ class VisionSource:
             fresh = self._fresh()
         self.backbone.load_state_dict(fresh.state_dict())
         self.origin = {**self.origin, "reinitialized": seed}
+
+    def save_for_inference(self, directory: Path) -> dict[str, Any]:
+        """The architecture is code (timm / torchvision): nothing to write, rebuilt with random
+        weights that the run's checkpoint replaces."""
+        return dict(self.rebuild)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -151,7 +158,10 @@ def build_timm(
         origin = {"source": "random"}
     pre = from_timm_config(resolve_data_config({}, model=model)).with_overrides(overrides).with_overrides(preprocess)
     dim = int(getattr(model, "head_hidden_size", None) or model.num_features)
-    return VisionSource(f"timm:{name}", model, timm_blocks(model), dim, pre, fresh, origin)
+    source = VisionSource(f"timm:{name}", model, timm_blocks(model), dim, pre, fresh, origin)
+    if args:
+        source.rebuild["model_args"] = args
+    return source
 
 
 class TimmProvider:

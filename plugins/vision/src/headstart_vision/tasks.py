@@ -21,6 +21,7 @@ Options (the ``task`` section of an experiment):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +29,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from headstart import Batch, ClassificationHead, DataError, FeatureSpec, Ranked, SourceModel
+from headstart import Batch, ClassificationHead, DataError, FeatureSpec, Ranked, SourceModel, input_path, top_labels
 
 from .data import (
     BUILTIN_DATASETS,
@@ -38,6 +39,7 @@ from .data import (
     check_labels,
     class_counts,
     limit_per_class,
+    open_image,
     read_items,
     stratified_split,
     verify_images,
@@ -134,6 +136,7 @@ class ImageClassification:
         return {
             "source": {"name": "timm:test_resnet", "pretrained": False},
             "task": {"data": str(tmp_path / "images"), "image_size": 32, "augment": False},
+            "inputs": [str(tmp_path / "images" / "test" / c / "0.png") for c in colours],
         }
 
     # --- reading --------------------------------------------------------------------------
@@ -219,6 +222,44 @@ class ImageClassification:
             top = outputs.float().topk(5, dim=-1).indices.tolist()
             return [Ranked(r) for r in top], refs
         return outputs.argmax(-1).tolist(), refs
+
+    # --- inference (PredictingTask): a trained run used without its training data ---------------
+    def inference_state(self) -> dict[str, Any]:
+        assert self.preprocessor is not None, "prepare() first"
+        return {"labels": list(self.labels), "preprocess": self.preprocessor.describe(), "metrics": list(self.metrics)}
+
+    def restore(self, state: Mapping[str, Any], source: SourceModel) -> None:
+        """Labels and the task's preprocessing (``image_size`` included) as trained; no data read."""
+        self.labels = [str(x) for x in state["labels"]]
+        self.preprocessor = ImagePreprocessor().with_overrides(state["preprocess"])
+        self.metrics = tuple(state.get("metrics", self.metrics))
+
+    def predict_example(self, raw: Any) -> torch.Tensor:
+        """An image file (``str`` / ``Path``, or a dict with ``path_column``) or a PIL image."""
+        assert self.preprocessor is not None, "restore() or prepare() first"
+        from PIL import Image
+
+        image = raw.convert("RGB") if isinstance(raw, Image.Image) else open_image(input_path(raw, self.path_column))
+        return self.preprocessor.eval_transform()(image)
+
+    def predict_collate(self, examples: list[torch.Tensor]) -> Batch:
+        return {"inputs": torch.stack(examples)}
+
+    def decode(self, outputs: torch.Tensor, batch: Batch, top_k: int = 1) -> list[dict[str, Any]]:
+        return top_labels(outputs, self.labels, top_k)
+
+    def labelled_dataset(self, data: Any) -> torch.utils.data.Dataset[Any]:
+        """An ImageFolder tree or a CSV of ``path,label``, with the trained label set."""
+        items = self._read(str(data))
+        known = set(self.labels)
+        for item in items:
+            if item.label not in known:
+                raise DataError(
+                    f"{item.where}: label {item.label!r} is not one the model knows ({', '.join(self.labels)})"
+                )
+        assert self.preprocessor is not None, "restore() or prepare() first"
+        index = {label: i for i, label in enumerate(self.labels)}
+        return _Dataset(items, index, self.preprocessor.eval_transform(), self.skip_bad)
 
     def summary(self) -> dict[str, Any]:
         skipped = sorted(set(self.skipped) | self._skipped_late)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
-from headstart import Batch, DataError, Features, FeatureSpec, SourceModel, get_registry, require_columns
+from headstart import Batch, DataError, Features, FeatureSpec, SourceModel, get_registry, require_columns, top_labels
 
 
 class LinearHead(nn.Module):
@@ -113,3 +114,37 @@ class VectorClassification:
 
     def summary(self) -> dict[str, Any]:
         return {"classes": len(self.labels), "examples": {s: len(e) for s, e in self.examples.items()}}
+
+    # --- PredictingTask: what `headstart predict` / `evaluate` / `headstart.load` need ------------
+    def inference_state(self) -> dict[str, Any]:
+        return {"labels": self.labels, "in_features": len(self.examples["train"][0][0])}
+
+    def restore(self, state: Mapping[str, Any], source: SourceModel) -> None:
+        self.labels, self.in_features = list(state["labels"]), int(state["in_features"])
+
+    def predict_example(self, raw: Any) -> torch.Tensor:
+        """A list of numbers, or a dict of columns ``x0 … x{n-1}``."""
+        values = [raw.get(f"x{i}") for i in range(self.in_features)] if isinstance(raw, Mapping) else raw
+        try:
+            x = torch.tensor([float(v) for v in values])
+        except (TypeError, ValueError):
+            raise DataError(f"expected {self.in_features} numbers, got {raw!r}") from None
+        if x.shape != (self.in_features,):
+            raise DataError(f"expected {self.in_features} numbers, got {len(x)}")
+        return x
+
+    def predict_collate(self, examples: list[torch.Tensor]) -> Batch:
+        return {"inputs": {"x": torch.stack(examples)}}
+
+    def decode(self, outputs: torch.Tensor, batch: Batch, top_k: int = 1) -> list[dict[str, Any]]:
+        return top_labels(outputs, self.labels, top_k)
+
+    def labelled_dataset(self, data: Any) -> list[tuple[torch.Tensor, int]]:
+        """A CSV file with columns ``x0 …`` and the label column."""
+        index = {label: i for i, label in enumerate(self.labels)}
+        out = []
+        for row in get_registry().dataset_format("csv").read(str(data)):
+            if str(row.get(self.label_column)) not in index:
+                raise DataError(f"{row['_where']}: label {row.get(self.label_column)!r} is not one of {self.labels}")
+            out.append((self.predict_example(row), index[str(row[self.label_column])]))
+        return out
