@@ -38,3 +38,54 @@ def test_ranked_predictions_serve_top1_and_top5() -> None:
     refs = [3, 4, 0]
     assert accuracy(preds, refs) == pytest.approx(1 / 3)
     assert top5_accuracy(preds, refs) == pytest.approx(2 / 3)
+
+
+# The definitions the vectorised metrics must equal, written the slow obvious way.
+def _ref_macro_f1(preds: list[int], refs: list[int]) -> float:
+    classes = set(refs) | set(preds)
+    total = 0.0
+    for c in classes:
+        tp = sum(p == c and r == c for p, r in zip(preds, refs, strict=True))
+        fp = sum(p == c and r != c for p, r in zip(preds, refs, strict=True))
+        fn = sum(p != c and r == c for p, r in zip(preds, refs, strict=True))
+        total += 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return total / len(classes)
+
+
+def _ref_mcc(preds: list[int], refs: list[int]) -> float:
+    n, classes = len(refs), set(refs) | set(preds)
+    t = {c: refs.count(c) for c in classes}
+    p = {c: preds.count(c) for c in classes}
+    num = sum(a == b for a, b in zip(preds, refs, strict=True)) * n - sum(t[c] * p[c] for c in classes)
+    den = math.sqrt(n * n - sum(v * v for v in p.values())) * math.sqrt(n * n - sum(v * v for v in t.values()))
+    return num / den if den else 0.0
+
+
+def _ref_ranks(xs: list[float]) -> list[float]:
+    return [sum(y < x for y in xs) + (sum(y == x for y in xs) + 1) / 2 for x in xs]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_vectorised_metrics_equal_their_definitions(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    k = rng.choice([2, 3, 7, 20])
+    refs = [rng.randrange(k) for _ in range(300)]
+    preds = [r if rng.random() < 0.6 else rng.randrange(k + 2) for r in refs]  # some classes only predicted
+    assert accuracy(preds, refs) == pytest.approx(sum(p == r for p, r in zip(preds, refs, strict=True)) / 300)
+    assert macro_f1(preds, refs) == pytest.approx(_ref_macro_f1(preds, refs), abs=1e-12)
+    assert mcc(preds, refs) == pytest.approx(_ref_mcc(preds, refs), abs=1e-12)
+    xs = [rng.choice([0.5, 1.0, 2.0, rng.random()]) for _ in range(60)]  # with ties
+    ys = [x + rng.gauss(0, 0.5) for x in xs]
+    ref_p = _ref_ranks(xs)
+    assert spearman(xs, ys) == pytest.approx(pearson(ref_p, _ref_ranks(ys)), abs=1e-12)
+    assert mse(xs, ys) == pytest.approx(sum((a - b) ** 2 for a, b in zip(xs, ys, strict=True)) / 60)
+
+
+def test_string_labels_and_mismatched_lengths() -> None:
+    assert accuracy(["cat", "dog", "dog"], ["cat", "cat", "dog"]) == pytest.approx(2 / 3)
+    assert macro_f1(["cat", "dog", "dog"], ["cat", "cat", "dog"]) == pytest.approx((2 / 3 + 2 / 3) / 2)
+    assert math.isnan(accuracy([], [])) and math.isnan(macro_f1([], [])) and math.isnan(mcc([], []))
+    with pytest.raises(ValueError, match="2 predictions for 3 references"):
+        macro_f1([0, 1], [0, 1, 1])
