@@ -88,3 +88,28 @@ def test_last_checkpoint_and_moved_run_directory(trained: tuple[Path, Path], tmp
     out = predictor.predict(sorted(images.rglob("*.png"))[:2])
     assert all("label" in r for r in out)
     assert isinstance(predictor.model, torch.nn.Module) and not predictor.model.training
+
+
+def test_cli_predicts_a_folder_and_a_csv_of_paths(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+    import json
+
+    from headstart.cli import main
+
+    run_dir, images = trained
+    folder = tmp_path / "new"
+    shutil.copytree(images, folder)
+    (folder / "notes.md").write_text("not an image")  # not an image type: not picked from a folder
+    (folder / "red" / "broken.png").write_bytes(b"nope")
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(run_dir), str(folder), "-o", str(out), "--on-error", "skip", "--device", "cpu"]) == 0
+    assert "skipped" in capsys.readouterr().err
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == 9 and all(r["label"] in ("blue", "green", "red") for r in rows)
+    listing = tmp_path / "list.csv"
+    listing.write_text("path\n" + "\n".join(str(Path(r["input"]).relative_to(tmp_path)) for r in rows[:2]) + "\n")
+    assert main(["predict", str(run_dir), str(listing), "--device", "cpu"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["label"] for x in lines] == [r["label"] for r in rows[:2]]

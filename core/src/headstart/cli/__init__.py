@@ -29,6 +29,8 @@ COMMANDS: tuple[str, ...] = (
     "plugins",
     "plan",
     "run",
+    "predict",
+    "evaluate",
     "compare",
     "report",
     "new_plugin",

@@ -20,12 +20,13 @@ from ..data import DataError
 from ..engine import checkpoint as ckpt
 from ..engine.device import autocast, select_device, select_precision, to_device
 from ..engine.evaluate import compute_metrics
-from ..experiment.build import build_task
+from ..experiment.build import build_policy, build_task
 from ..experiment.config import ExperimentConfig
 from ..experiment.run import load_run_config
 from ..interfaces import PredictingTask, SourceModel
 from ..model import TransferModel
 from ..options import ConfigError
+from ..policies.base import prepare_model
 from ..registry import UnknownNameError, get_registry
 from .state import read_inference_file, source_section
 
@@ -105,7 +106,7 @@ class Predictor:
         batch_size: int = 32,
         top_k: int = 1,
         errors: Errors = "raise",
-        progress: bool = False,
+        progress: bool | None = False,
     ) -> Any:
         """Predictions for raw inputs: file paths (images, audio), texts, ``(text, pair)`` tuples,
         dicts of columns, or a pandas DataFrame. One input gives one dict; a list gives a list.
@@ -129,7 +130,14 @@ class Predictor:
                 if errors == "raise":
                     raise DataError(f"input {i + 1} ({input_name(raw)}): {exc}") from None
                 results[i] = {"input": input_name(raw), "error": str(exc)}
-        bar = tqdm(total=len(good), desc="predict", unit="input", disable=not progress, leave=False)
+        # progress None: a bar when stderr is a terminal
+        bar = tqdm(
+            total=len(good),
+            desc="predict",
+            unit="input",
+            disable=None if progress is None else not progress,
+            leave=False,
+        )
         for chunk in self._batches(good, batch_size):
             batch = self.task.predict_collate([ex for _, ex in chunk])
             outputs = self.forward(batch)
@@ -142,7 +150,7 @@ class Predictor:
         return done[0] if single else done
 
     @torch.no_grad()
-    def evaluate(self, data: Any, *, batch_size: int = 32, progress: bool = False) -> dict[str, float]:
+    def evaluate(self, data: Any, *, batch_size: int = 32, progress: bool | None = False) -> dict[str, float]:
         """The task's metrics (and mean loss) on a labelled set given as a task's ``data`` split
         (a folder, a CSV / JSONL / CoNLL file, a dataset root …)."""
         dataset = self.task.labelled_dataset(data)
@@ -151,7 +159,7 @@ class Predictor:
         preds: list[Any] = []
         refs: list[Any] = []
         task: Any = self.task
-        for batch in tqdm(loader, desc="evaluate", disable=not progress, leave=False):
+        for batch in tqdm(loader, desc="evaluate", disable=None if progress is None else not progress, leave=False):
             outputs = self.forward(batch)
             batch = to_device(batch, self.device)
             n = len(batch["targets"])
@@ -197,6 +205,7 @@ def load(
         raise ConfigError(f"task {config.task['name']!r} does not implement PredictingTask; it cannot predict")
     task.restore(info["task"], source)
     model = TransferModel(source, task.build_head(source.output_spec))
+    prepare_model(build_policy(config), model, config.seed)  # adapters a policy adds (LoRA …)
     path = _checkpoint(run_dir, checkpoint)
     ckpt.load_weights(path, model)
     dev = select_device(device)

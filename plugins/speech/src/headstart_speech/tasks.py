@@ -33,7 +33,7 @@ from headstart import (
 
 from .audio import AudioPreprocessor
 from .data import AudioDataset, AudioItem, SplitReport, check_split
-from .formats import reader, split_locations
+from .formats import AUDIO_SUFFIXES, reader, split_locations
 from .vocab import BLANK, CharVocabulary, normalize_text
 
 log = logging.getLogger("headstart.speech")
@@ -46,6 +46,8 @@ class _AudioTask:
     name = ""
     metrics: tuple[str, ...] = ()
     kind: Literal["transcripts", "labels"] = "labels"
+    #: file types ``headstart predict`` picks from a folder
+    input_extensions = tuple(sorted(AUDIO_SUFFIXES))
 
     def __init__(
         self,

@@ -33,6 +33,7 @@ from headstart import Batch, ClassificationHead, DataError, FeatureSpec, Ranked,
 
 from .data import (
     BUILTIN_DATASETS,
+    IMAGE_EXTENSIONS,
     SPLITS,
     ImageDataset,
     ImageItem,
@@ -66,6 +67,8 @@ class ImageClassification:
     """The ``image-classification`` task (see the module docstring for its options)."""
 
     name = "image-classification"
+    #: file types ``headstart predict`` picks from a folder
+    input_extensions = tuple(sorted(IMAGE_EXTENSIONS))
 
     def __init__(
         self,
