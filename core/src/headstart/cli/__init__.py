@@ -34,6 +34,7 @@ COMMANDS: tuple[str, ...] = (
     "compare",
     "report",
     "new_plugin",
+    "rank",
 )
 
 

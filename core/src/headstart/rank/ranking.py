@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..experiment.config import ExperimentConfig, parse_config
+from ..options import ConfigError
+from ..registry import get_registry
 from .features import TaskFeatures, task_features
 from .logme import logme
 from .scores import h_score
@@ -62,12 +64,17 @@ def rank_sources(
     """Score every source on the experiment's task (train split); rows sorted best first."""
     if not sources:
         raise ValueError("rank: give at least one source")
+    get_registry()  # load the plugins before the first source's clock starts
     rows = []
     for i, source in enumerate(sources):
         label = labels[i] if labels is not None else source_label(source)
         echo(f"[{i + 1}/{len(sources)}] {label}")
         config = ranking_config(experiment, source)
         tf = task_features(config, cache_dir)
+        try:
+            scores = score(tf)
+        except ValueError as exc:
+            raise ConfigError(f"source {label}: {exc}") from None
         row: dict[str, Any] = {
             "source": label,
             "source_config": dict(config.source),
@@ -77,7 +84,7 @@ def rank_sources(
             "pooling": tf.pooling,
             "features": tf.cache,
             "feature_seconds": tf.seconds,
-            **score(tf),
+            **scores,
         }
         row["seconds"] = row["feature_seconds"] + row["score_seconds"]
         rows.append(row)
