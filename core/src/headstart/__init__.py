@@ -17,7 +17,17 @@ __version__ = "0.1.0"
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads it by name)
 if TYPE_CHECKING:
-    from .data import DataError, read_csv, read_jsonl, read_tsv, require_columns
+    from .data import (
+        CARVED_SPLITS,
+        SPLITS,
+        DataError,
+        Split,
+        check_splits,
+        read_csv,
+        read_jsonl,
+        read_tsv,
+        require_columns,
+    )
     from .engine import CheckpointError, RunContext, TrainerSettings
     from .experiment import ExperimentConfig, format_plan, load_config, parse_config, run_experiment
     from .experiment.build import build  # by its module: mypy confuses the name with the submodule here
@@ -50,10 +60,15 @@ if TYPE_CHECKING:
     from .policies import Policy
     from .registry import UnknownNameError, get_registry
     from .reinit import reset_parameters
+    from .rundir import RunDir, slug
 
 #: Every public name and the module (relative to this package) that defines it.
 _EXPORTS: dict[str, str] = {
     # data
+    "CARVED_SPLITS": ".data",
+    "SPLITS": ".data",
+    "Split": ".data",
+    "check_splits": ".data",
     "DataError": ".data",
     "read_csv": ".data",
     "read_jsonl": ".data",
@@ -121,6 +136,9 @@ _EXPORTS: dict[str, str] = {
     "get_registry": ".registry",
     # reinit
     "reset_parameters": ".reinit",
+    # run directories
+    "RunDir": ".rundir",
+    "slug": ".rundir",
 }
 
 
@@ -138,7 +156,9 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "CARVED_SPLITS",
     "HEAD",
+    "SPLITS",
     "Batch",
     "Block",
     "BlockMapError",
@@ -162,9 +182,11 @@ __all__ = [
     "Predictor",
     "Ranked",
     "RunContext",
+    "RunDir",
     "SequenceHead",
     "SourceModel",
     "SourceProvider",
+    "Split",
     "TargetTask",
     "TaskType",
     "TrainerSettings",
@@ -174,6 +196,7 @@ __all__ = [
     "__version__",
     "build",
     "check_options",
+    "check_splits",
     "format_plan",
     "get_registry",
     "hookimpl",
@@ -191,6 +214,7 @@ __all__ = [
     "reset_parameters",
     "resolve_blocks",
     "run_experiment",
+    "slug",
     "suggest",
     "top_labels",
 ]

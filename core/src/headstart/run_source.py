@@ -17,8 +17,7 @@ from torch import nn
 from .engine.checkpoint import CheckpointError, load_backbone_weights, resolve
 from .interfaces import Block, Features, FeatureSpec, SourceModel, SourceProvider
 from .plugins import hookimpl
-
-CONFIG_FILE = "config.yaml"
+from .rundir import CHECKPOINT_KINDS, RunDir
 
 
 class RunSource:
@@ -69,19 +68,19 @@ class RunSourceProvider:
         masking … — fine-tuning choices of the new run); the weights still come from the run."""
         from .registry import get_registry
 
-        if checkpoint not in ("best", "last"):
+        if checkpoint not in CHECKPOINT_KINDS:
             raise ValueError(f"checkpoint = {checkpoint!r}; valid: best, last")
         run_dir = Path(name).expanduser()
-        config_file = run_dir / CONFIG_FILE
-        if not config_file.is_file():
+        files = RunDir(run_dir)
+        if not files.is_run():
             raise LookupError(
-                f"{run_dir} is not a Headstart run directory (no {CONFIG_FILE}); "
+                f"{run_dir} is not a Headstart run directory (no {RunDir.CONFIG}); "
                 "give the directory that `headstart run` wrote"
             )
-        ckpt_link = run_dir / "checkpoints" / checkpoint
+        ckpt_link = files.checkpoint(checkpoint)
         if not ckpt_link.exists():
             raise CheckpointError(f"{run_dir}: the run has no {checkpoint!r} checkpoint yet (is it finished?)")
-        config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+        config = yaml.safe_load(files.config.read_text(encoding="utf-8"))
         source_cfg = {**config["source"], **options}
         inner = get_registry().source(source_cfg.pop("name"), **source_cfg)
         load_backbone_weights(resolve(ckpt_link), inner.backbone)

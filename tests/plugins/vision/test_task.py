@@ -159,7 +159,10 @@ def test_bad_options_name_the_key(split_tree: Path) -> None:
             r"task\.head = 'svm' is not valid; valid choices: 'linear' \| 'mlp'",
         ),
         ({"data": "builtin:mnist"}, r"unknown built-in dataset; valid: builtin:digits"),
-        ({"data": {"training": "x"}}, r"unknown split\(s\) training"),
+        (
+            {"data": {"training": "x"}},
+            r"data\.training: unknown split \(did you mean 'train'\?\); valid splits: train, val, test",
+        ),
         ({"data": str(split_tree), "augment": {"hflip": 2}}, r"augment\.hflip = 2"),
         ({"data": str(split_tree), "augment": {"flip": 0.5}}, r"task\.augment\.flip: unknown key"),
     ):

@@ -28,6 +28,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_model
 from torch import nn
 
+from ..rundir import RunDir
+
 FORMAT = "headstart-checkpoint"
 VERSION = 1
 WEIGHTS = "model.safetensors"
@@ -117,8 +119,8 @@ def _prune(ckpt_dir: Path) -> None:
 def resolve(path: Path) -> Path:
     """A checkpoint directory from a run directory, a ``checkpoints/<link>`` or a directory."""
     path = Path(path)
-    if (path / "checkpoints" / "last").exists():
-        path = path / "checkpoints" / "last"
+    if RunDir(path).last.exists():
+        path = RunDir(path).last
     if not (path / WEIGHTS).is_file() or not (path / STATE).is_file():
         raise CheckpointError(
             f"{path}: not a Headstart checkpoint directory (expected {WEIGHTS} and {STATE}; "

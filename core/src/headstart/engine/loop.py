@@ -101,9 +101,7 @@ def setup(run: RunContext, resume_from: Path | None = None) -> LoopState:
     run.optimizer = _make_optimizer(run)
     monitor, higher = _monitor(run)
     log = MetricsLog(run.run_dir, write=d.main)
-    cache = FeatureCache(
-        s.feature_cache, Path(s.feature_cache_dir or run.run_dir / "feature_cache"), s.feature_cache_max_mb
-    )
+    cache = FeatureCache(s.feature_cache, Path(s.feature_cache_dir or run.files.feature_cache), s.feature_cache_max_mb)
     if resume_from is not None:
         run_state.restore(run, resume_from)
     log.load(before_epoch=run.epoch)
@@ -265,7 +263,7 @@ def evaluate_and_checkpoint(run: RunContext, state: LoopState, epoch: int, train
     links = ("last", "best") if improved else ("last",)
     if d.main:
         path = ckpt.save_checkpoint(
-            run.run_dir / "checkpoints", f"epoch-{epoch:04d}", run.model, run_state.checkpoint_state(run), links
+            run.files.checkpoints, f"epoch-{epoch:04d}", run.model, run_state.checkpoint_state(run), links
         )
         for kind in links:
             run.hook.headstart_on_checkpoint(run=run, path=str(path), kind=kind)
@@ -299,7 +297,7 @@ def summarize(run: RunContext, state: LoopState) -> dict[str, Any]:
     best_row = next((r for r in rows if r["epoch"] == run.best_epoch), final)
     test = None
     if "test" in task.splits():
-        best_dir = run.run_dir / "checkpoints" / "best"
+        best_dir = run.files.best
         if best_dir.exists():
             ckpt.load_weights(best_dir.resolve(), run.model)
         test = evaluate(run, make_loader(run, "test", train=False), None)

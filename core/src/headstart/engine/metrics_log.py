@@ -8,6 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..rundir import RunDir
+
 
 def _clean(v: Any) -> Any:
     return None if isinstance(v, float) and math.isnan(v) else v
@@ -18,8 +20,8 @@ class MetricsLog:
 
     def __init__(self, run_dir: Path, write: bool = True) -> None:
         self.write = write  # only one process of a distributed run writes
-        self.jsonl = run_dir / "metrics.jsonl"
-        self.csv = run_dir / "metrics.csv"
+        self.jsonl = RunDir(run_dir).metrics
+        self.csv = RunDir(run_dir).metrics_csv
         self.rows: list[dict[str, Any]] = []
 
     def load(self, before_epoch: int) -> None:

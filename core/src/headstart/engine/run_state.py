@@ -12,6 +12,7 @@ import torch
 from ..freeze.apply import Freezer
 from ..interfaces import Phase, SourceModel, TargetTask, TransferPolicy
 from ..model import TransferModel
+from ..rundir import RunDir
 from . import checkpoint as ckpt
 from .distributed import Dist
 from .settings import TrainerSettings
@@ -46,6 +47,11 @@ class RunContext:
     should_stop: bool = False
     trainable_params: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
+
+    @property
+    def files(self) -> RunDir:
+        """The names of the run directory's files (``run.files.metrics``, ``run.files.best`` …)."""
+        return RunDir(self.run_dir)
 
 
 def checkpoint_state(run: RunContext) -> dict[str, Any]:

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from ..options import ConfigError, suggest
+from ..rundir import RunDir, slug
 from .config import apply_overrides, load_yaml, parse_config
-from .run import SUMMARY_FILE, run_experiment
+from .run import run_experiment
 
 MATRIX_KEYS = (
     "name",
@@ -47,7 +48,6 @@ MATRIX_KEYS = (
     "label_budgets",
     "budget_key",
 )
-CELL_FILE = "cell.json"
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,6 @@ def _section(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict) or not isinstance(value.get("name"), str):
         raise ConfigError(f"{where}: expected a name or a mapping with a name, got {value!r}")
     return dict(value)
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-." else "-" for c in text).strip("-")
 
 
 @dataclass
@@ -155,7 +151,7 @@ def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
         parse_config(config)  # every cell is valid before any runs
         opts = ",".join(f"{k}={v}" for k, v in policy.items() if k != "name")
         pname = f"{policy['name']}({opts})" if opts else policy["name"]
-        dirname = f"{_slug(exp_name)}__{_slug(pname)}" + (f"__b{budget}" if budget is not None else "") + f"__s{seed}"
+        dirname = f"{slug(exp_name)}__{slug(pname)}" + (f"__b{budget}" if budget is not None else "") + f"__s{seed}"
         cells.append(Cell(exp_name, pname, seed, budget, config, output_dir / dirname))
 
     prerequisites = []
@@ -165,21 +161,22 @@ def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
         cfg = apply_overrides(
             load_yaml(pre["config"]), [f"{k}={json.dumps(v)}" for k, v in (pre.get("set") or {}).items()]
         )
-        prerequisites.append((str(pre["name"]), cfg, Path(pre.get("run_dir") or output_dir / _slug(str(pre["name"])))))
+        prerequisites.append((str(pre["name"]), cfg, Path(pre.get("run_dir") or output_dir / slug(str(pre["name"])))))
     return Matrix(name, output_dir, cells, prerequisites)
 
 
 def cell_done(run_dir: Path) -> bool:
-    return (run_dir / SUMMARY_FILE).is_file()
+    return RunDir(run_dir).is_finished()
 
 
 def run_cell(config: dict[str, Any], run_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
     """Run one cell (continuing it if it was interrupted); returns its summary."""
-    if cell_done(run_dir):
-        return json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    files = RunDir(run_dir)
+    if files.is_finished():
+        return json.loads(files.summary.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / CELL_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    resume = (run_dir / "checkpoints" / "last").exists()
+    files.cell.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    resume = files.last.exists()
     _, summary = run_experiment(parse_config(config), run_dir, resume=resume)
     return summary
 

@@ -8,6 +8,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..rundir import slug
+
 if TYPE_CHECKING:
     from .report import RunRecord
 
@@ -19,10 +21,6 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-." else "-" for c in text)
 
 
 def _score(row: dict[str, Any]) -> tuple[float, float]:
@@ -62,7 +60,7 @@ def plot_learning_curves(records: list[RunRecord], out: Path) -> list[Path]:
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        path = out / f"curves_{_slug(experiment)}.png"
+        path = out / f"curves_{slug(experiment)}.png"
         fig.tight_layout()
         fig.savefig(path)
         plt.close(fig)
@@ -87,7 +85,7 @@ def plot_budget_curves(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         ax.set(xscale="log", xlabel="labelled examples per class", ylabel=rs[0]["metric"], title=experiment)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        path = out / f"budget_{_slug(experiment)}.png"
+        path = out / f"budget_{slug(experiment)}.png"
         fig.tight_layout()
         fig.savefig(path)
         plt.close(fig)

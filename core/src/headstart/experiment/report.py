@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .matrix import CELL_FILE
-from .run import SUMMARY_FILE
+from ..rundir import RunDir
 
 # two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom
 _T975 = (
@@ -110,16 +109,17 @@ def find_runs(paths: list[Path]) -> list[RunRecord]:
         {
             p.parent
             for root in paths
-            for p in ([root / SUMMARY_FILE] if (root / SUMMARY_FILE).is_file() else root.rglob(SUMMARY_FILE))
+            for p in ([RunDir(root).summary] if RunDir(root).is_finished() else root.rglob(RunDir.SUMMARY))
         }
     )
     for run_dir in dirs:
-        summary = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
-        meta = json.loads((run_dir / CELL_FILE).read_text(encoding="utf-8")) if (run_dir / CELL_FILE).is_file() else {}
+        files = RunDir(run_dir)
+        summary = json.loads(files.summary.read_text(encoding="utf-8"))
+        meta = json.loads(files.cell.read_text(encoding="utf-8")) if files.cell.is_file() else {}
         if meta.get("prerequisite"):
             continue
         curve = []
-        metrics_file = run_dir / "metrics.jsonl"
+        metrics_file = files.metrics
         if metrics_file.is_file():
             curve = [json.loads(line) for line in metrics_file.read_text(encoding="utf-8").splitlines() if line.strip()]
         records.append(
@@ -193,7 +193,7 @@ def write_report(paths: list[Path], out: Path) -> dict[str, Any]:
     records = find_runs(paths)
     if not records:
         raise FileNotFoundError(
-            f"no finished runs (directories with {SUMMARY_FILE}) under {', '.join(map(str, paths))}"
+            f"no finished runs (directories with {RunDir.SUMMARY}) under {', '.join(map(str, paths))}"
         )
     rows = aggregate(records)
     out.mkdir(parents=True, exist_ok=True)

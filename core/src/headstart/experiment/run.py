@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -19,23 +18,16 @@ from ..engine.loop import train
 from ..engine.run_state import RunContext
 from ..options import ConfigError
 from ..plugins import get_plugin_system
+from ..rundir import RunDir, slug
 from .build import build
 from .config import ExperimentConfig, apply_overrides, load_config, load_yaml, parse_config
 
-CONFIG_FILE = "config.yaml"
-SUMMARY_FILE = "summary.json"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "run"
-
 
 def new_run_dir(config: ExperimentConfig) -> Path:
-    """``<output_dir>/<timestamp>_<name or task>_<policy>``, made unique if it exists."""
+    """``<output_dir>/<timestamp>_<name or task>_<policy>`` (names through :func:`slug`), made
+    unique if it exists."""
     stamp = time.strftime("%Y-%m-%dT%H-%M-%S")
-    base = (
-        Path(config.output_dir) / f"{stamp}_{_slug(config.name or config.task['name'])}_{_slug(config.policy['name'])}"
-    )
+    base = Path(config.output_dir) / f"{stamp}_{slug(config.name or config.task['name'])}_{slug(config.policy['name'])}"
     path, n = base, 1
     while path.exists():
         n += 1
@@ -58,7 +50,7 @@ def run_experiment(
     if resume:
         if run_dir is None:
             raise ConfigError("--resume needs the run directory to continue")
-        last = run_dir / "checkpoints" / "last"
+        last = RunDir(run_dir).last
         if last.exists():
             resume_from = ckpt.resolve(last)
     d = ddp.from_env()
@@ -71,7 +63,7 @@ def run_experiment(
     run_dir = ddp.broadcast(run_dir or new_run_dir(config), d)  # one directory for all processes
     if d.main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+        RunDir(run_dir).config.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
         from ..inference.state import save_inference_files
 
         save_inference_files(run_dir, built.source, built.task)  # the run loads without its data
@@ -103,17 +95,17 @@ def run_experiment(
         **summary,
     }
     if d.main:
-        _write_json_atomic(run_dir / SUMMARY_FILE, summary)
+        _write_json_atomic(RunDir(run_dir).summary, summary)
     ddp.barrier(d)
     return run_dir, summary
 
 
 def load_run_config(run_dir: Path, overrides: list[str] | None = None) -> ExperimentConfig:
     """The resolved config saved in a run directory (for ``--resume``)."""
-    file = run_dir / CONFIG_FILE
-    if not file.is_file():
-        raise ConfigError(f"{run_dir}: not a Headstart run directory (no {CONFIG_FILE})")
-    return parse_config(apply_overrides(load_yaml(file), overrides or []))
+    files = RunDir(run_dir)
+    if not files.is_run():
+        raise ConfigError(f"{run_dir}: not a Headstart run directory (no {RunDir.CONFIG})")
+    return parse_config(apply_overrides(load_yaml(files.config), overrides or []))
 
 
 __all__ = ["load_config", "load_run_config", "new_run_dir", "run_experiment"]

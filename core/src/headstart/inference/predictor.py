@@ -28,6 +28,7 @@ from ..model import TransferModel
 from ..options import ConfigError
 from ..policies.base import prepare_model
 from ..registry import UnknownNameError, get_registry
+from ..rundir import CHECKPOINT_KINDS, CheckpointKind, RunDir
 from .state import read_inference_file, source_section
 
 Errors = Literal["raise", "skip"]
@@ -173,8 +174,8 @@ class Predictor:
         return metrics
 
 
-def _checkpoint(run_dir: Path, which: str) -> Path:
-    link = run_dir / "checkpoints" / which
+def _checkpoint(run_dir: Path, which: CheckpointKind) -> Path:
+    link = RunDir(run_dir).checkpoint(which)
     if not link.exists():
         raise ckpt.CheckpointError(f"{run_dir}: the run has no {which!r} checkpoint (is it a finished run?)")
     return ckpt.resolve(link)
@@ -190,7 +191,7 @@ def load(
     """A run directory as a :class:`Predictor` (weights of its ``best`` checkpoint by default),
     on ``device`` (``auto``: CUDA when available). Reads no training data."""
     run_dir = Path(run_dir).expanduser()
-    if checkpoint not in ("best", "last"):
+    if checkpoint not in CHECKPOINT_KINDS:
         raise ConfigError(f"checkpoint = {checkpoint!r}; valid: best, last")
     config = load_run_config(run_dir)
     info = read_inference_file(run_dir)

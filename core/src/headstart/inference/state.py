@@ -22,11 +22,11 @@ from typing import Any
 
 from ..interfaces import PredictingTask, SourceModel, TargetTask
 from ..options import ConfigError
+from ..rundir import RunDir
 
 FORMAT = "headstart-inference"
 VERSION = 1
-INFERENCE_FILE = "inference.json"
-SOURCE_FILES = Path("inference") / "source"
+INFERENCE_FILE = RunDir.INFERENCE
 FILES_MARK = "{files}"
 
 
@@ -37,11 +37,11 @@ def save_inference_files(run_dir: Path, source: SourceModel, task: TargetTask) -
     section = None
     save = getattr(source, "save_for_inference", None)
     if callable(save):
-        folder = run_dir / SOURCE_FILES
+        folder = RunDir(run_dir).inference_source
         folder.mkdir(parents=True, exist_ok=True)
         section = save(folder)
     data = {"format": FORMAT, "version": VERSION, "task": task.inference_state(), "source": section}
-    file = run_dir / INFERENCE_FILE
+    file = RunDir(run_dir).inference
     tmp = file.with_name(f".{file.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, file)
@@ -50,7 +50,7 @@ def save_inference_files(run_dir: Path, source: SourceModel, task: TargetTask) -
 
 def read_inference_file(run_dir: Path) -> dict[str, Any]:
     """The content of ``inference.json``, checked; ConfigError naming the file otherwise."""
-    file = run_dir / INFERENCE_FILE
+    file = RunDir(run_dir).inference
     if not file.is_file():
         raise ConfigError(
             f"{run_dir}: no {INFERENCE_FILE}; the run was made by an older Headstart or its task "
@@ -71,7 +71,7 @@ def source_section(run_dir: Path, saved: Mapping[str, Any] | None, config_source
     """The source section to rebuild: the saved one with ``{files}`` resolved, else the config's."""
     if not saved:
         return dict(config_source)
-    folder = str((run_dir / SOURCE_FILES).resolve())
+    folder = str(RunDir(run_dir).inference_source.resolve())
 
     def fill(value: Any) -> Any:
         if isinstance(value, str):

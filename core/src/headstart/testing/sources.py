@@ -20,6 +20,7 @@ from ..engine.checkpoint import CheckpointError, load_weights, save_checkpoint
 from ..freeze.blockmap import BlockMapError, resolve_blocks
 from ..interfaces import HEAD, Block, Features, FeatureSpec, SourceModel, SourceProvider
 from ..registry import Registry, UnknownNameError, get_registry
+from ..rundir import RunDir
 from .errors import ContractError
 
 #: A name no provider serves, used to check "errors for bad names".
@@ -161,7 +162,7 @@ def check_reinitialize_and_round_trip(source: SourceModel, tmp_path: Path | None
     original = _snapshot(source.backbone)
     with _tmpdir(tmp_path) as d:
         try:
-            path = save_checkpoint(d / "checkpoints", "contract", source.backbone, {})
+            path = save_checkpoint(RunDir(d).checkpoints, "contract", source.backbone, {})
         except Exception as exc:
             raise ContractError(f"source {source.name!r}: its weights cannot be checkpointed ({exc})") from exc
         source.reinitialize(7)

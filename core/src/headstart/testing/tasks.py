@@ -23,6 +23,7 @@ from ..freeze.apply import Freezer
 from ..interfaces import HEAD, Batch, Features, FeatureSpec, Phase, SourceModel, TargetTask
 from ..model import TransferModel
 from ..registry import UnknownNameError, get_registry
+from ..rundir import RunDir
 from .errors import ContractError
 from .sources import _tmpdir, check_forward
 
@@ -176,7 +177,7 @@ def check_round_trip(task: TargetTask, source: SourceModel, batch: Batch, tmp_pa
     with torch.no_grad():
         before = model(batch["inputs"])
     with _tmpdir(tmp_path) as d:
-        path = save_checkpoint(d / "checkpoints", "contract", model, {})
+        path = save_checkpoint(RunDir(d).checkpoints, "contract", model, {})
         source.reinitialize(3)
         fresh = TransferModel(source, task.build_head(source.output_spec)).eval()
         load_weights(path, fresh)
@@ -279,7 +280,7 @@ def check_training_run(
         }
     )
     run_dir, summary = run_experiment(config, tmp_path / "run")
-    if summary.get("epochs_run") != 1 or not (run_dir / "checkpoints" / "last").exists():
+    if summary.get("epochs_run") != 1 or not RunDir(run_dir).last.exists():
         raise ContractError(f"a one-epoch run of task {task['name']!r} did not finish: {summary}")
     loss = summary["final"].get("train_loss")
     if not isinstance(loss, float) or not math.isfinite(loss):

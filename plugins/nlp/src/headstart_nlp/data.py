@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from headstart import DataError
+from headstart import CARVED_SPLITS, DataError
 
 from .local import package_dir
 
@@ -215,7 +215,7 @@ def carve(rows: list[Any], sizes: dict[str, float], seed: int, where: str) -> di
     out: dict[str, list[Any]] = {}
     start = 0
     for split, size in sizes.items():
-        if split not in ("val", "test"):
+        if split not in CARVED_SPLITS:
             raise ValueError(f"{where}.{split}: only val and test can be carved from train")
         if size <= 0:
             raise ValueError(f"{where}.{split} = {size}: give a count >= 1 or a fraction in (0, 1)")

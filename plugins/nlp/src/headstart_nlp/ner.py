@@ -19,12 +19,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from headstart import Batch, DataError, FeatureSpec, SequenceHead, SourceModel
+from headstart import SPLITS, Batch, DataError, FeatureSpec, SequenceHead, SourceModel, check_splits
 
 from .data import read_conll
 from .entities import SCHEMES, Scheme, check_tags, entities, split_tag
 
-SPLITS = ("train", "val", "test")
 IGNORE = -100
 
 #: One sentence: (words, tag ids).
@@ -57,11 +56,7 @@ class TokenClassification:
         dropout: float = 0.1,
         seed: int = 0,
     ) -> None:
-        unknown = sorted(set(data) - set(SPLITS))
-        if unknown:
-            raise ValueError(f"data.{unknown[0]}: unknown split; valid splits: {', '.join(SPLITS)}")
-        if "train" not in data:
-            raise ValueError(f"data needs a train file; got splits {', '.join(data) or '(none)'}")
+        check_splits(data)
         if scheme not in SCHEMES:
             raise ValueError(f"scheme {scheme!r} is not valid; valid: {', '.join(SCHEMES)}")
         if max_length < 4:

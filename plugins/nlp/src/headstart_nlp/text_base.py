@@ -14,28 +14,15 @@ from typing import Any, Literal
 
 import torch
 
-from headstart import Batch, DataError, FeatureSpec, SourceModel, require_columns
+from headstart import SPLITS, Batch, DataError, FeatureSpec, SourceModel, check_splits, require_columns
 
 from .data import carve, read_table
 
 TableFormat = Literal["auto", "csv", "tsv", "glue-tsv", "jsonl"]
 Pooling = Literal["auto", "mean", "cls"]
-SPLITS = ("train", "val", "test")
 
 #: One example: (text, second text or None, target).
 Example = tuple[str, str | None, Any]
-
-
-def check_data_option(data: dict[str, str], split: dict[str, float] | None) -> None:
-    """``data`` names a train file and only known splits; ``split`` carves only missing ones."""
-    unknown = sorted(set(data) - set(SPLITS))
-    if unknown:
-        raise ValueError(f"data.{unknown[0]}: unknown split; valid splits: {', '.join(SPLITS)}")
-    if "train" not in data:
-        raise ValueError(f"data needs a train file; got splits {', '.join(data) or '(none)'}")
-    for name in split or {}:
-        if name in data:
-            raise ValueError(f"split.{name}: the {name} split is a file in data already; carve it or give it, not both")
 
 
 def text_of(row: dict[str, Any], column: str) -> str:
@@ -69,7 +56,7 @@ class TextTask:
         dropout: float = 0.1,
         seed: int = 0,
     ) -> None:
-        check_data_option(data, split)
+        check_splits(data, split)
         if max_length < 4:
             raise ValueError(f"max_length must be at least 4 tokens, got {max_length}")
         if not 0.0 <= dropout < 1.0:

@@ -16,9 +16,9 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from headstart import Batch, ClassificationHead, DataError, FeatureSpec, SourceModel, top_labels
+from headstart import SPLITS, Batch, ClassificationHead, DataError, FeatureSpec, SourceModel, top_labels
 
-from .text_base import SPLITS, Example, Pooling, TableFormat, TextTask
+from .text_base import Example, Pooling, TableFormat, TextTask
 
 
 class TextClassification(TextTask):

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from headstart import (
+    SPLITS,
     Batch,
     ClassificationHead,
     DataError,
@@ -27,6 +28,7 @@ from headstart import (
     SequenceHead,
     SourceModel,
     check_options,
+    check_splits,
     input_path,
     top_labels,
 )
@@ -37,7 +39,6 @@ from .formats import AUDIO_SUFFIXES, reader, split_locations
 from .vocab import BLANK, CharVocabulary, normalize_text
 
 log = logging.getLogger("headstart.speech")
-SPLITS = ("train", "val", "test")
 
 
 class _AudioTask:
@@ -61,10 +62,7 @@ class _AudioTask:
     ) -> None:
         if (data is None) == (synthesize is None):
             raise ValueError("give data (a dataset root, or {train: …, val: …, test: …}) or synthesize, not both")
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(SPLITS))
-            if unknown or "train" not in data:
-                raise ValueError(f"data: splits are {', '.join(SPLITS)} with train required; got {', '.join(data)}")
+        check_splits(data if isinstance(data, dict) else None)
         reader(format)  # an unknown format fails now, with the valid choices
         if synthesize is not None:
             from .synth import synth_options

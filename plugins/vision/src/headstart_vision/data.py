@@ -24,7 +24,6 @@ from PIL import Image, UnidentifiedImageError
 from headstart import DataError, read_csv, require_columns
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
-SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,22 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from headstart import Batch, ClassificationHead, DataError, FeatureSpec, Ranked, SourceModel, input_path, top_labels
+from headstart import (
+    SPLITS,
+    Batch,
+    ClassificationHead,
+    DataError,
+    FeatureSpec,
+    Ranked,
+    SourceModel,
+    check_splits,
+    input_path,
+    top_labels,
+)
 
 from .data import (
     BUILTIN_DATASETS,
     IMAGE_EXTENSIONS,
-    SPLITS,
     ImageDataset,
     ImageItem,
     check_labels,
@@ -87,21 +97,16 @@ class ImageClassification:
         path_column: str = "path",
         label_column: str = "label",
     ) -> None:
-        if isinstance(data, dict):
-            unknown = [k for k in data if k not in SPLITS]
-            if unknown:
-                raise ValueError(f"data: unknown split(s) {', '.join(unknown)}; valid: {', '.join(SPLITS)}")
-            if "train" not in data:
-                raise ValueError(f"data needs a train entry; got {', '.join(data) or '(none)'}")
-        elif data.startswith(BUILTIN_PREFIX) and data[len(BUILTIN_PREFIX) :] not in BUILTIN_DATASETS:
+        check_splits(data if isinstance(data, dict) else None, split)
+        if (
+            isinstance(data, str)
+            and data.startswith(BUILTIN_PREFIX)
+            and data[len(BUILTIN_PREFIX) :] not in BUILTIN_DATASETS
+        ):
             raise ValueError(
                 f"data = {data!r}: unknown built-in dataset; valid: "
                 + ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_DATASETS)
             )
-        if split is not None:
-            unknown = [k for k in split if k not in ("val", "test")]
-            if unknown:
-                raise ValueError(f"split: unknown key(s) {', '.join(unknown)}; valid: val, test")
         if max_per_class is not None and max_per_class < 1:
             raise ValueError(f"max_per_class = {max_per_class}: expected >= 1")
         if hidden < 1 or not 0.0 <= dropout < 1.0:

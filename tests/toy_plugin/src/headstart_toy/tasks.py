@@ -8,7 +8,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from headstart import Batch, DataError, Features, FeatureSpec, SourceModel, get_registry, require_columns, top_labels
+from headstart import (
+    Batch,
+    DataError,
+    Features,
+    FeatureSpec,
+    SourceModel,
+    check_splits,
+    get_registry,
+    require_columns,
+    top_labels,
+)
 
 
 class LinearHead(nn.Module):
@@ -37,8 +47,7 @@ class VectorClassification:
     ) -> None:
         if (data is None) == (synthetic is None):
             raise ValueError("give either data (CSV files per split) or synthetic, not both or neither")
-        if data is not None and "train" not in data:
-            raise ValueError(f"data needs a train file; got splits {', '.join(data) or '(none)'}")
+        check_splits(data)
         self.data, self.synthetic, self.label_column, self.max_per_class = data, synthetic, label_column, max_per_class
         self.examples: dict[str, list[tuple[torch.Tensor, int]]] = {}
         self.labels: list[str] = []
