@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     written = write_report([matrix.output_dir], out)
     print()
     print(markdown_table(written["rows"]))
+    for c in written.get("rank") or []:  # rank: true — how well the estimates predicted the results
+        print(f"{c['task']} × {c['policy']}: Kendall τ(LogME, {c['metric']}) = {c['tau_logme']:.3f}")
     print(f"\nreport: {written['report']}")
     print("plots:  " + ", ".join(written["plots"]))
     return 0

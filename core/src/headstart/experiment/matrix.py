@@ -15,6 +15,8 @@ A matrix file::
     seeds: [0, 1, 2]
     label_budgets: [10, 50]                # optional: sets task.<budget_key> per cell
     budget_key: max_per_class
+    rank: true                             # optional: rank each task's sources first (LogME, H-score);
+                                           # the report shows estimate vs result and Kendall's tau
 
 Cells are experiments × policies × label budgets × seeds. A cell whose directory has a
 ``summary.json`` is finished and is not run again; a cell interrupted mid-run continues from its
@@ -47,6 +49,7 @@ MATRIX_KEYS = (
     "seeds",
     "label_budgets",
     "budget_key",
+    "rank",
 )
 
 
@@ -96,6 +99,7 @@ class Matrix:
     output_dir: Path
     cells: list[Cell]
     prerequisites: list[tuple[str, dict[str, Any], Path]]
+    rank: bool = False  # rank each task's sources (LogME, H-score) before the cells run
 
 
 def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
@@ -162,7 +166,10 @@ def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
             load_yaml(pre["config"]), [f"{k}={json.dumps(v)}" for k, v in (pre.get("set") or {}).items()]
         )
         prerequisites.append((str(pre["name"]), cfg, Path(pre.get("run_dir") or output_dir / slug(str(pre["name"])))))
-    return Matrix(name, output_dir, cells, prerequisites)
+    rank = data.get("rank", False)
+    if not isinstance(rank, bool):
+        raise ConfigError(f"rank: expected true or false, got {rank!r}")
+    return Matrix(name, output_dir, cells, prerequisites, rank)
 
 
 def cell_done(run_dir: Path) -> bool:
@@ -187,6 +194,10 @@ def run_matrix(matrix: Matrix, *, echo: Any = print) -> list[tuple[Cell, dict[st
         state = "done" if cell_done(run_dir) else "running"
         echo(f"[prerequisite] {name} → {run_dir} ({state})")
         run_cell(config, run_dir, {"experiment": name, "policy": config.get("policy"), "prerequisite": True})
+    if matrix.rank:  # after the prerequisites: a run: source may be one of them
+        from ..rank.compare import rank_matrix
+
+        rank_matrix(matrix, echo=echo)
     results = []
     total = len(matrix.cells)
     for i, cell in enumerate(matrix.cells, 1):

@@ -219,5 +219,11 @@ def write_report(paths: list[Path], out: Path) -> dict[str, Any]:
         "",
     ]
     md += [f"![{p.stem}]({p.name})" for p in plots]
+    from ..rank.compare import compare_estimates, markdown, read_groups
+
+    ranked = compare_estimates(read_groups(paths), rows)  # a matrix run with `rank: true`
+    if ranked:
+        md += ["", *markdown(ranked)]
+        (out / "rank_vs_results.json").write_text(json.dumps(ranked, indent=2, default=str) + "\n", encoding="utf-8")
     (out / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
-    return {"rows": rows, "plots": [str(p) for p in plots], "report": str(out / "report.md")}
+    return {"rows": rows, "plots": [str(p) for p in plots], "report": str(out / "report.md"), "rank": ranked}
