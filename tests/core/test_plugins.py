@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from headstart import hookimpl
+from headstart import PolicyType, hookimpl
+from headstart.freeze.policies import Full
 from headstart.plugins import BUILTIN_PLUGINS, PluginError, load_plugins
+from headstart.registry import Registry, UnknownNameError
 
 
 def _entry_point(name: str, value: str) -> md.EntryPoint:
@@ -106,3 +108,100 @@ def test_hook_tracing_prints_calls(monkeypatch: pytest.MonkeyPatch, capsys: pyte
     err = capsys.readouterr().err
     assert "[headstart hook] headstart_policies" in err
     assert "returned 1 result(s)" in err
+
+
+class _RaisingPolicies:
+    """A plugin whose contribution hook raises, with an event hook that must stop running too."""
+
+    @hookimpl
+    def headstart_policies(self) -> list[object]:
+        raise RuntimeError("policy table is corrupt")
+
+    @hookimpl
+    def headstart_on_run_start(self, run: object) -> None:
+        raise AssertionError("a failed plugin's events must not run")
+
+
+def test_a_contribution_hook_that_raises_fails_only_its_plugin(plugin_modules: Path) -> None:
+    system = load_plugins(entry_points=[_entry_point("good", "hs_good_plugin")])
+    system.register(_RaisingPolicies(), "raising")
+    with pytest.warns(RuntimeWarning, match="plugin 'raising' disabled"):
+        contributions = system.contributions()
+    assert [f.name for f in system.failures] == ["raising"]
+    error = system.failures[0].error
+    assert error == "headstart_policies() raised RuntimeError: policy table is corrupt"
+    assert "\n" not in error
+    assert "raising" not in system.infos and not system.pm.has_plugin("raising")
+    assert system.plugin_contributions("good") == {"policies": ["mine"]}
+    assert all(plugin != "raising" for items in contributions.values() for plugin, _ in items)
+    registry = Registry.build(system)
+    assert registry.policy_type("mine").name == "mine"
+    with pytest.raises(UnknownNameError, match=r"Plugin 'raising' failed to load \(headstart_policies\(\) raised"):
+        registry.policy_type("corrupt-one")
+    system.hook.headstart_on_run_start(run=None)  # the failed plugin's event is gone
+
+
+def test_a_contribution_hook_returning_no_list_fails_its_plugin() -> None:
+    class NotAList:
+        @hookimpl
+        def headstart_metrics(self) -> dict[str, int]:
+            return {"accuracy": 1}
+
+    system = load_plugins(entry_points=[])
+    system.register(NotAList(), "dict-metrics")
+    with pytest.warns(RuntimeWarning):
+        assert "dict-metrics" not in system.infos
+    assert system.failures[0].error == "headstart_metrics() must return a list, not dict"
+    assert "accuracy" in Registry.build(system).metrics  # the built-in metric is still there
+
+
+def test_two_implementations_of_one_hook_in_a_module_are_both_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "hs_two_impls.py").write_text(
+        "from headstart import hookimpl, PolicyType\n"
+        "from headstart.freeze.policies import Full\n"
+        "class A(Full):\n    name = 'a'\n"
+        "class B(Full):\n    name = 'b'\n"
+        "@hookimpl\ndef headstart_policies():\n    return [PolicyType('a', A)]\n"
+        "@hookimpl(specname='headstart_policies')\ndef more_policies():\n    return [PolicyType('b', B)]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        system = load_plugins(entry_points=[_entry_point("two", "hs_two_impls")])
+        assert sorted(system.plugin_contributions("two")["policies"]) == ["a", "b"]
+        assert {"a", "b"} <= set(Registry.build(system).policies)
+    finally:
+        sys.modules.pop("hs_two_impls", None)
+
+
+def test_the_registry_is_cached_on_its_plugin_system_and_rebuilt_after_a_registration() -> None:
+    system = load_plugins(entry_points=[])
+    first = system.cached(Registry.build)
+    assert system.cached(Registry.build) is first
+
+    class Extra:
+        @hookimpl
+        def headstart_policies(self) -> list[PolicyType]:
+            return [PolicyType("extra", Full)]
+
+    system.register(Extra(), "extra")
+    rebuilt = system.cached(Registry.build)
+    assert rebuilt is not first and "extra" in rebuilt.policies and "extra" not in first.policies
+
+
+def test_headstart_plugins_lists_a_raising_plugin_as_failed_and_the_rest(
+    fresh_plugins: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from headstart.cli import main
+    from headstart.plugins import reset_plugin_system
+
+    system = load_plugins(entry_points=[])
+    system.register(_RaisingPolicies(), "raising")
+    reset_plugin_system(system)
+    with pytest.warns(RuntimeWarning):
+        assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "policies     linear-probe, full, top-k" in out  # the built-ins still work
+    failed = out.split("failed to load:")[1].strip().splitlines()
+    assert failed == ["raising (_RaisingPolicies): headstart_policies() raised RuntimeError: policy table is corrupt"]

@@ -19,18 +19,21 @@ import importlib.metadata as md
 import os
 import sys
 import traceback
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pluggy
 
 from . import hookspecs
+from .version import __version__
 
 PROJECT = "headstart"
 ENTRY_POINT_GROUP = "headstart"
 hookimpl = pluggy.HookimplMarker(PROJECT)
+T = TypeVar("T")
 
 #: Modules of core registered as built-in plugins, in this order.
 BUILTIN_PLUGINS = (
@@ -78,15 +81,31 @@ class PluginInfo:
 
 @dataclass
 class PluginSystem:
-    """A pluggy manager plus what was learned while loading plugins."""
+    """A pluggy manager plus what was learned while loading plugins.
+
+    Contributions are collected once per plugin set (registering a plugin starts over), each
+    plugin's contribution hooks on their own: a plugin whose hook raises or returns something
+    other than a list is unregistered and recorded in :attr:`failures`; the others keep working.
+    What is built from the contributions (the registry) is cached here too, so it is forgotten
+    together with the plugins it came from.
+    """
 
     pm: pluggy.PluginManager
-    infos: dict[str, PluginInfo] = field(default_factory=dict)
+    _infos: dict[str, PluginInfo] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
+    _contributions: dict[str, list[tuple[str, Any]]] | None = field(default=None, init=False, repr=False)
+    _cache: dict[Callable[[PluginSystem], Any], Any] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def hook(self) -> Any:
         return self.pm.hook
+
+    @property
+    def infos(self) -> dict[str, PluginInfo]:
+        """The loaded plugins by name (contributions are collected first: a plugin whose
+        contribution hook fails is not among them, but in :attr:`failures`)."""
+        self.contributions()
+        return self._infos
 
     def register(
         self,
@@ -105,7 +124,7 @@ class PluginSystem:
         except pluggy.PluginValidationError as exc:
             self.pm.unregister(name=name)
             raise PluginError(f"plugin {name!r}: {exc}") from exc
-        self.infos[name] = PluginInfo(
+        self._infos[name] = PluginInfo(
             name=name,
             module=getattr(plugin, "__name__", type(plugin).__name__),
             version=version,
@@ -113,18 +132,68 @@ class PluginSystem:
             builtin=builtin,
             hooks=sorted(h.name for h in self.pm.get_hookcallers(plugin) or []),
         )
+        self.forget()
+
+    def forget(self) -> None:
+        """Collect contributions again on next use (after plugins were (un)registered on ``pm``)."""
+        self._contributions = None
+        self._cache.clear()
+
+    def contributions(self) -> dict[str, list[tuple[str, Any]]]:
+        """``(plugin name, item)`` of every contribution hook, by hook name, in registration order."""
+        if self._contributions is None:
+            found: dict[str, list[tuple[str, Any]]] = {hook_name: [] for hook_name in CONTRIBUTION_HOOKS}
+            broken: dict[str, str] = {}
+            for hook_name, items in found.items():
+                for impl in getattr(self.pm.hook, hook_name).get_hookimpls():  # registration order
+                    if impl.plugin_name in broken:
+                        continue
+                    try:
+                        got = _call_contribution_hook(impl.function, hook_name, impl.plugin_name)
+                    except Exception as exc:  # a broken plugin must never stop the others
+                        why = str(exc) if isinstance(exc, PluginError) else f"raised {type(exc).__name__}: {exc}"
+                        broken[impl.plugin_name] = f"{hook_name}() {why}"
+                        continue
+                    items.extend((impl.plugin_name, item) for item in got)
+            for name, error in broken.items():
+                self._disable(name, error)
+            self._contributions = {
+                hook_name: [(plugin, item) for plugin, item in items if plugin not in broken]
+                for hook_name, items in found.items()
+            }
+        return self._contributions
+
+    def cached(self, build: Callable[[PluginSystem], T]) -> T:
+        """``build(self)``, computed once per plugin set (the registry is kept this way)."""
+        if build not in self._cache:
+            self._cache[build] = build(self)
+        return cast(T, self._cache[build])
 
     def plugin_contributions(self, name: str) -> dict[str, list[str]]:
         """What one plugin contributes, by kind (``sources`` lists schemes)."""
-        plugin = self.pm.get_plugin(name)
         out: dict[str, list[str]] = {}
-        for hook_name, kind in CONTRIBUTION_HOOKS.items():
-            caller = getattr(self.pm.hook, hook_name)
-            for impl in caller.get_hookimpls():
-                if impl.plugin is plugin:
-                    items = impl.function() or []
-                    out[kind] = [getattr(i, "id", None) or getattr(i, "scheme", None) or i.name for i in items]
+        for hook_name, items in self.contributions().items():
+            for plugin, item in items:
+                if plugin == name:
+                    label = getattr(item, "id", None) or getattr(item, "scheme", None) or item.name
+                    out.setdefault(CONTRIBUTION_HOOKS[hook_name], []).append(label)
         return out
+
+    def _disable(self, name: str, error: str) -> None:
+        info = self._infos.pop(name, None)
+        origin = info.module if info else "unknown origin"
+        self.pm.unregister(name=name)
+        self.failures.append(PluginFailure(name, origin, error))
+        warnings.warn(f"headstart plugin {name!r} disabled: {error}", RuntimeWarning, stacklevel=3)
+
+
+def _call_contribution_hook(function: Callable[[], Any], hook_name: str, plugin: str) -> list[Any] | tuple[Any, ...]:
+    got = function()
+    if os.environ.get("HEADSTART_TRACE_HOOKS"):
+        print(f"[headstart hook] {hook_name} ({plugin}) returned {len(got or [])} item(s)", file=sys.stderr)
+    if not isinstance(got, list | tuple):
+        raise PluginError(f"must return a list, not {type(got).__name__}")
+    return got
 
 
 def _check_hook_names(plugin: object, name: str) -> None:
@@ -169,8 +238,6 @@ def load_plugins(
     system = PluginSystem(pm)
     if os.environ.get("HEADSTART_TRACE_HOOKS"):
         _trace(pm)
-    from . import __version__
-
     for modname in BUILTIN_PLUGINS:
         system.register(
             importlib.import_module(modname), modname, builtin=True, distribution="headstart", version=__version__
@@ -218,9 +285,6 @@ def get_plugin_system() -> PluginSystem:
 
 
 def reset_plugin_system(system: PluginSystem | None = None) -> None:
-    """Forget the loaded plugins (or install ``system``); the registry is rebuilt on next use."""
+    """Forget the loaded plugins (or install ``system``), and with them the registry built from them."""
     global _SYSTEM
     _SYSTEM = system
-    from . import registry
-
-    registry.reset_registry()

@@ -8,14 +8,14 @@ matches and the valid choices.
 from __future__ import annotations
 
 import difflib
-import os
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .interfaces import DatasetFormat, LocalModel, Metric, PolicyType, SourceModel, SourceProvider, TaskType
 from .plugins import PluginError, PluginSystem, get_plugin_system
+
+T = TypeVar("T")
 
 
 class UnknownNameError(LookupError):
@@ -47,29 +47,17 @@ class Registry:
     formats: dict[str, tuple[str, DatasetFormat]]
     metrics: dict[str, tuple[str, Metric]]
     local_models: dict[tuple[str, str], tuple[str, LocalModel]]
+    failed: str = ""  # which plugins failed to load, and why: a likely reason for an unknown name
 
     @classmethod
     def build(cls, system: PluginSystem) -> Registry:
-        def items(hook_name: str) -> list[tuple[str, Any]]:
-            out: list[tuple[str, Any]] = []
-            for impl in getattr(system.pm.hook, hook_name).get_hookimpls():  # registration order
-                got = impl.function()
-                if os.environ.get("HEADSTART_TRACE_HOOKS"):
-                    print(
-                        f"[headstart hook] {hook_name} ({impl.plugin_name}) returned {len(got or [])} item(s)",
-                        file=sys.stderr,
-                    )
-                if not isinstance(got, list | tuple):
-                    raise PluginError(
-                        f"plugin {impl.plugin_name!r}: {hook_name}() must return a list, not {type(got).__name__}"
-                    )
-                out.extend((impl.plugin_name, item) for item in got)
-            return out
+        """Index the contributions of ``system``'s plugins; a name contributed twice is an error."""
+        contributed = system.contributions()
 
-        def collect(hook_name: str, key: str) -> dict[Any, tuple[str, Any]]:
+        def collect(hook_name: str, key: Callable[[Any], Hashable]) -> dict[Any, tuple[str, Any]]:
             out: dict[Any, tuple[str, Any]] = {}
-            for plugin, item in items(hook_name):
-                name = key(item) if callable(key) else getattr(item, key)
+            for plugin, item in contributed[hook_name]:
+                name = key(item)
                 if name in out:
                     raise PluginError(
                         f"{hook_name.removeprefix('headstart_')} entry {name!r} is contributed by both "
@@ -79,15 +67,16 @@ class Registry:
             return out
 
         providers: dict[str, list[tuple[str, SourceProvider]]] = {}
-        for plugin, provider in items("headstart_source_providers"):
+        for plugin, provider in contributed["headstart_source_providers"]:
             providers.setdefault(provider.scheme, []).append((plugin, provider))
         return cls(
             providers=providers,
-            tasks=collect("headstart_task_types", "name"),
-            policies=collect("headstart_policies", "name"),
-            formats=collect("headstart_dataset_formats", "name"),
-            metrics=collect("headstart_metrics", "name"),
-            local_models=collect("headstart_local_models", lambda m: (m.scheme, m.id)),  # type: ignore[arg-type]
+            tasks=collect("headstart_task_types", _name),
+            policies=collect("headstart_policies", _name),
+            formats=collect("headstart_dataset_formats", _name),
+            metrics=collect("headstart_metrics", _name),
+            local_models=collect("headstart_local_models", lambda m: (m.scheme, m.id)),
+            failed=" ".join(f"Plugin {f.name!r} failed to load ({f.error})." for f in system.failures),
         )
 
     # --- sources ---------------------------------------------------------------------------
@@ -97,7 +86,7 @@ class Registry:
                 "source scheme",
                 scheme,
                 sorted(self.providers),
-                hint="Install the domain plugin that provides it (see `headstart plugins`).",
+                hint=f"Install the domain plugin that provides it (see `headstart plugins`). {self.failed}".strip(),
             )
         return [p for _, p in self.providers[scheme]]
 
@@ -132,35 +121,34 @@ class Registry:
         return found[1] if found else None
 
     # --- everything else -------------------------------------------------------------------
-    def _get(self, table: dict[str, tuple[str, Any]], kind: str, name: str) -> Any:
+    def _get(self, table: dict[str, tuple[str, T]], kind: str, name: str) -> T:
         if name not in table:
-            raise UnknownNameError(kind, name, sorted(table))
+            raise UnknownNameError(kind, name, sorted(table), hint=self.failed)
         return table[name][1]
 
     def task_type(self, name: str) -> TaskType:
-        return self._get(self.tasks, "task", name)  # type: ignore[no-any-return]
+        return self._get(self.tasks, "task", name)
 
     def policy_type(self, name: str) -> PolicyType:
-        return self._get(self.policies, "policy", name)  # type: ignore[no-any-return]
+        return self._get(self.policies, "policy", name)
 
     def dataset_format(self, name: str) -> DatasetFormat:
-        return self._get(self.formats, "dataset format", name)  # type: ignore[no-any-return]
+        return self._get(self.formats, "dataset format", name)
 
     def metric(self, name: str) -> Metric:
-        return self._get(self.metrics, "metric", name)  # type: ignore[no-any-return]
+        return self._get(self.metrics, "metric", name)
 
 
-_REGISTRY: Registry | None = None
+def _name(item: Any) -> Hashable:
+    name: str = item.name
+    return name
 
 
 def get_registry() -> Registry:
-    """The registry of the process-wide plugin system, built on first use."""
-    global _REGISTRY
-    if _REGISTRY is None:
-        _REGISTRY = Registry.build(get_plugin_system())
-    return _REGISTRY
+    """The registry of the process-wide plugin system, built on first use and cached with it."""
+    return get_plugin_system().cached(Registry.build)
 
 
 def reset_registry() -> None:
-    global _REGISTRY
-    _REGISTRY = None
+    """Build the registry again on next use (after plugins were registered on ``pm`` directly)."""
+    get_plugin_system().forget()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..rundir import slug
 
 if TYPE_CHECKING:
-    from .report import RunRecord
+    from .records import RunRecord
 
 
 def _pyplot() -> Any:

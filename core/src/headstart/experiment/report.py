@@ -10,11 +10,11 @@ import csv
 import json
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..rundir import RunDir
+from .records import RunRecord
 
 # two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom
 _T975 = (
@@ -71,35 +71,6 @@ def mean_ci95(values: list[float]) -> tuple[float, float]:
         return mean, 0.0
     sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
     return mean, t_quantile_975(len(xs) - 1) * sd / math.sqrt(len(xs))
-
-
-@dataclass
-class RunRecord:
-    """What a report needs from one run directory."""
-
-    run_dir: Path
-    experiment: str
-    policy: str
-    seed: int
-    budget: int | None
-    metric: str
-    summary: dict[str, Any]
-    curve: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def best(self) -> float:
-        value = self.summary["best"]["value"]
-        return math.nan if value is None else float(value)
-
-    @property
-    def final(self) -> float:
-        value = self.summary["final"].get(f"val_{self.metric}")
-        return math.nan if value is None else float(value)
-
-    @property
-    def test(self) -> float:
-        value = (self.summary.get("test") or {}).get(self.metric)
-        return math.nan if value is None else float(value)
 
 
 def find_runs(paths: list[Path]) -> list[RunRecord]:
