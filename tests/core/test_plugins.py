@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from headstart import PolicyType, hookimpl
-from headstart.freeze.policies import Full
 from headstart.plugins import BUILTIN_PLUGINS, PluginError, load_plugins
+from headstart.policies import Full
 from headstart.registry import Registry, UnknownNameError
 
 
@@ -160,7 +160,7 @@ def test_two_implementations_of_one_hook_in_a_module_are_both_listed(
 ) -> None:
     (tmp_path / "hs_two_impls.py").write_text(
         "from headstart import hookimpl, PolicyType\n"
-        "from headstart.freeze.policies import Full\n"
+        "from headstart.policies import Full\n"
         "class A(Full):\n    name = 'a'\n"
         "class B(Full):\n    name = 'b'\n"
         "@hookimpl\ndef headstart_policies():\n    return [PolicyType('a', A)]\n"
