@@ -20,7 +20,7 @@ $(STAMP): Makefile core/pyproject.toml tests/toy_plugin/pyproject.toml $(PLUGINS
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e 'core[test]' $(foreach p,$(PLUGINS),-e '$(dir $(p))[test]') -e tests/toy_plugin
+	$(PIP) install --quiet -e 'core[test,export,tensorboard]' $(foreach p,$(PLUGINS),-e '$(dir $(p))[test]') -e tests/toy_plugin
 	$(foreach f,$(NODEPS),$(PIP) install --quiet --no-deps -r $(f) &&) true
 	$(PY) -c "import torch, torchvision, torchaudio; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'torchaudio', torchaudio.__version__)"
 	touch $(STAMP)

@@ -17,6 +17,7 @@ from .version import __version__
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads it by name)
 if TYPE_CHECKING:
+    from .api import RunResult, add_callback, remove_callback, run
     from .data import (
         CARVED_SPLITS,
         SPLITS,
@@ -64,6 +65,11 @@ if TYPE_CHECKING:
 
 #: Every public name and the module (relative to this package) that defines it.
 _EXPORTS: dict[str, str] = {
+    # api
+    "RunResult": ".api",
+    "add_callback": ".api",
+    "remove_callback": ".api",
+    "run": ".api",
     # data
     "CARVED_SPLITS": ".data",
     "SPLITS": ".data",
@@ -183,6 +189,7 @@ __all__ = [
     "Ranked",
     "RunContext",
     "RunDir",
+    "RunResult",
     "SequenceHead",
     "SourceModel",
     "SourceProvider",
@@ -194,6 +201,7 @@ __all__ = [
     "TransferPolicy",
     "UnknownNameError",
     "__version__",
+    "add_callback",
     "build",
     "check_options",
     "check_splits",
@@ -210,9 +218,11 @@ __all__ = [
     "read_csv",
     "read_jsonl",
     "read_tsv",
+    "remove_callback",
     "require_columns",
     "reset_parameters",
     "resolve_blocks",
+    "run",
     "run_experiment",
     "slug",
     "suggest",
