@@ -44,13 +44,18 @@ def test_plan_prints_a_table_per_phase(write_config: Callable[..., Path], capsys
 
 
 def test_run_and_resume(write_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_config()
+    config = toy_config()
+    config["trainer"]["schedule"] = "constant"  # so more epochs don't change the epochs already run
+    path = write_config(config)
     run_dir = tmp_path / "run"
     assert main(["run", str(path), "--run-dir", str(run_dir), "--set", "trainer.epochs=2"]) == 0
     assert "run directory:" in capsys.readouterr().out
     assert json.loads((run_dir / "summary.json").read_text())["epochs_run"] == 2
-    # resuming a finished run with more epochs continues from its last checkpoint
-    assert main(["run", "--resume", str(run_dir), "--set", "trainer.epochs=3"]) == 0
+    # resuming a finished run with more epochs (explicitly allowed) continues from its last checkpoint
+    assert main(["run", "--resume", str(run_dir), "--set", "trainer.epochs=3"]) == 2
+    assert "--allow-change trainer.epochs" in capsys.readouterr().err
+    argv = ["run", "--resume", str(run_dir), "--set", "trainer.epochs=3", "--allow-change", "trainer.epochs"]
+    assert main(argv) == 0
     rows = (run_dir / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(r)["epoch"] for r in rows] == [0, 1, 2]
 
@@ -78,7 +83,7 @@ def test_resume_refuses_a_checkpoint_that_is_not_ours(
         + f"touch {marker}".encode()
         + b"q\x01\x85q\x02Rq\x03."
     )
-    assert main(["run", "--resume", str(run_dir), "--set", "trainer.epochs=2"]) == 2
+    assert main(["run", "--resume", str(run_dir)]) == 2
     assert "refused" in capsys.readouterr().err
     assert not marker.exists()
 

@@ -17,7 +17,9 @@ tests/core/test_cli_startup.py checks that building the parser imports no torch.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -60,6 +62,46 @@ def user_errors() -> tuple[type[Exception], ...]:
     )
 
 
+def run_failures() -> tuple[type[Exception], ...]:
+    """Errors of a run that failed for a reason it explains in one line (exit status 1)."""
+    from ..engine.nonfinite import TrainingDiverged
+
+    return (TrainingDiverged,)
+
+
+#: ``OSError``s that mean a path the user gave is wrong (exit 2); others (a full disk) exit 1.
+_PATH_ERRNOS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENOENT}
+)
+
+
+def _os_error_line(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename else ""
+    what = exc.strerror or str(exc)
+    if exc.errno == errno.ENOSPC:
+        what += "; the last checkpoint is intact — free some space, then continue with --resume RUN_DIR"
+    return f"{where}{what}"
+
+
+def _raising_event_plugin(exc: BaseException) -> tuple[str, str] | None:
+    """The plugin and ``headstart_on_*`` hook in whose implementation ``exc`` was raised, if any."""
+    from ..plugins import get_plugin_system
+
+    impls = {}
+    pm = get_plugin_system().pm
+    for name, plugin in pm.list_name_plugin():
+        for caller in pm.get_hookcallers(plugin) or []:
+            if caller.name.startswith("headstart_on_"):
+                for impl in caller.get_hookimpls():
+                    if impl.plugin is plugin:
+                        impls[impl.function.__code__] = (name, caller.name)
+    found, tb = None, exc.__traceback__
+    while tb is not None:
+        found = impls.get(tb.tb_frame.f_code, found)  # type: ignore[arg-type]
+        tb = tb.tb_next
+    return found
+
+
 def command_modules() -> list[ModuleType]:
     return [importlib.import_module(f".{name}", __name__) for name in COMMANDS]
 
@@ -85,10 +127,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("headstart: interrupted; the last checkpoint is intact (resume with --resume RUN_DIR)", file=sys.stderr)
         return 130
     except Exception as exc:
-        if not isinstance(exc, user_errors()):
+        if isinstance(exc, user_errors()) and not isinstance(exc, OSError):
+            code, line = 2, str(exc)
+        elif isinstance(exc, run_failures()):
+            code, line = 1, str(exc)
+        elif isinstance(exc, OSError):
+            code, line = (2 if exc.errno in _PATH_ERRNOS else 1), _os_error_line(exc)
+        elif (where := _raising_event_plugin(exc)) and not os.environ.get("HEADSTART_TRACEBACK"):
+            code = 1
+            line = (
+                f"plugin {where[0]!r} raised in {where[1]}: {type(exc).__name__}: {exc}; the run stopped and its "
+                "last checkpoint is intact: fix or remove the plugin, then continue with --resume RUN_DIR "
+                "(HEADSTART_TRACEBACK=1 shows the traceback)"
+            )
+        else:
             raise
-        print(f"headstart: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"headstart: error: {line}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":  # pragma: no cover

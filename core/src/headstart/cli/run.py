@@ -18,6 +18,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", help="write the run here instead of a new directory under output_dir")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
     parser.add_argument(
+        "--allow-change",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="with --resume: accept a changed value of KEY (trainer.epochs with a constant schedule, "
+        "trainer.patience, trainer.min_delta, trainer.eval_batch_size, trainer.device, trainer.compile)",
+    )
+    parser.add_argument(
         "--nproc",
         type=int,
         default=1,
@@ -75,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("headstart run needs an experiment file (or --resume RUN_DIR)")
     else:
         config = load_config(args.experiment, args.set)
-    run_dir, summary = run_experiment(config, run_dir, resume=bool(args.resume))
+    if args.allow_change and not args.resume:
+        raise ConfigError("--allow-change only applies to --resume RUN_DIR")
+    run_dir, summary = run_experiment(config, run_dir, resume=bool(args.resume), allow_change=args.allow_change)
     ddp.shutdown()
     if not ddp.from_env().main:
         return 0

@@ -29,6 +29,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from ..rundir import RunDir
+from .atomic import fsync_dir, fsync_file
 
 FORMAT = "headstart-checkpoint"
 VERSION = 1
@@ -38,19 +39,6 @@ STATE = "state.pt"
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, incomplete, or not written by Headstart."""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    with path.open("rb") as f:
-        os.fsync(f.fileno())
 
 
 def rng_state() -> dict[str, Any]:
@@ -78,17 +66,29 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def save_checkpoint(
     ckpt_dir: Path, name: str, model: nn.Module, state: dict[str, Any], links: tuple[str, ...] = ("last",)
 ) -> Path:
-    """Write ``ckpt_dir/name`` atomically, then point each of ``links`` at it."""
+    """Write ``ckpt_dir/name`` atomically, then point each of ``links`` at it.
+
+    If writing fails (disk full, read-only directory), the temporary directory is removed and the
+    links still point at the previous complete checkpoint.
+    """
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     final = ckpt_dir / name
     tmp = ckpt_dir / f".tmp-{name}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    save_model(model, str(tmp / WEIGHTS), metadata={"format": FORMAT, "version": str(VERSION)}, force_contiguous=True)
-    torch.save({"format": FORMAT, "version": VERSION, **state}, tmp / STATE)
-    for f in (WEIGHTS, STATE):
-        _fsync_file(tmp / f)
+    try:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        save_model(
+            model, str(tmp / WEIGHTS), metadata={"format": FORMAT, "version": str(VERSION)}, force_contiguous=True
+        )
+        torch.save({"format": FORMAT, "version": VERSION, **state}, tmp / STATE)
+        for f in (WEIGHTS, STATE):
+            fsync_file(tmp / f)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and not exc.filename:  # name what could not be written
+            raise OSError(exc.errno, exc.strerror or str(exc), str(final)) from exc
+        raise
     if final.exists():  # the same epoch written again after a resume: keep the old one until replaced
         old = ckpt_dir / f".old-{name}-{os.getpid()}"
         final.rename(old)
@@ -96,24 +96,37 @@ def save_checkpoint(
         shutil.rmtree(old)
     else:
         tmp.rename(final)
-    _fsync_dir(ckpt_dir)
+    fsync_dir(ckpt_dir)
     for link in links:
         tmp_link = ckpt_dir / f".{link}-{os.getpid()}"
         if tmp_link.is_symlink() or tmp_link.exists():
             tmp_link.unlink()
         tmp_link.symlink_to(name)
         os.replace(tmp_link, ckpt_dir / link)
-    _fsync_dir(ckpt_dir)
+    fsync_dir(ckpt_dir)
     _prune(ckpt_dir)
     return final
 
 
 def _prune(ckpt_dir: Path) -> None:
     """Remove checkpoint directories no link points at (and leftovers of crashed writes)."""
-    keep = {os.readlink(p) for p in ckpt_dir.iterdir() if p.is_symlink()}
+    keep = {os.readlink(p) for p in ckpt_dir.iterdir() if p.is_symlink() and not p.name.startswith(".")}
     for p in ckpt_dir.iterdir():
         if p.is_dir() and not p.is_symlink() and p.name not in keep:
             shutil.rmtree(p, ignore_errors=True)
+
+
+def clean_leftovers(ckpt_dir: Path) -> list[str]:
+    """Remove what killed writers left in ``ckpt_dir`` (temporary directories and links, and
+    checkpoints no link points at); returns their names. Call it only while holding the run lock."""
+    if not ckpt_dir.is_dir():
+        return []
+    leftovers = [p.name for p in ckpt_dir.iterdir() if p.name.startswith(".")]
+    for p in ckpt_dir.iterdir():
+        if p.name.startswith(".") and p.is_symlink():
+            p.unlink()
+    _prune(ckpt_dir)
+    return leftovers
 
 
 def resolve(path: Path) -> Path:

@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from ..options import ConfigError
+
 
 def select_device(name: str) -> torch.device:
     """``auto`` -> CUDA when available, else CPU; anything else is passed to ``torch.device``."""
@@ -18,9 +20,9 @@ def select_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as exc:
-        raise ValueError(f"trainer.device = {name!r} is not a device ({exc}); use auto, cpu or cuda[:N]") from None
+        raise ConfigError(f"trainer.device = {name!r} is not a device ({exc}); use auto, cpu or cuda[:N]") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("trainer.device = 'cuda' but CUDA is not available here; use auto or cpu")
+        raise ConfigError("trainer.device = 'cuda' but CUDA is not available here; use auto or cpu")
     return device
 
 

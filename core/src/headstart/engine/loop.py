@@ -43,6 +43,7 @@ from .evaluate import evaluate
 from .feature_cache import CachedSplit, FeatureCache, compute_features, split_key
 from .loaders import channels_last, make_loader
 from .metrics_log import MetricsLog
+from .nonfinite import NonFiniteWatch, diverged, grad_norm, weights_finite
 from .run_state import RunContext
 from .schedule import lr_factor
 
@@ -79,8 +80,10 @@ class LoopState:
     lr_factor: Callable[[int], float]  # of the optimizer step
     started: float  # time.perf_counter() when the current stretch of wall time began
     net: Any  # what the training forward calls: the model, DDP-wrapped and compiled as asked
+    watch: NonFiniteWatch  # the first optimizer step with a non-finite loss or gradient
     cached_train: CachedSplit | None = None
     cached_val: CachedSplit | None = None
+    skipped_steps: int = 0  # optimizer steps of the current epoch skipped as non-finite
 
 
 # --- setup ------------------------------------------------------------------------------------
@@ -122,6 +125,7 @@ def setup(run: RunContext, resume_from: Path | None = None) -> LoopState:
         lr_factor=lr_factor(s.schedule, total_steps, s.warmup_steps or math.ceil(s.warmup_ratio * total_steps)),
         started=started,
         net=run.model,
+        watch=NonFiniteWatch(run.device),
     )
 
 
@@ -194,7 +198,8 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
     loader = make_loader(
         run, "train", train=True, epoch=epoch, augment=state.cached_train is None, cached=state.cached_train
     )
-    loss_sum, seen = torch.zeros((), device=run.device), 0
+    loss_sum, seen = torch.zeros((), device=run.device), torch.zeros((), device=run.device)
+    skipped = 0
     bar = tqdm(
         total=state.steps_per_epoch,
         desc=f"epoch {epoch + 1}/{s.epochs} [{run.freezer.plan.phase.name}]",
@@ -208,12 +213,18 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
             break
         loss = loss_step(run, state, to_device(batch, run.device))
         (loss / s.grad_accum).backward()  # type: ignore[no-untyped-call]
-        loss_sum += loss.detach().float()
-        seen += 1
+        finite = torch.isfinite(loss.detach().float())
+        loss_sum += torch.where(finite, loss.detach().float(), 0.0)
+        seen += finite.float()
         if (i + 1) % s.grad_accum != 0 and i + 1 != state.batches:
             continue  # accumulate gradients over grad_accum batches
-        if s.clip_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(trainable, s.clip_grad_norm)
+        norm = grad_norm(trainable, s.clip_grad_norm)
+        if s.on_nonfinite == "skip" and bool(state.watch.bad(loss, norm)):  # one sync per step
+            optimizer.zero_grad(set_to_none=True)
+            run.step, skipped = run.step + 1, skipped + 1
+            bar.update(1)
+            continue
+        state.watch.record(run.step + 1, loss, norm)  # on the device: read at the sync points
         scale_lr(optimizer, state.lr_factor(run.step))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -221,12 +232,27 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
         step_metrics: dict[str, Any] = {"lr": optimizer.param_groups[-1]["lr"]}
         if run.step % s.log_every == 0:  # the only host-device sync of the hot loop
             step_metrics["loss"] = loss.item()
+            state.watch.check(epoch, _diverged_hint(run, epoch))
             bar.set_postfix(loss=f"{step_metrics['loss']:.4f}")
         bar.update(1)
         run.hook.headstart_on_step_end(run=run, step=run.step, metrics=step_metrics)
     bar.close()
+    state.watch.check(epoch, _diverged_hint(run, epoch))
+    if skipped and skipped == state.steps_per_epoch:
+        raise diverged(
+            "every optimizer step had a non-finite loss or gradients", run.step, epoch, _diverged_hint(run, epoch)
+        )
+    state.skipped_steps = skipped
     d = run.dist
-    return ddp.sum_scalar(loss_sum.item(), d, run.device) / max(ddp.sum_scalar(seen, d, run.device), 1)
+    return ddp.sum_scalar(loss_sum.item(), d, run.device) / max(ddp.sum_scalar(seen.item(), d, run.device), 1)
+
+
+def _diverged_hint(run: RunContext, epoch: int) -> str:
+    saved = f"checkpoints/last (epoch {epoch}) is intact" if epoch else "no checkpoint was written"
+    return (
+        f"nothing of this epoch was saved ({saved}). Try a lower trainer.lr (now {run.settings.lr:g}), "
+        "trainer.clip_grad_norm, trainer.precision: fp32, or trainer.on_nonfinite: skip"
+    )
 
 
 # --- evaluation and checkpoint, at the end of each epoch --------------------------------------
@@ -243,12 +269,17 @@ def evaluate_and_checkpoint(run: RunContext, state: LoopState, epoch: int, train
         "phase": run.freezer.plan.phase.name,
         "train_loss": train_loss,
     }
+    if s.on_nonfinite == "skip":
+        row["skipped_steps"] = state.skipped_steps
+    if not weights_finite(run.model):  # e.g. a plugin's event wrote non-finite values
+        raise diverged("non-finite weights", run.step, epoch, _diverged_hint(run, epoch))
     if state.has_val:
         val = evaluate(run, make_loader(run, "val", train=False, cached=state.cached_val), state.cached_val)
         run.hook.headstart_on_evaluate(run=run, epoch=epoch, split="val", metrics=val)
         row.update({f"val_{k}": v for k, v in val.items()})
     value = row.get(f"val_{state.monitor}", train_loss if state.monitor == "loss" and not state.has_val else math.nan)
-    improved = _improved(run, value, state.higher) or (not state.has_val and epoch == s.epochs - 1)
+    last_epoch = not state.has_val and epoch == s.epochs - 1 and math.isfinite(train_loss)
+    improved = _improved(run, value, state.higher) or last_epoch
     if improved:
         run.best_value, run.best_epoch, run.bad_epochs = value, epoch, 0
     else:
@@ -275,7 +306,7 @@ def evaluate_and_checkpoint(run: RunContext, state: LoopState, epoch: int, train
 
 
 def _improved(run: RunContext, value: float, higher: bool) -> bool:
-    if math.isnan(value):
+    if not math.isfinite(value):
         return False
     if run.best_value is None:
         return True

@@ -1,22 +1,22 @@
-"""``metrics.jsonl`` and ``metrics.csv``: one row per epoch, rewritten on resume."""
+"""``metrics.jsonl`` and ``metrics.csv``: one row per epoch, never lost.
+
+Both files are rewritten whole and atomically (:mod:`.atomic`) after every epoch and when a
+resumed run drops the epochs it will redo, so a process killed at any instant leaves either the
+previous history or the new one. Non-finite values are written as ``null``.
+"""
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from ..rundir import RunDir
-
-
-def _clean(v: Any) -> Any:
-    return None if isinstance(v, float) and math.isnan(v) else v
+from .atomic import atomic_write_csv, atomic_write_jsonl, json_safe
 
 
 class MetricsLog:
-    """Appends epoch rows to JSONL, and rewrites the CSV (its columns can grow) each time."""
+    """The epoch rows of a run, kept in memory and mirrored to JSONL and CSV."""
 
     def __init__(self, run_dir: Path, write: bool = True) -> None:
         self.write = write  # only one process of a distributed run writes
@@ -24,38 +24,32 @@ class MetricsLog:
         self.csv = RunDir(run_dir).metrics_csv
         self.rows: list[dict[str, Any]] = []
 
+    def read(self) -> list[dict[str, Any]]:
+        """The rows on disk (a torn last line, from a writer of an older version, is ignored)."""
+        if not self.jsonl.exists():
+            return []
+        rows = []
+        lines = [line for line in self.jsonl.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for n, line in enumerate(lines, 1):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                if n == len(lines):
+                    break
+                raise ValueError(f"{self.jsonl}:{n}: not a JSON row; the metrics history is damaged") from None
+        return rows
+
     def load(self, before_epoch: int) -> None:
         """Keep the rows of epochs before ``before_epoch`` (those a resumed run will not redo)."""
-        rows = []
-        if self.jsonl.exists():
-            for line in self.jsonl.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    if row.get("epoch", 0) < before_epoch:
-                        rows.append(row)
-        self.rows = rows
+        self.rows = [r for r in self.read() if r.get("epoch", 0) < before_epoch]
         self._write_all()
 
     def append(self, row: dict[str, Any]) -> None:
-        row = {k: _clean(v) for k, v in row.items()}
-        self.rows.append(row)
-        if not self.write:
-            return
-        with self.jsonl.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
-        self._write_csv()
+        self.rows.append(json_safe(row))
+        self._write_all()
 
     def _write_all(self) -> None:
         if not self.write:
             return
-        self.jsonl.write_text("".join(json.dumps(r) + "\n" for r in self.rows), encoding="utf-8")
-        self._write_csv()
-
-    def _write_csv(self) -> None:
-        columns: list[str] = []
-        for r in self.rows:
-            columns.extend(k for k in r if k not in columns)
-        with self.csv.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(self.rows)
+        atomic_write_jsonl(self.jsonl, self.rows)
+        atomic_write_csv(self.csv, self.rows)

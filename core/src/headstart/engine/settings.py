@@ -29,6 +29,10 @@ class TrainerSettings:
     * ``feature_cache``: in phases where only the head trains, compute the source's features once
       and train the head on them — ``auto`` (in memory, on disk past ``feature_cache_max_mb``),
       ``memory``, ``disk`` (under ``feature_cache_dir``, default ``<run>/feature_cache``) or ``off``.
+    * ``on_nonfinite``: what a non-finite loss or gradient does — ``stop`` (default: the run ends
+      with an error naming the step; the last checkpoint stays as it was) or ``skip`` (that
+      optimizer step is skipped and counted in the epoch's ``skipped_steps``; costs one
+      host-device sync per step).
     * ``compile``: ``torch.compile`` the model; ``channels_last``: channels-last memory format for
       4-D (image) inputs and the model (faster convolutions on GPUs).
     """
@@ -57,6 +61,7 @@ class TrainerSettings:
     feature_cache: Literal["auto", "memory", "disk", "off"] = "auto"
     feature_cache_dir: str | None = None
     feature_cache_max_mb: float = 2048.0
+    on_nonfinite: Literal["stop", "skip"] = "stop"
     compile: bool = False
     channels_last: bool = False
 

@@ -20,7 +20,8 @@ A matrix file::
 
 Cells are experiments × policies × label budgets × seeds. A cell whose directory has a
 ``summary.json`` is finished and is not run again; a cell interrupted mid-run continues from its
-last checkpoint.
+last checkpoint. Either is reused only if it was trained under the same settings: a matrix
+changed since (another ``base``, …) is refused before any cell runs, naming the cell and keys.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..engine.atomic import atomic_write_json
 from ..options import ConfigError, suggest
 from ..rundir import RunDir, slug
 from .config import apply_overrides, load_yaml, parse_config
+from .resume import NEUTRAL, differences
 from .run import run_experiment
 
 MATRIX_KEYS = (
@@ -176,13 +179,31 @@ def cell_done(run_dir: Path) -> bool:
     return RunDir(run_dir).is_finished()
 
 
+def check_cell(config: dict[str, Any], run_dir: Path, label: str) -> None:
+    """Refuse to reuse a cell directory whose run was trained under other settings."""
+    stored_file = RunDir(run_dir).config
+    if not stored_file.is_file():
+        return
+    diffs = {
+        k: v
+        for k, v in differences(parse_config(load_yaml(stored_file)).to_dict(), parse_config(config).to_dict()).items()
+        if k not in NEUTRAL
+    }
+    if diffs:
+        shown = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in diffs.items())
+        raise ConfigError(
+            f"{label}: {run_dir} was trained under other settings ({shown}); delete that directory to train it "
+            "again with the matrix as it is now, or set another output_dir. Nothing was run."
+        )
+
+
 def run_cell(config: dict[str, Any], run_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
     """Run one cell (continuing it if it was interrupted); returns its summary."""
     files = RunDir(run_dir)
     if files.is_finished():
         return json.loads(files.summary.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     run_dir.mkdir(parents=True, exist_ok=True)
-    files.cell.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    atomic_write_json(files.cell, meta)
     resume = files.last.exists()
     _, summary = run_experiment(parse_config(config), run_dir, resume=resume)
     return summary
@@ -190,6 +211,10 @@ def run_cell(config: dict[str, Any], run_dir: Path, meta: dict[str, Any]) -> dic
 
 def run_matrix(matrix: Matrix, *, echo: Any = print) -> list[tuple[Cell, dict[str, Any]]]:
     """Run prerequisites, then every cell not yet finished, printing progress."""
+    for name, config, run_dir in matrix.prerequisites:  # nothing runs if any reuse would be wrong
+        check_cell(config, run_dir, f"prerequisite {name}")
+    for cell in matrix.cells:
+        check_cell(cell.config, cell.run_dir, f"cell {cell.label}")
     for name, config, run_dir in matrix.prerequisites:
         state = "done" if cell_done(run_dir) else "running"
         echo(f"[prerequisite] {name} → {run_dir} ({state})")

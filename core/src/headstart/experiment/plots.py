@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..engine.atomic import replacing
 from ..rundir import slug
 
 if TYPE_CHECKING:
@@ -21,6 +22,12 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig: Any, path: Path) -> None:
+    """Save ``fig`` as a PNG atomically (a killed report never leaves half an image)."""
+    with replacing(path) as tmp:
+        fig.savefig(tmp, format="png")
 
 
 def _score(row: dict[str, Any]) -> tuple[float, float]:
@@ -62,7 +69,7 @@ def plot_learning_curves(records: list[RunRecord], out: Path) -> list[Path]:
         ax.legend(fontsize=8)
         path = out / f"curves_{slug(experiment)}.png"
         fig.tight_layout()
-        fig.savefig(path)
+        save_figure(fig, path)
         plt.close(fig)
         paths.append(path)
     return paths
@@ -87,7 +94,7 @@ def plot_budget_curves(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         ax.legend(fontsize=8)
         path = out / f"budget_{slug(experiment)}.png"
         fig.tight_layout()
-        fig.savefig(path)
+        save_figure(fig, path)
         plt.close(fig)
         paths.append(path)
     return paths
@@ -118,6 +125,6 @@ def plot_heatmap(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     ax.set_title(f"{metric}: policy × experiment (test; smallest label budget)")
     path = out / "heatmap.png"
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
     return [path]

@@ -6,13 +6,13 @@ its seeds with a 95 % confidence interval from Student's t distribution.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from ..engine.atomic import atomic_write_csv, atomic_write_json, atomic_write_text
 from ..rundir import RunDir
 from .records import RunRecord
 
@@ -168,14 +168,8 @@ def write_report(paths: list[Path], out: Path) -> dict[str, Any]:
         )
     rows = aggregate(records)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(
-        json.dumps({"rows": rows, "runs": [str(r.run_dir) for r in records]}, indent=2, default=str) + "\n",
-        encoding="utf-8",
-    )
-    with (out / "results.csv").open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    atomic_write_json(out / "results.json", {"rows": rows, "runs": [str(r.run_dir) for r in records]})
+    atomic_write_csv(out / "results.csv", rows, list(rows[0]))
     from .plots import plot_budget_curves, plot_heatmap, plot_learning_curves
 
     plots = plot_learning_curves(records, out) + plot_budget_curves(rows, out) + plot_heatmap(rows, out)
@@ -195,6 +189,6 @@ def write_report(paths: list[Path], out: Path) -> dict[str, Any]:
     ranked = compare_estimates(read_groups(paths), rows)  # a matrix run with `rank: true`
     if ranked:
         md += ["", *markdown(ranked)]
-        (out / "rank_vs_results.json").write_text(json.dumps(ranked, indent=2, default=str) + "\n", encoding="utf-8")
-    (out / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+        atomic_write_json(out / "rank_vs_results.json", ranked)
+    atomic_write_text(out / "report.md", "\n".join(md) + "\n")
     return {"rows": rows, "plots": [str(p) for p in plots], "report": str(out / "report.md"), "rank": ranked}

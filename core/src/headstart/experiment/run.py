@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ import yaml
 
 from ..engine import checkpoint as ckpt
 from ..engine import distributed as ddp
+from ..engine.atomic import atomic_write_json, atomic_write_text, remove_stale_temps
 from ..engine.device import select_device, select_precision
 from ..engine.loop import train
 from ..engine.run_state import RunContext
@@ -21,6 +20,8 @@ from ..plugins import get_plugin_system
 from ..rundir import RunDir, slug
 from .build import build
 from .config import ExperimentConfig, apply_overrides, load_config, load_yaml, parse_config
+from .lock import RunLock
+from .resume import check_resume
 
 
 def new_run_dir(config: ExperimentConfig) -> Path:
@@ -35,35 +36,71 @@ def new_run_dir(config: ExperimentConfig) -> Path:
     return path
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+def _prepare(config: ExperimentConfig, run_dir: Path, resume: bool, allow_change: list[str] | tuple[str, ...]) -> None:
+    """Under the run lock, before anything is built: refuse a changed resume or a second run into
+    a used directory, remove what killed processes left behind, check the directory is writable,
+    and save the config."""
+    files = RunDir(run_dir)
+    requested = config.to_dict()
+    write_config = True
+    if resume and files.is_run():
+        stored = parse_config(load_yaml(files.config)).to_dict()
+        write_config = bool(check_resume(stored, requested, allow_change, where=str(run_dir)))
+    elif not resume and (files.last.exists() or files.is_finished()):
+        raise ConfigError(
+            f"{run_dir}: already holds a run; continue it with --resume {run_dir}, or choose another --run-dir"
+        )
+    ckpt.clean_leftovers(files.checkpoints)
+    remove_stale_temps(run_dir)
+    files.checkpoints.mkdir(exist_ok=True)
+    for d in (run_dir, files.checkpoints):  # fail now, not after an epoch of training
+        atomic_write_text(d / ".write-check", "")
+        (d / ".write-check").unlink()
+    if write_config:
+        atomic_write_text(files.config, yaml.safe_dump(requested, sort_keys=False))
 
 
 def run_experiment(
-    config: ExperimentConfig, run_dir: Path | None = None, *, resume: bool = False
+    config: ExperimentConfig,
+    run_dir: Path | None = None,
+    *,
+    resume: bool = False,
+    allow_change: list[str] | tuple[str, ...] = (),
 ) -> tuple[Path, dict[str, Any]]:
     """Train ``config`` into ``run_dir`` (a new one if not given); with ``resume``, continue the
-    run in ``run_dir`` from its ``last`` checkpoint. Returns the run directory and the summary."""
-    resume_from = None
-    if resume:
-        if run_dir is None:
-            raise ConfigError("--resume needs the run directory to continue")
-        last = RunDir(run_dir).last
-        if last.exists():
-            resume_from = ckpt.resolve(last)
+    run in ``run_dir`` from its ``last`` checkpoint. Returns the run directory and the summary.
+
+    The run directory is locked for the whole run (:mod:`.lock`). A resume whose config differs
+    from the saved one in a key that changes the run is refused before anything is touched
+    (:mod:`.resume`); ``allow_change`` lists keys the caller accepts changing."""
+    if resume and run_dir is None:
+        raise ConfigError("--resume needs the run directory to continue")
     d = ddp.from_env()
     device = select_device(config.trainer.device)
     if d.enabled and device.type == "cuda":
         device = torch.device("cuda", d.local_rank)
         torch.cuda.set_device(device)
     ddp.init(d, device)
-    built = build(config)
     run_dir = ddp.broadcast(run_dir or new_run_dir(config), d)  # one directory for all processes
+    lock = RunLock(run_dir)
     if d.main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        RunDir(run_dir).config.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+        lock.acquire()
+    try:
+        if d.main:
+            _prepare(config, run_dir, resume, allow_change)
+        ddp.barrier(d)
+        return _run(config, run_dir, resume, d, device)
+    finally:
+        lock.release()
+
+
+def _run(
+    config: ExperimentConfig, run_dir: Path, resume: bool, d: ddp.Dist, device: torch.device
+) -> tuple[Path, dict[str, Any]]:
+    last = RunDir(run_dir).last
+    resume_from = ckpt.resolve(last) if resume and last.exists() else None
+    built = build(config)
+    if d.main:
         from ..inference.state import save_inference_files
 
         save_inference_files(run_dir, built.source, built.task)  # the run loads without its data
@@ -95,7 +132,7 @@ def run_experiment(
         **summary,
     }
     if d.main:
-        _write_json_atomic(RunDir(run_dir).summary, summary)
+        atomic_write_json(RunDir(run_dir).summary, summary)
     ddp.barrier(d)
     return run_dir, summary
 

@@ -15,11 +15,11 @@ can be moved or copied to another machine.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..engine.atomic import atomic_write_json
 from ..interfaces import PredictingTask, SourceModel, TargetTask
 from ..options import ConfigError
 from ..rundir import RunDir
@@ -42,9 +42,7 @@ def save_inference_files(run_dir: Path, source: SourceModel, task: TargetTask) -
         section = save(folder)
     data = {"format": FORMAT, "version": VERSION, "task": task.inference_state(), "source": section}
     file = RunDir(run_dir).inference
-    tmp = file.with_name(f".{file.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, file)
+    atomic_write_json(file, data)
     return file
 
 

@@ -1,0 +1,66 @@
+"""Divergence: a non-finite loss or gradient is caught, never trained on silently, never saved.
+
+With ``trainer.on_nonfinite: stop`` the check stays on the device (no host-device sync per step):
+the first bad optimizer step is recorded in a tensor, read at the loop's existing sync points
+(``log_every`` and the end of the epoch), and the run ends with :class:`TrainingDiverged` before
+the epoch's checkpoint is written. With ``skip`` each step is checked on the host and a bad one is
+not applied (the step counter still advances, so the schedule stays on time).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+_KINDS = {1: "loss", 2: "gradients"}
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced a non-finite loss, gradient or weight."""
+
+
+class NonFiniteWatch:
+    """The first optimizer step whose loss or gradient norm was not finite, kept on the device."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.first = torch.full((2,), -1, dtype=torch.long, device=device)  # [step, kind]
+        self.device = device
+
+    def bad(self, loss: torch.Tensor, grad_norm: torch.Tensor) -> torch.Tensor:
+        """A boolean tensor: this step's loss or gradient norm is not finite (no sync)."""
+        return ~(torch.isfinite(loss.detach().float()) & torch.isfinite(grad_norm.float()))
+
+    def record(self, step: int, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
+        loss_bad = ~torch.isfinite(loss.detach().float())
+        bad = loss_bad | ~torch.isfinite(grad_norm.float())
+        kind = torch.where(loss_bad, 1, 2)
+        now = torch.stack([torch.full((), step, dtype=torch.long, device=self.device), kind.long()])
+        self.first.copy_(torch.where((self.first[0] < 0) & bad, now, self.first))
+
+    def check(self, epoch: int, hint: str) -> None:
+        """Raise :class:`TrainingDiverged` if a bad step was recorded (one host-device sync)."""
+        step, kind = (int(v) for v in self.first.tolist())
+        if step >= 0:
+            raise diverged(f"non-finite {_KINDS[kind]}", step, epoch, hint)
+
+
+def grad_norm(params: list[nn.Parameter], clip: float | None) -> torch.Tensor:
+    """The total gradient norm (clipping to ``clip`` on the way, when given)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    if clip is not None:
+        return torch.nn.utils.clip_grad_norm_(params, clip)
+    return torch.nn.utils.get_total_norm(grads)
+
+
+def weights_finite(model: nn.Module) -> bool:
+    """Whether every parameter and floating buffer is finite (one host-device sync)."""
+    tensors = [t for t in [*model.parameters(), *model.buffers()] if t.is_floating_point()]
+    if not tensors:
+        return True
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+
+
+def diverged(what: str, step: int, epoch: int, hint: str) -> TrainingDiverged:
+    return TrainingDiverged(f"training diverged: {what} at step {step} (epoch {epoch + 1}); {hint}")
