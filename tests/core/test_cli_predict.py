@@ -80,3 +80,23 @@ def test_evaluate_prints_a_line_and_json(toy_run: Path, tmp_path: Path, capsys: 
 def test_not_a_run_directory_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["predict", str(tmp_path), "x"]) == 2
     assert "not a Headstart run directory" in capsys.readouterr().err
+
+
+def test_export_onnx_from_the_command_line(toy_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    import headstart
+
+    assert main(["export", str(toy_run), "--to", "onnx", "-o", str(tmp_path / "onnx")]) == 0
+    out = capsys.readouterr().out
+    assert "onnx export written to" in out and "max abs difference" in out
+    session = ort.InferenceSession(str(tmp_path / "onnx" / "model.onnx"), providers=["CPUExecutionProvider"])
+    x = torch.randn(7, 4)
+    (got,) = session.run(None, {"x": x.numpy()})
+    with torch.no_grad():
+        expected = headstart.load(toy_run, device="cpu").model({"x": x}).numpy()
+    assert np.abs(got - expected).max() <= 1e-4
+    assert main(["export", str(toy_run), "--to", "hf"]) == 2
+    assert "valid formats for this run" in capsys.readouterr().err

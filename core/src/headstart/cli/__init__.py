@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "predict",
     "evaluate",
+    "export",
     "compare",
     "report",
     "new_plugin",

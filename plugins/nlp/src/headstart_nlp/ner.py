@@ -220,6 +220,12 @@ class TokenClassification:
             raise DataError("empty sentence")
         return tuple(words), ()
 
+    def example_batch(self) -> Batch:
+        """Two sentences of different lengths (what exporters trace)."""
+        return self.predict_collate(
+            [(("John", "visited", "Paris"), ()), (("Mary", "works", "for", "Acme", "Corp", "today"), ())]
+        )
+
     def predict_collate(self, examples: list[Sentence]) -> Batch:
         enc, word_index = self._encode(examples)
         return {"inputs": {k: v for k, v in enc.items()}, "word_index": word_index, "words": [w for w, _ in examples]}

@@ -184,6 +184,12 @@ class TextTask:
     def predict_collate(self, examples: list[Example]) -> Batch:
         return {"inputs": self.encode(examples)}
 
+    def example_batch(self) -> Batch:
+        """Two texts (pairs for a pair task) of different lengths (what exporters trace)."""
+        pair = "a second text" if self.text_pair_column else None
+        texts = [("a short text", pair, None), ("a somewhat longer text, with more words in it", pair, None)]
+        return self.predict_collate(texts)
+
     def labelled_dataset(self, data: Any) -> list[Example]:
         """A labelled file in the training format (CSV / TSV / GLUE TSV / JSONL, same columns)."""
         needed = [self.text_column, *([self.text_pair_column] if self.text_pair_column else []), self.label_column]

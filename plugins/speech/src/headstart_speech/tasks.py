@@ -168,6 +168,13 @@ class _AudioTask:
     def predict_collate(self, examples: list[torch.Tensor]) -> Batch:
         return {"inputs": self.preprocessor.collate(examples)}
 
+    def example_batch(self) -> Batch:
+        """Two random waveforms, 1.0 s and 0.6 s (what exporters trace)."""
+        g, rate = torch.Generator().manual_seed(0), self.preprocessor.sample_rate
+        return self.predict_collate(
+            [0.1 * torch.randn(rate, generator=g), 0.1 * torch.randn(rate * 3 // 5, generator=g)]
+        )
+
     def labelled_dataset(self, data: Any) -> AudioDataset:
         """One split in the task's ``format`` (a CSV / TSV, a LibriSpeech or audio folder …)."""
         items = [self._item("evaluate", row) for row in reader(self.format)(str(data))]

@@ -84,6 +84,13 @@ class VisionSource:
         weights that the run's checkpoint replaces."""
         return dict(self.rebuild)
 
+    def export_formats(self) -> dict[str, Any]:
+        """``timm`` or ``torchvision``: the library's own model with the new classifier."""
+        from .export import export_timm, export_torchvision
+
+        scheme = self.name.split(":", 1)[0]
+        return {"timm": export_timm} if scheme == "timm" else {"torchvision": export_torchvision}
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,

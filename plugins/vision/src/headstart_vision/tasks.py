@@ -256,6 +256,12 @@ class ImageClassification:
     def decode(self, outputs: torch.Tensor, batch: Batch, top_k: int = 1) -> list[dict[str, Any]]:
         return top_labels(outputs, self.labels, top_k)
 
+    def example_batch(self) -> Batch:
+        """Two random images of the trained size (what exporters trace)."""
+        assert self.preprocessor is not None, "restore() or prepare() first"
+        size = self.preprocessor.input_size
+        return {"inputs": torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))}
+
     def labelled_dataset(self, data: Any) -> torch.utils.data.Dataset[Any]:
         """An ImageFolder tree or a CSV of ``path,label``, with the trained label set."""
         items = self._read(str(data))

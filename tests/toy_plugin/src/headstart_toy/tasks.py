@@ -145,6 +145,9 @@ class VectorClassification:
     def predict_collate(self, examples: list[torch.Tensor]) -> Batch:
         return {"inputs": {"x": torch.stack(examples)}}
 
+    def example_batch(self) -> Batch:
+        return self.predict_collate(list(torch.randn(2, self.in_features, generator=torch.Generator().manual_seed(0))))
+
     def decode(self, outputs: torch.Tensor, batch: Batch, top_k: int = 1) -> list[dict[str, Any]]:
         return top_labels(outputs, self.labels, top_k)
 

@@ -1,0 +1,14 @@
+"""``headstart export``: a finished run in the formats other libraries load.
+
+Core writes the formats that work for every domain — ``onnx`` (through ``torch.onnx``'s dynamo
+exporter, checked with onnxruntime) and ``torch-export`` (a ``torch.export`` program, checked by
+loading it back). A source adds its ecosystem's formats (``hf`` for Hugging Face models,
+``timm`` and ``torchvision`` for those libraries' models) through an optional method,
+``export_formats() -> {name: function(predictor, folder) -> dict}``. Every export writes
+``export.json``: the format, the files, and the largest difference between the export's outputs
+and Headstart's own on the same inputs.
+"""
+
+from .core import ExportError, export, export_formats
+
+__all__ = ["ExportError", "export", "export_formats"]

@@ -1,0 +1,58 @@
+"""Dispatch ``headstart export RUN_DIR --to FORMAT`` to the format's writer, and record the check."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..inference.predictor import Predictor, load
+from ..options import ConfigError
+
+#: A writer: ``(predictor, folder) -> facts`` (files written, ``max_abs_diff`` of the check …).
+Writer = Callable[[Predictor, Path], dict[str, Any]]
+
+
+class ExportError(ConfigError):
+    """A format that does not apply to this run, or an export that does not match the model."""
+
+
+def _core_formats() -> dict[str, Writer]:
+    from .onnx import export_onnx
+    from .program import export_program
+
+    return {"onnx": export_onnx, "torch-export": export_program}
+
+
+def export_formats(predictor: Predictor) -> dict[str, Writer]:
+    """The formats this run can be exported to: the source's own, then core's."""
+    found = getattr(predictor.source, "export_formats", None)
+    own: dict[str, Writer] = dict(found()) if callable(found) else {}
+    return {**own, **_core_formats()}
+
+
+def export(
+    run_dir: str | Path,
+    to: str,
+    output: str | Path | None = None,
+    *,
+    checkpoint: str = "best",
+    tolerance: float = 1e-4,
+) -> Path:
+    """Write the run in format ``to`` into ``output`` (default ``<run_dir>/export/<to>``), check
+    the export's outputs against the model's (max abs difference ``<= tolerance``), and return
+    the folder. ExportError names the valid formats or the difference found."""
+    predictor = load(run_dir, checkpoint=checkpoint, device="cpu")  # type: ignore[arg-type]
+    formats = export_formats(predictor)
+    if to not in formats:
+        raise ExportError(f"--to {to!r}: valid formats for this run ({predictor.source.name}): {', '.join(formats)}")
+    folder = Path(output) if output is not None else Path(run_dir) / "export" / to
+    folder.mkdir(parents=True, exist_ok=True)
+    facts = formats[to](predictor, folder)
+    diff = facts.get("max_abs_diff")
+    record = {"format": to, "run_dir": str(run_dir), "checkpoint": checkpoint, **facts}
+    (folder / "export.json").write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    if diff is not None and not diff <= tolerance:
+        raise ExportError(f"{folder}: the {to} export differs from the model by {diff:.3g} (> {tolerance:g})")
+    return folder
