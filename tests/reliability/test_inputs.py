@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
+from headstart.cli import main
 from headstart.experiment.config import load_config
 
 from .conftest import tiny_config
@@ -21,3 +23,9 @@ def test_yes_and_no_stay_labels_in_files_and_overrides(tmp_path: Path) -> None:
     overridden = load_config(path, ["task.labels=[yes,no,on,off]", "trainer.progress=false"])
     assert overridden.task["labels"] == ["yes", "no", "on", "off"]
     assert overridden.trainer.progress is False  # true / false are still booleans
+
+
+def test_an_unknown_policy_lists_the_valid_policies(experiment: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(experiment), "--set", "policy.name=lora-ish"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown policy 'lora-ish'" in err and "Valid policies: " in err and "policys" not in err

@@ -18,6 +18,13 @@ from .plugins import PluginError, PluginSystem, get_plugin_system
 T = TypeVar("T")
 
 
+def _plural(noun: str) -> str:
+    """``policy`` -> ``policies``, ``source`` -> ``sources`` (the kinds errors name)."""
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
+
+
 class UnknownNameError(LookupError):
     """A component name that no plugin provides."""
 
@@ -28,7 +35,7 @@ class UnknownNameError(LookupError):
         if close:
             msg += f" (did you mean {' or '.join(repr(c) for c in close)}?)"
         shown = ", ".join(self.choices[:30]) + (" …" if len(self.choices) > 30 else "")
-        msg += f". Valid {kind}s: {shown or '(none installed)'}."
+        msg += f". Valid {_plural(kind)}: {shown or '(none installed)'}."
         if hint:
             msg += f" {hint}"
         super().__init__(msg)

@@ -34,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        from ..engine.atomic import atomic_write_json
+
+        atomic_write_json(out, result)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

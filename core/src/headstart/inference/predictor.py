@@ -215,19 +215,22 @@ def load(
 
 
 def write_predictions(results: Sequence[dict[str, Any]], path: Path) -> None:
-    """Results as JSONL (``.jsonl``/``.json``) or CSV (else; nested values as JSON text)."""
+    """Results as JSONL (``.jsonl``/``.json``) or CSV (else; nested values as JSON text), written
+    atomically (non-finite numbers as ``null`` in JSON)."""
     import csv
+
+    from ..engine.atomic import json_safe, replacing
 
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() in (".jsonl", ".json"):
-        with path.open("w", encoding="utf-8") as f:
+        with replacing(path) as tmp, tmp.open("w", encoding="utf-8") as f:
             for r in results:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+                f.write(json.dumps(json_safe(r), ensure_ascii=False, allow_nan=False) + "\n")
         return
     columns: list[str] = []
     for r in results:
         columns.extend(k for k in r if k not in columns)
-    with path.open("w", encoding="utf-8", newline="") as f:
+    with replacing(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for r in results:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..engine.atomic import atomic_write_json
 from .ranking import rank_sources
 from .scores import kendall_tau
 
@@ -55,7 +56,7 @@ def rank_matrix(matrix: Any, *, echo: Callable[[str], Any] = print) -> Path:
         out.append({"task": first["task"], "budget": budget, "rows": rows})
     path = Path(matrix.output_dir) / RANK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"groups": out}, indent=2, default=str) + "\n", encoding="utf-8")
+    atomic_write_json(path, {"groups": out})
     return path
 
 

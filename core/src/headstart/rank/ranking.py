@@ -8,14 +8,13 @@ best first by LogME. ``headstart rank`` prints them; ``write_ranking`` saves JSO
 from __future__ import annotations
 
 import copy
-import csv
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..engine.atomic import atomic_write_csv, atomic_write_json
 from ..experiment.config import ExperimentConfig, parse_config
 from ..options import ConfigError
 from ..registry import get_registry
@@ -115,9 +114,7 @@ def write_ranking(rows: Sequence[dict[str, Any]], out: Path, meta: dict[str, Any
     """``rank.json`` (every fact, plus ``meta``) and ``rank.csv`` (the table's columns) in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     json_path, csv_path = out / "rank.json", out / "rank.csv"
-    json_path.write_text(json.dumps({**(meta or {}), "rows": list(rows)}, indent=2, default=str) + "\n", "utf-8")
-    with csv_path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=[*COLUMNS, "target", "pooling"], extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    atomic_write_json(json_path, {**(meta or {}), "rows": list(rows)})
+    columns = [*COLUMNS, "target", "pooling"]
+    atomic_write_csv(csv_path, [{c: row.get(c) for c in columns} for row in rows], columns)
     return [json_path, csv_path]
