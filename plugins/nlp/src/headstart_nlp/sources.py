@@ -203,6 +203,12 @@ class HFTextSource:
             self.model.init_weights()
         self._info["weights"] = f"random (reinitialised, seed {seed})"
 
+    def export_formats(self) -> dict[str, Any]:
+        """``hf``: a Hugging Face model directory (see :mod:`headstart_nlp.export`)."""
+        from .export import export_hf
+
+        return {"hf": export_hf}
+
     def save_for_inference(self, directory: Path) -> dict[str, Any]:
         """The config (with its overrides) and the tokenizer, in the hub's format; rebuilt from
         there with random weights that the run's checkpoint replaces."""
