@@ -26,27 +26,43 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from headstart import ClassificationHead, Phase, TransferModel, get_registry
+from headstart.engine import loaders
 from headstart.engine.device import autocast, select_device, select_precision
+from headstart.engine.optim import make_optimizer
 from headstart.freeze import Freezer
 
 # dense bf16 peak FLOP/s by device name (vendor data sheets)
 PEAKS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12}
 
 
-def bert_base_dir(out: Path) -> Path:
+def bert_base_dir(out: Path, tiny: bool = False) -> Path:
+    """BERT-base's configuration (12 layers, 768 hidden, 30,522 tokens); ``tiny``: 2 layers of 64."""
     from transformers import AutoTokenizer, BertConfig
 
-    BertConfig().save_pretrained(out)  # bert-base: 12 layers, 768 hidden, 30,522 tokens
+    small = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 128}
+    BertConfig(**(small if tiny else {})).save_pretrained(out)
     local = get_registry().local_model("hf", "sentence-transformers/all-MiniLM-L6-v2")
     assert local is not None
     AutoTokenizer.from_pretrained(local.path).save_pretrained(out)  # the same WordPiece vocabulary
     return out
 
 
-def wav2vec2_base_dir(out: Path) -> Path:
+def wav2vec2_base_dir(out: Path, tiny: bool = False) -> Path:
+    """wav2vec 2.0 base's configuration (12 layers, 768 hidden); ``tiny``: 2 layers of 32."""
     from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor
 
-    Wav2Vec2Config().save_pretrained(out)  # wav2vec 2.0 base: 12 layers, 768 hidden
+    small = {
+        "num_hidden_layers": 2,
+        "hidden_size": 32,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "conv_dim": (32, 32),
+        "conv_kernel": (10, 3),
+        "conv_stride": (5, 2),
+        "num_conv_pos_embeddings": 16,
+        "num_conv_pos_embedding_groups": 2,
+    }
+    Wav2Vec2Config(**(small if tiny else {})).save_pretrained(out)
     Wav2Vec2FeatureExtractor(return_attention_mask=False, do_normalize=True).save_pretrained(out)
     return out
 
@@ -60,32 +76,45 @@ def measure(
     device: torch.device,
     precision: str,
     steps: int,
+    trainable_top: int | None = None,
+    compile: str | None = None,
+    channels_last: bool = False,
 ) -> dict[str, Any]:
+    """Time ``steps`` training steps of the source with a 10-class head. ``trainable_top``: train
+    only the last N blocks (the head is one; None: all), with the frozen prefix under no_grad;
+    ``compile``: a ``torch.compile`` backend; ``channels_last``: image model and inputs."""
     source = get_registry().source(source_name, pretrained=False)
     model = TransferModel(source, ClassificationHead(source.output_spec, 10)).to(device)
     freezer = Freezer(model, lr=1e-4, weight_decay=0.01)
-    optimizer = torch.optim.AdamW(freezer.param_groups(), lr=0.0)
-    freezer.apply(Phase("full", 0, frozenset(freezer.block_names)), 0, optimizer)
+    optimizer = make_optimizer(freezer.param_groups(), "adamw", device)
+    names = freezer.block_names
+    trainable = names if trainable_top is None else names[len(names) - trainable_top :]
+    freezer.apply(Phase("train", 0, frozenset(trainable)), 0, optimizer)
     for g in optimizer.param_groups:
         g["lr"] = g["base_lr"]
     batch = {k: v.to(device) for k, v in inputs.items()}
+    if channels_last:
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        batch = {k: loaders.channels_last(v) for k, v in batch.items()}
     targets = torch.randint(0, 10, (next(iter(inputs.values())).shape[0],), device=device)
     model.train()
+    net: Any = torch.compile(model, backend=compile) if compile else model
 
-    def step() -> None:
+    def step(forward: Any = net) -> None:
         with autocast(device, precision):
-            loss = torch.nn.functional.cross_entropy(model(batch).float(), targets)
+            loss = torch.nn.functional.cross_entropy(forward(batch).float(), targets)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    with FlopCounterMode(display=False) as counter:
-        step()
+    with FlopCounterMode(display=False) as counter:  # counted on the eager model
+        step(model)
     flops = counter.get_total_flops()
-    for _ in range(2):
-        step()
+    step()  # warm-up (and compilation)
+    step()
     if device.type == "cuda":
         torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     for _ in range(steps):
         step()
@@ -98,11 +127,14 @@ def measure(
         unit: round(items / seconds, 2),
         "step_s": round(seconds, 4),
         "tflops_per_step": round(flops / 1e12, 4),
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
     }
     if device.type == "cuda":
         card = torch.cuda.get_device_name(device)
         peak = next((v for k, v in PEAKS.items() if k in card), None)
         out["mfu"] = round(flops / seconds / peak, 4) if peak else None
+        out["peak_memory_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    freezer.remove_hooks()
     return out
 
 

@@ -44,6 +44,7 @@ from .feature_cache import CachedSplit, FeatureCache, compute_features, split_ke
 from .loaders import channels_last, make_loader
 from .metrics_log import MetricsLog
 from .nonfinite import NonFiniteWatch, diverged, grad_norm, weights_finite
+from .optim import make_optimizer
 from .run_state import RunContext
 from .schedule import lr_factor
 
@@ -130,13 +131,7 @@ def setup(run: RunContext, resume_from: Path | None = None) -> LoopState:
 
 
 def _make_optimizer(run: RunContext) -> torch.optim.Optimizer:
-    """One optimizer over the fixed group layout; the fused kernel (one call per group instead of
-    a dozen ops per parameter) where the device has it — 5× faster AdamW steps on a CPU."""
-    groups = run.freezer.param_groups()
-    fused = run.device.type in ("cpu", "cuda") and all(p.is_floating_point() for g in groups for p in g["params"])
-    if run.settings.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=0.0, momentum=run.settings.momentum, fused=fused or None)
-    return torch.optim.AdamW(groups, lr=0.0, fused=fused or None)
+    return make_optimizer(run.freezer.param_groups(), run.settings.optimizer, run.device, run.settings.momentum)
 
 
 def _monitor(run: RunContext) -> tuple[str, bool]:

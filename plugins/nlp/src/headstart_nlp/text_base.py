@@ -3,8 +3,11 @@
 ``TextTask`` is the base of ``text-classification`` and ``text-regression`` (``text_tasks.py``).
 Data: a file per split (``data: {train: …, val: …, test: …}``) in CSV, TSV, GLUE-style TSV or
 JSONL with named columns; ``split`` carves val / test out of train instead. Texts are tokenized
-in ``collate`` with the source's tokenizer: dynamic padding to the longest example of the batch,
-truncation at ``max_length`` tokens (pairs: the longer text is cut first).
+once, when the task reads its data (one batched call per split, like ``datasets.map`` before the
+HF Trainer): ``collate`` looks each example's token ids up and pads the batch to its longest
+example. Truncation is at ``max_length`` tokens (pairs: the longer text is cut first). The cache
+belongs to the tokenizer and the truncation length it was made with; a different tokenizer
+(``restore``) or length starts an empty one, and texts it does not hold are tokenized per batch.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch
 from headstart import SPLITS, Batch, DataError, FeatureSpec, SourceModel, check_splits, require_columns
 
 from .data import carve, read_table
+from .tokens import TokenCache, pad_batch
 
 TableFormat = Literal["auto", "csv", "tsv", "glue-tsv", "jsonl"]
 Pooling = Literal["auto", "mean", "cls"]
@@ -68,6 +72,7 @@ class TextTask:
         self.examples: dict[str, list[Example]] = {}
         self.tokenizer: Any = None
         self.truncate_at = max_length
+        self._tokens = TokenCache()
         self.facts: dict[str, Any] = {}
 
     # --- reading ---------------------------------------------------------------------------------
@@ -117,6 +122,9 @@ class TextTask:
                 raise DataError(f"{self.data.get(split, self.data['train'])}: no {split} examples left")
         self.examples = {s: examples[s] for s in SPLITS if s in examples}
         self.facts["truncated"] = {s: self._count_truncated(e) for s, e in self.examples.items()}
+        self._tokens = TokenCache(self.tokenizer, self.truncate_at)
+        for ex in self.examples.values():
+            self._tokens.add(ex, self._tokenize(ex))
 
     def prepare_targets(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         """Build whatever the targets need (the label set) from the rows of every split."""
@@ -137,14 +145,24 @@ class TextTask:
     def dataset(self, split: str, train: bool) -> list[Example]:  # type: ignore[override]
         return self.examples[split]
 
-    def encode(self, examples: list[Example]) -> dict[str, torch.Tensor]:
-        """Tokenize a batch: padding to its longest example, truncation at ``max_length``."""
+    def _tokenize(self, examples: list[Example]) -> dict[str, list[list[int]]]:
+        """Token ids of ``examples``, truncated at ``max_length``, unpadded (one batched call)."""
         texts = [e[0] for e in examples]
         pairs = [e[1] or "" for e in examples] if self.text_pair_column else None
-        enc = self.tokenizer(
-            texts, pairs, padding=True, truncation=True, max_length=self.truncate_at, return_tensors="pt"
-        )
-        return {k: v for k, v in enc.items()}
+        enc = self.tokenizer(texts, pairs, truncation=True, max_length=self.truncate_at, verbose=False)
+        return {k: list(v) for k, v in enc.items()}
+
+    def encode(self, examples: list[Example]) -> dict[str, torch.Tensor]:
+        """A batch's token ids (from the cache; tokenized now if absent), padded to its longest example."""
+        if not self._tokens.valid_for(self.tokenizer, self.truncate_at):
+            self._tokens = TokenCache(self.tokenizer, self.truncate_at)
+        rows = self._tokens.lookup(examples)
+        missing = [i for i, r in enumerate(rows) if r is None]
+        if missing:
+            fresh = self._tokenize([examples[i] for i in missing])
+            for j, i in enumerate(missing):
+                rows[i] = {k: v[j] for k, v in fresh.items()}
+        return pad_batch(self.tokenizer, [r for r in rows if r is not None])
 
     def head_pooling(self, spec: FeatureSpec) -> Literal["mean", "cls"]:
         if self.pooling != "auto":
@@ -159,6 +177,7 @@ class TextTask:
         """The source's tokenizer and the trained truncation length; subclasses add their targets."""
         self.tokenizer = source.preprocessor
         self.truncate_at = int(state["truncate_at"])
+        self._tokens = TokenCache(self.tokenizer, self.truncate_at)
 
     def predict_example(self, raw: Any) -> Example:
         """A text, a ``(text, pair)`` tuple, or a dict with the task's text column(s)."""

@@ -1,0 +1,57 @@
+"""The run's optimizer steps groups that share hyperparameters together, bit-identically to
+stepping them one by one, and keeps the fixed group layout for checkpoints."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from headstart.engine.optim import make_optimizer, merged_groups
+
+
+def _groups(model: torch.nn.Module, lrs: list[float]) -> list[dict]:  # type: ignore[type-arg]
+    params = list(model.parameters())
+    return [
+        {"name": f"g{i}", "params": [p], "lr": lr, "base_lr": lr, "weight_decay": 0.01 if p.ndim > 1 else 0.0}
+        for i, (p, lr) in enumerate(zip(params, lrs, strict=True))
+    ]
+
+
+def _model(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+
+
+@pytest.mark.parametrize("name", ["adamw", "sgd"])
+def test_merged_step_is_bit_identical_to_group_by_group(name: str) -> None:
+    lrs = [1e-2, 1e-2, 1e-2, 5e-3]  # three groups share a rate, the last differs
+    ours_model, ref_model = _model(0), _model(0)
+    ours = make_optimizer(_groups(ours_model, lrs), name, torch.device("cpu"))
+    ref_cls = torch.optim.SGD if name == "sgd" else torch.optim.AdamW
+    kwargs = {"momentum": 0.9} if name == "sgd" else {}
+    ref = ref_cls(_groups(ref_model, lrs), lr=0.0, fused=True, **kwargs)  # type: ignore[arg-type]
+    x = torch.randn(32, 8)
+    for _ in range(3):
+        for model, opt in ((ours_model, ours), (ref_model, ref)):
+            model(x).square().mean().backward()
+            opt.step()
+            opt.zero_grad()
+    for a, b in zip(ours_model.parameters(), ref_model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert [g["name"] for g in ours.param_groups] == ["g0", "g1", "g2", "g3"]  # the layout is back
+    saved = ours.state_dict()
+    assert len(saved["param_groups"]) == 4 and sorted(saved["state"]) == [0, 1, 2, 3]
+    ref_state = ref.state_dict()
+    for i in range(4):
+        for k, v in saved["state"][i].items():
+            assert torch.equal(v, ref_state["state"][i][k]), (i, k)
+
+
+def test_only_groups_with_equal_hyperparameters_merge() -> None:
+    model = _model(0)
+    groups = _groups(model, [1e-2, 1e-2, 1e-2, 5e-3])
+    merged = merged_groups(groups)
+    # parameters w0 b0 w1 b1: the weights share lr and decay; b0 and b1 differ in lr
+    assert [len(g["params"]) for g in merged] == [2, 1, 1]
+    assert merged[0]["params"] == [groups[0]["params"][0], groups[2]["params"][0]]
+    assert all(len(g["params"]) == 1 for g in groups)  # the layout itself is untouched
