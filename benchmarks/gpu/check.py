@@ -88,7 +88,7 @@ def resume_check(tmp: Path, device: str, dry: bool) -> dict[str, Any]:
             "name": "vector-classification",
             "synthetic": {"classes": 10, "per_class": 8 if dry else 400, "in_features": 32},
         },
-        "policy": {"name": "gradual-unfreeze"} if not dry else {"name": "full"},
+        "policy": {"name": "gradual-unfreeze"},  # a phase change inside the run
         "trainer": {"epochs": 3, "batch_size": 16 if dry else 128, "progress": False, "device": device},
     }
 
@@ -141,10 +141,21 @@ def main() -> None:
             if backend:
                 variants.append({"compile": backend})
             if name == "resnet50":
-                variants += [{"channels_last": True}, *([{"channels_last": True, "compile": backend}] if backend else [])]
+                variants += [
+                    {"channels_last": True},
+                    *([{"channels_last": True, "compile": backend}] if backend else []),
+                ]
             for v in variants:
                 row = throughput.measure(name, source, inputs, items, unit, device, precision, steps, **v)
-                emit({"kind": "throughput", **common, **row, "compile": v.get("compile"), "channels_last": bool(v.get("channels_last"))})
+                emit(
+                    {
+                        "kind": "throughput",
+                        **common,
+                        **row,
+                        "compile": v.get("compile"),
+                        "channels_last": bool(v.get("channels_last")),
+                    }
+                )
             for policy, top in (("full", None), ("top-2", 3), ("linear-probe", 1)):
                 row = throughput.measure(name, source, inputs, items, unit, device, precision, steps, trainable_top=top)
                 emit({"kind": "memory", **common, "policy": policy, **row})

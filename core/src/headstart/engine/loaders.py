@@ -7,6 +7,7 @@ rebuild, a loader iterates over its tensors in the same order and never touches 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -14,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .feature_cache import CachedSplit
 from .run_state import RunContext
+from .settings import resolve_workers
 
 
 class _Indexed(Dataset[tuple[int, Any]]):
@@ -68,15 +70,22 @@ def make_loader(
     else:
         sampler = list(range(d.rank, len(data), d.world))
         batch_size = max(1, (s.eval_batch_size or s.batch_size) // d.world)
+    workers = 0 if from_cache else resolve_workers(s.num_workers, run.device.type, local_processes())
     return DataLoader(
         data,
         batch_size=batch_size,
         sampler=sampler,
         collate_fn=collate,
-        num_workers=0 if from_cache else s.num_workers,  # indexing tensors needs no workers
+        num_workers=workers,  # indexing cached tensors needs none
+        prefetch_factor=4 if workers else None,
         pin_memory=run.device.type == "cuda",
         generator=torch.Generator().manual_seed(run.seed * 100_003 + epoch),
     )
+
+
+def local_processes() -> int:
+    """Training processes on this node (torchrun's ``LOCAL_WORLD_SIZE``; 1 without torchrun)."""
+    return int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
 
 
 def channels_last(obj: Any) -> Any:

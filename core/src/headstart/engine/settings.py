@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,7 +24,10 @@ class TrainerSettings:
       improvement (by more than ``min_delta``) before stopping (null: never stop early).
     * ``device``: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:1`` …;
       ``precision``: ``auto`` (bf16 autocast on a GPU that supports it, else fp32), ``fp32``, ``bf16``.
-    * ``num_workers``: data-loading worker processes; ``log_every``: optimizer steps between
+    * ``num_workers``: data-loading worker processes (decoding and augmentation run there), or
+      ``auto``: on a GPU, the cores this process may use, shared by the processes of its node,
+      less one for the training loop, at most 8 (``resolve_workers``); on a CPU 0, because the
+      step itself uses every core. Workers prefetch 4 batches each. ``log_every``: optimizer steps between
       loss readings (the only host-device syncs of the hot loop); ``progress``: show a bar.
     * ``max_steps_per_epoch``: cap for smoke tests (null: whole epoch).
     * ``feature_cache``: in phases where only the head trains, compute the source's features once
@@ -54,7 +58,7 @@ class TrainerSettings:
     min_delta: float = 0.0
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"
-    num_workers: int = 0
+    num_workers: int | Literal["auto"] = "auto"
     log_every: int = 10
     progress: bool = True
     max_steps_per_epoch: int | None = None
@@ -66,6 +70,8 @@ class TrainerSettings:
     channels_last: bool = False
 
     def __post_init__(self) -> None:
+        if self.num_workers != "auto" and (not isinstance(self.num_workers, int) or self.num_workers < 0):
+            raise ValueError(f"num_workers must be auto or an integer >= 0, got {self.num_workers!r}")
         for key in ("epochs", "batch_size", "grad_accum", "log_every"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
@@ -75,3 +81,13 @@ class TrainerSettings:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1 or null, got {self.patience}")
+
+
+def resolve_workers(setting: int | str, device_type: str, processes_per_node: int = 1) -> int:
+    """Data-loading workers for ``trainer.num_workers`` (see ``TrainerSettings``)."""
+    if setting != "auto":
+        return int(setting)
+    if device_type == "cpu":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(8, cores // max(processes_per_node, 1) - 1))

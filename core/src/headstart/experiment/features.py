@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 
 from ..engine.device import select_device, select_precision
 from ..engine.feature_cache import CachedSplit, FeatureCache, compute_features, split_key
+from ..engine.settings import resolve_workers
 from .build import Built, build
 from .config import ExperimentConfig
 
@@ -35,7 +36,7 @@ def cached_features(
         batch_size=settings.eval_batch_size or settings.batch_size,
         shuffle=False,
         collate_fn=built.task.collate,
-        num_workers=settings.num_workers,
+        num_workers=resolve_workers(settings.num_workers, device.type),
     )
     mode = "disk" if cache_dir is not None else "memory"
     cache = FeatureCache(mode, Path(cache_dir or "."), settings.feature_cache_max_mb)
