@@ -136,9 +136,9 @@ def markdown(comparisons: Sequence[dict[str, Any]]) -> list[str]:
         "",
     ]
     for c in comparisons:
-        budget = "all labels" if c["budget"] is None else f"{c['budget']}/class"
+        budget = "" if c["budget"] is None else f" × {c['budget']}/class"
         lines += [
-            f"**{c['task']} × {budget} × {c['policy']}** ({c['metric']}): "
+            f"**{c['task']}{budget} × {c['policy']}** ({c['metric']}): "
             f"τ(LogME) = {_num(c['tau_logme'])}, τ(H-score) = {_num(c['tau_h_score'])}",
             "",
             "| source | LogME | H-score | result |",
