@@ -110,6 +110,12 @@ class HFSpeechSource(SpeechSource):
             },
         )
 
+    def export_formats(self) -> dict[str, Any]:
+        """``hf``: a transformers model directory (see :mod:`headstart_speech.export`)."""
+        from .export import export_hf
+
+        return {"hf": export_hf}
+
     def save_for_inference(self, directory: Path) -> dict[str, Any]:
         """The config and a feature extractor with this source's audio settings, in the hub's
         format; rebuilt from there with random weights that the run's checkpoint replaces."""
