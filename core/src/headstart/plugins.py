@@ -41,6 +41,7 @@ BUILTIN_PLUGINS = (
     "headstart.data.plugin",
     "headstart.metrics",
     "headstart.run_source",
+    "headstart.engine.step_log",
 )
 
 CONTRIBUTION_HOOKS = {

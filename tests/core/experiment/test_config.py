@@ -117,3 +117,14 @@ def test_head_lr_scale_is_a_common_policy_option() -> None:
     built = build(parse_config(toy_config(policy={"name": "full", "head_lr_scale": 10})))
     assert built.plans()[0].row("head").lr == pytest.approx(10 * built.plans()[0].row("stem").lr)
     assert _error(toy_config(policy={"name": "full", "head_lr_scale": 0})) == "policy.head_lr_scale = 0.0: must be > 0"
+
+
+def test_set_policy_name_starts_the_new_policy_from_its_defaults(tmp_path: Path) -> None:
+    from headstart.experiment.config import apply_overrides
+
+    base = {"policy": {"name": "gradual-unfreeze", "every": 1, "keep_frozen": ["stem"], "head_lr_scale": 2.0}}
+    out = apply_overrides(base, ["policy.name=top-k", "policy.k=2"])
+    assert out["policy"] == {"name": "top-k", "k": 2, "keep_frozen": ["stem"], "head_lr_scale": 2.0}
+    same = apply_overrides(base, ["policy.name=gradual-unfreeze"])  # the same name keeps its options
+    assert same["policy"]["every"] == 1
+    assert apply_overrides({"policy": "full"}, ["policy.name=lp-ft"])["policy"] == {"name": "lp-ft"}

@@ -106,12 +106,21 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.path=value`` overrides; values are parsed as YAML (``3``, ``1e-3``, ``[a, b]``)."""
+    """Apply ``key.path=value`` overrides; values are parsed as YAML (``3``, ``1e-3``, ``[a, b]``).
+
+    ``policy.name=<another policy>`` starts that policy from its defaults: the options of the
+    file's policy are dropped (those every policy has — ``norm_mode``, ``keep_frozen``,
+    ``head_lr_scale`` — stay), and later ``--set policy.…`` give the new policy's options."""
     data = copy.deepcopy(data)
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. trainer.epochs=3")
+        if key == "policy.name":
+            old = data.get("policy")
+            old = {"name": old} if isinstance(old, str) else old
+            if isinstance(old, dict) and old.get("name") != raw.strip():
+                data["policy"] = {k: v for k, v in old.items() if k in POLICY_COMMON}
         parts = key.split(".")
         node = data
         for i, part in enumerate(parts[:-1]):

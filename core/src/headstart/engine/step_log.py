@@ -1,0 +1,57 @@
+"""``steps.jsonl``: the training loss and learning rate every ``trainer.log_every`` optimizer
+steps — the curve people watch between epochs. A built-in plugin on the loop's events.
+
+One row per logged step: ``{"step", "epoch", "phase", "lr", "loss"}`` (the loss of that step's
+last batch, as read by the loop at its ``log_every`` sync). A resumed run first drops the rows of
+steps after its checkpoint, so the file has each step once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from ..plugins import hookimpl
+from ..rundir import RunDir
+from .atomic import json_safe
+
+#: open files by path; line-buffered, so a crashed run leaves every row it logged on disk
+_files: dict[str, IO[str]] = {}
+
+
+@hookimpl
+def headstart_on_run_start(run: Any) -> None:
+    if not isinstance(getattr(run, "files", None), RunDir) or not run.dist.main:
+        return  # only the main process of a run writes
+    path = run.files.steps
+    kept = []
+    if path.exists():  # resumed: keep the steps before the checkpoint
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if row.get("step", 0) <= run.step:
+                kept.append(line)
+    stale = _files.pop(str(path), None)  # a run of this directory that crashed in this process
+    if stale is not None:
+        stale.close()
+    path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+    _files[str(path)] = path.open("a", encoding="utf-8", buffering=1)
+
+
+@hookimpl
+def headstart_on_step_end(run: Any, step: int, metrics: dict[str, Any]) -> None:
+    f = _files.get(str(run.files.steps)) if isinstance(getattr(run, "files", None), RunDir) else None
+    if f is None or "loss" not in metrics:
+        return
+    phase = run.freezer.plan.phase.name if run.freezer.plan is not None else None
+    row = {"step": step, "epoch": run.epoch, "phase": phase, "lr": metrics.get("lr"), "loss": metrics["loss"]}
+    f.write(json.dumps(json_safe(row)) + "\n")
+
+
+@hookimpl
+def headstart_on_run_end(run: Any, summary: dict[str, Any]) -> None:
+    f = _files.pop(str(run.files.steps), None) if isinstance(getattr(run, "files", None), RunDir) else None
+    if f is not None:
+        f.close()
