@@ -15,9 +15,10 @@ Vocabulary:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -28,17 +29,22 @@ __all__ = [
     "Batch",
     "Block",
     "DatasetFormat",
+    "DatasetReader",
+    "Examples",
     "FeatureSpec",
     "Features",
     "LocalModel",
     "Metric",
+    "MetricFn",
     "NormMode",
     "Phase",
+    "PolicyFactory",
     "PolicyType",
     "PredictingTask",
     "SourceModel",
     "SourceProvider",
     "TargetTask",
+    "TaskFactory",
     "TaskType",
     "TransferPolicy",
 ]
@@ -135,6 +141,15 @@ class Phase:
     norm_mode: NormMode = NormMode.TRAIN
 
 
+class Examples(Protocol):
+    """A map-style dataset: ``len(examples)`` and ``examples[i]`` (a list, or a torch ``Dataset``
+    with ``__len__``)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Any: ...
+
+
 @runtime_checkable
 class SourceModel(Protocol):
     """A pretrained network without its original head, and what it needs to read raw input.
@@ -166,11 +181,21 @@ class SourceModel(Protocol):
     loads its source from the experiment's own source section.
     """
 
-    name: str
-    backbone: nn.Module
-    blocks: Sequence[Block]
-    output_spec: FeatureSpec
-    preprocessor: Any
+    # read-only members: an instance attribute, a class attribute or a property satisfies each
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def backbone(self) -> nn.Module: ...
+
+    @property
+    def blocks(self) -> Sequence[Block]: ...
+
+    @property
+    def output_spec(self) -> FeatureSpec: ...
+
+    @property
+    def preprocessor(self) -> Any: ...
 
     def forward(self, inputs: Any) -> Features: ...
 
@@ -196,7 +221,8 @@ class SourceProvider(Protocol):
     tried in registration order, and a provider that raises ``LookupError`` passes the name on.
     """
 
-    scheme: str
+    @property
+    def scheme(self) -> str: ...
 
     def resolve(self, name: str, **options: Any) -> SourceModel: ...
 
@@ -223,14 +249,17 @@ class TargetTask(Protocol):
     * ``summary()``: facts for ``summary.json`` (class counts, skipped files …).
     """
 
-    name: str
-    metrics: Sequence[str]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def metrics(self) -> Sequence[str]: ...
 
     def prepare(self, source: SourceModel) -> None: ...
 
     def splits(self) -> Sequence[str]: ...
 
-    def dataset(self, split: str, train: bool) -> torch.utils.data.Dataset[Any]: ...
+    def dataset(self, split: str, train: bool) -> Examples: ...
 
     def collate(self, examples: list[Any]) -> Batch: ...
 
@@ -274,7 +303,7 @@ class PredictingTask(Protocol):
 
     def decode(self, outputs: Any, batch: Batch, top_k: int = 1) -> list[dict[str, Any]]: ...
 
-    def labelled_dataset(self, data: Any) -> torch.utils.data.Dataset[Any]: ...
+    def labelled_dataset(self, data: Any) -> Examples: ...
 
 
 @runtime_checkable
@@ -298,13 +327,30 @@ class TransferPolicy(Protocol):
       keep what it needs from the first call.
     """
 
-    name: str
+    @property
+    def name(self) -> str: ...  # read-only: a class attribute (ClassVar) satisfies it
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]: ...
 
     def prepare(self, model: Any, seed: int) -> None: ...
 
     def regularizer(self, model: Any) -> torch.Tensor | None: ...
+
+
+#: Builds a task from the experiment's ``task`` options: ``factory(**options)``; usually the task's class.
+TaskFactory = Callable[..., TargetTask]
+
+#: Builds a policy from the experiment's ``policy`` options: ``factory(**options)``; usually a class.
+PolicyFactory = Callable[..., TransferPolicy]
+
+#: ``fn(predictions, references)``: one number, or several by name (precision / recall / f1).
+MetricFn = Callable[[Sequence[Any], Sequence[Any]], float | Mapping[str, float]]
+
+
+class DatasetReader(Protocol):
+    """``read(path)``: the examples of one file (or folder), each a ``dict``."""
+
+    def __call__(self, path: str | Path, /) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -316,7 +362,7 @@ class TaskType:
     """
 
     name: str
-    factory: Any
+    factory: TaskFactory
     description: str = ""
 
 
@@ -325,29 +371,30 @@ class PolicyType:
     """A policy contributed by a plugin: ``factory(**options)`` builds a :class:`TransferPolicy`."""
 
     name: str
-    factory: Any
+    factory: PolicyFactory
     description: str = ""
 
 
 @dataclass(frozen=True)
 class DatasetFormat:
-    """A file format for examples: ``read(path, **options)`` returns a list of examples.
+    """A file format for examples: ``read(path)`` returns a list of examples.
 
     Each example is a ``dict``; readers add ``"_where"`` (``"file.csv:12"``) so tasks can name the
     file and line in their errors.
     """
 
     name: str
-    read: Any
+    read: DatasetReader
     description: str = ""
 
 
 @dataclass(frozen=True)
 class Metric:
-    """A metric: ``fn(predictions, references) -> float``; ``higher_is_better`` orients it."""
+    """A metric: ``fn(predictions, references) -> float`` (or several floats by name);
+    ``higher_is_better`` orients it."""
 
     name: str
-    fn: Any
+    fn: MetricFn
     higher_is_better: bool = True
     description: str = ""
 

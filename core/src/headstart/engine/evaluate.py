@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -22,7 +22,7 @@ def compute_metrics(names: Sequence[str], preds: list[Any], refs: list[Any]) -> 
     out: dict[str, float] = {}
     for name in names:
         value = registry.metric(name).fn(preds, refs)
-        if isinstance(value, dict):  # a metric may report several numbers (precision / recall / f1)
+        if isinstance(value, Mapping):  # a metric may report several numbers (precision / recall / f1)
             out.update({k: float(v) for k, v in value.items()})
         else:
             out[name] = float(value)

@@ -8,6 +8,7 @@ features — ranking sources before training, a probe fit outside a run — and 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from torch.utils.data import DataLoader
 
@@ -31,8 +32,8 @@ def cached_features(
     settings = config.trainer
     device = select_device(settings.device)
     data = built.task.dataset(split, train=False)
-    loader = DataLoader(
-        data,  # type: ignore[arg-type]
+    loader: DataLoader[Any] = DataLoader(
+        data,  # type: ignore[arg-type]  # any len + getitem works (a list)
         batch_size=settings.eval_batch_size or settings.batch_size,
         shuffle=False,
         collate_fn=built.task.collate,

@@ -155,7 +155,11 @@ class Predictor:
         """The task's metrics (and mean loss) on a labelled set given as a task's ``data`` split
         (a folder, a CSV / JSONL / CoNLL file, a dataset root …)."""
         dataset = self.task.labelled_dataset(data)
-        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, collate_fn=self.task.collate)  # type: ignore[attr-defined]
+        loader: torch.utils.data.DataLoader[Any] = torch.utils.data.DataLoader(
+            dataset,  # type: ignore[arg-type]  # any len + getitem works (a list)
+            batch_size=batch_size,
+            collate_fn=self.task.collate,  # type: ignore[attr-defined]
+        )
         total, count = 0.0, 0
         preds: list[Any] = []
         refs: list[Any] = []
