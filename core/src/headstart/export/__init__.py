@@ -9,6 +9,7 @@ loading it back). A source adds its ecosystem's formats (``hf`` for Hugging Face
 and Headstart's own on the same inputs.
 """
 
-from .core import ExportError, export, export_formats
+from .core import export, export_formats
+from .errors import ExportError
 
 __all__ = ["ExportError", "export", "export_formats"]

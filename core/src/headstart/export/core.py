@@ -8,14 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from ..inference.predictor import Predictor, load
-from ..options import ConfigError
+from .errors import ExportError
 
 #: A writer: ``(predictor, folder) -> facts`` (files written, ``max_abs_diff`` of the check …).
 Writer = Callable[[Predictor, Path], dict[str, Any]]
-
-
-class ExportError(ConfigError):
-    """A format that does not apply to this run, or an export that does not match the model."""
 
 
 def _core_formats() -> dict[str, Writer]:

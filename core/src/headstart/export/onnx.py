@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from .errors import ExportError
+
 if TYPE_CHECKING:
     from ..inference.predictor import Predictor
 
@@ -29,7 +31,6 @@ class FlatModel(nn.Module):
 
 def example_batch(predictor: Predictor) -> dict[str, Any]:
     """The task's ``example_batch()`` (inputs for tracing); ExportError when it has none."""
-    from .core import ExportError
 
     make = getattr(predictor.task, "example_batch", None)
     if not callable(make):
