@@ -36,3 +36,9 @@ def test_rank_prefers_imagenet_weights_to_a_random_init(
     rows = json.loads(Path("runs/rank/rank.json").read_text())["rows"]
     assert rows[0]["logme"] > rows[1]["logme"] and rows[0]["h_score"] > rows[1]["h_score"]
     assert len(list(Path("runs/feature_cache").glob("*.safetensors"))) == 2
+
+    # the docs' next command: a linear probe on the ranked source reads the ranking's train features
+    run = ["run", "vision-efficientnet-digits.yaml", "--set", "task.max_per_class=20"]
+    assert main([*run, "--set", "trainer.feature_cache_dir=runs/feature_cache", "--run-dir", "runs/probe"]) == 0
+    summary = json.loads(Path("runs/probe/summary.json").read_text())
+    assert summary["feature_cache"]["reused_from_disk"] == 1
