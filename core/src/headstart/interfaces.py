@@ -8,8 +8,9 @@ Vocabulary:
 * A **block** is a named, ordered group of a source's parameters (``stem``, ``stage1`` …,
   ``embeddings``, ``layer0`` …). Blocks are listed from input to output; the engine appends the
   task's head as the last block, named ``head``.
-* A **phase** is a stretch of epochs during which a fixed set of blocks trains, each at its own
-  learning rate, with a given normalisation behaviour.
+* A **phase** is a stretch of epochs during which a fixed set of blocks trains (all of each
+  block's parameters, or a selection: biases, normalisation affines, added adapters, name
+  patterns), each at its own learning rate, with a given normalisation behaviour.
 * A **policy** turns (block names, number of epochs) into phases.
 """
 
@@ -132,6 +133,12 @@ class Phase:
     * ``lr_scale``: learning-rate multiplier per trainable block (missing blocks use 1.0);
       the block's learning rate is ``trainer.lr * lr_scale[block]``.
     * ``norm_mode``: behaviour of normalisation layers inside trainable blocks.
+    * ``params``: which parameters train inside a trainable block (a block left out: all of them),
+      as a tuple of selectors, any of which may match: ``"all"``; ``"bias"`` (parameters named
+      ``bias``); ``"norm"`` (affine parameters of normalisation layers); ``"added"`` (what the
+      policy's ``prepare`` added, e.g. adapters); or a name pattern (``fnmatch``) matched against
+      the parameter's name in the model, such as ``"*.attention.*"``. ``{"layer3": ("bias",)}``
+      trains only the biases of ``layer3``. A block in which nothing is selected counts as frozen.
     """
 
     name: str
@@ -139,6 +146,7 @@ class Phase:
     trainable: frozenset[str]
     lr_scale: Mapping[str, float] = field(default_factory=dict)
     norm_mode: NormMode = NormMode.TRAIN
+    params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class Examples(Protocol):

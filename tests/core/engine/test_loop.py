@@ -71,7 +71,18 @@ class _Interrupt:
             raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("policy", [{"name": "gradual-unfreeze", "every": 1}, {"name": "lp-ft"}])
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"name": "gradual-unfreeze", "every": 1},
+        {"name": "lp-ft"},
+        {"name": "filtered", "schedule": "gradual-unfreeze", "params": ["bias"], "options": {"every": 1}},
+        {"name": "lora", "rank": 2, "head_epochs": 2, "dropout": 0.1},
+        {"name": "bitfit"},
+        {"name": "norm-tune"},
+    ],
+    ids=lambda p: p["name"],
+)
 def test_resume_from_last_ends_with_identical_weights(
     tmp_path: Path, extra_plugin: Any, policy: dict[str, Any]
 ) -> None:

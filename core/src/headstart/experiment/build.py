@@ -97,6 +97,7 @@ def build(config: ExperimentConfig) -> Built:
         norm_mode=config.policy.get("norm_mode"),
         keep_frozen=config.policy.get("keep_frozen", getattr(source, "default_keep_frozen", ())),
         head_lr_scale=config.policy.get("head_lr_scale", 1.0),
+        added=added,
     )
     try:
         phases = policy.phases(freezer.block_names, config.trainer.epochs)

@@ -16,7 +16,16 @@ def _epochs(built: Built, i: int) -> str:
 
 def plan_rows(plan: FreezePlan) -> list[dict[str, Any]]:
     return [
-        {"block": r.name, "params": r.params, "trainable": r.trainable, "lr": r.lr, "norm_mode": r.norm_mode.value}
+        {
+            "block": r.name,
+            "params": r.params,
+            "trainable": r.trainable,
+            "trainable_params": r.trainable_params,
+            "trains": r.selects if r.trainable else None,
+            "added_params": r.added,
+            "lr": r.lr,
+            "norm_mode": r.norm_mode.value,
+        }
         for r in plan.rows
     ]
 
@@ -35,7 +44,8 @@ def plan_json(built: Built) -> list[dict[str, Any]]:
 
 
 def format_plan(built: Built) -> str:
-    """A plain-text table per phase: block, params, trainable, lr, norm mode."""
+    """A plain-text table per phase: block, params (of which added by the policy), trainable
+    parameters and which (all, bias, norm, added, patterns), lr, norm mode."""
     cfg = built.config
     total = sum(b.numel for b in built.freezer.blocks)
     lines = [
@@ -53,12 +63,14 @@ def format_plan(built: Built) -> str:
                 else ""
             )
         )
-        header = f"  {'block':<20} {'params':>12} {'trainable':>9} {'lr':>10}  norm mode"
+        header = f"  {'block':<20} {'params':>12} {'added':>9} {'trainable':>12} {'trains':<12} {'lr':>9}  norm mode"
         lines.append(header)
         lines.append("  " + "-" * (len(header) - 2))
         for r in plan.rows:
-            lr = f"{r.lr:.3g}" if r.trainable else "-"
+            lr, trains = (f"{r.lr:.3g}", r.selects) if r.trainable else ("-", "-")
+            added = f"{r.added:,}" if r.added else "-"
             lines.append(
-                f"  {r.name:<20} {r.params:>12,} {'yes' if r.trainable else 'no':>9} {lr:>10}  {r.norm_mode.value}"
+                f"  {r.name:<20} {r.params:>12,} {added:>9} {r.trainable_params:>12,} {trains:<12} {lr:>9}"
+                f"  {r.norm_mode.value}"
             )
     return "\n".join(lines)

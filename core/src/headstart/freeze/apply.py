@@ -86,6 +86,7 @@ class Freezer:
         norm_mode: NormMode | str | None = None,
         keep_frozen: Sequence[str] = (),
         head_lr_scale: float = 1.0,
+        added: frozenset[str] = frozenset(),
     ) -> None:
         self.model = model
         self.lr = lr
@@ -97,6 +98,10 @@ class Freezer:
         self.head_lr_scale = head_lr_scale
         self.blocks = resolve_blocks(model, model.blocks)
         self._params = dict(model.named_parameters())
+        unknown = sorted(added - set(self._params))
+        if unknown:
+            raise ValueError(f"added parameter(s) {', '.join(unknown[:3])} are not parameters of the model")
+        self.added = added
         self.groups: list[GroupSpec] = group_specs(self.blocks, {n: p.ndim for n, p in self._params.items()})
         self.plan: FreezePlan | None = None
         self.phase_index = -1
@@ -115,6 +120,7 @@ class Freezer:
             norm_mode=self.norm_mode,
             keep_frozen=self.keep_frozen,
             head_lr_scale=self.head_lr_scale,
+            added=self.added,
         )
 
     def param_groups(self) -> list[dict[str, Any]]:

@@ -48,6 +48,7 @@ class BlockInfo:
     norm_modules: tuple[str, ...]
     norm_params: tuple[str, ...]
     modules: tuple[str, ...] = ()
+    sizes: tuple[int, ...] = ()  #: numel of each of ``params``, in the same order
 
 
 def _owner(name: str, member_to_block: dict[str, str]) -> tuple[str, str] | None:
@@ -127,6 +128,7 @@ def resolve_blocks(model: nn.Module, blocks: Sequence[Block]) -> list[BlockInfo]
             norm_modules=tuple(norms[b.name]),
             norm_params=tuple(n for n in norm_params[b.name] if n in params),
             modules=tuple(owned[b.name]),
+            sizes=tuple(params[p].numel() for p in by_block[b.name]),
         )
         for b in blocks
     ]

@@ -11,6 +11,7 @@ from itertools import pairwise
 
 from ..interfaces import HEAD, NormMode, Phase
 from .blockmap import BlockInfo
+from .select import ALL, label, select, selector_error, unmatched
 
 
 class PolicyError(ValueError):
@@ -19,13 +20,18 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True)
 class BlockPlan:
-    """One row of ``headstart plan``: a block in a phase."""
+    """One row of ``headstart plan``: a block in a phase. ``trainable`` is true when any of its
+    parameters trains (``trainable_params`` of them, chosen by ``selects``); ``added`` counts the
+    parameters the policy's ``prepare`` added to the block."""
 
     name: str
     params: int
     trainable: bool
     lr: float
     norm_mode: NormMode
+    trainable_params: int = 0
+    selects: str = ALL
+    added: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ class FreezePlan:
 
     @property
     def trainable_numel(self) -> int:
-        return sum(r.params for r in self.rows if r.trainable)
+        return sum(r.trainable_params for r in self.rows)
 
     def row(self, block: str) -> BlockPlan:
         return next(r for r in self.rows if r.name == block)
@@ -84,6 +90,17 @@ def validate_phases(phases: Sequence[Phase], blocks: Sequence[str], epochs: int,
         bad = {b: s for b, s in ph.lr_scale.items() if not s >= 0}
         if bad:
             raise PolicyError(f"policy {policy!r}, phase {ph.name!r}: negative lr_scale {bad}")
+        for block, selectors in ph.params.items():
+            where = f"policy {policy!r}, phase {ph.name!r}, params[{block!r}]"
+            if block not in known:
+                raise PolicyError(f"{where}: unknown block; blocks are {', '.join(blocks)}")
+            if block not in ph.trainable:
+                raise PolicyError(f"{where}: the block does not train in this phase (add it to trainable)")
+            if not isinstance(selectors, tuple) or not selectors:
+                raise PolicyError(f"{where}: give a non-empty tuple of selectors, e.g. ('bias',), not {selectors!r}")
+            for sel in selectors:
+                if (why := selector_error(sel)) is not None:
+                    raise PolicyError(f"{where}: {why}")
 
 
 def phase_at(phases: Sequence[Phase], epoch: int) -> int:
@@ -121,10 +138,15 @@ def compute_plan(
     norm_mode: NormMode | None = None,
     keep_frozen: Sequence[str] = (),
     head_lr_scale: float = 1.0,
+    added: frozenset[str] = frozenset(),
 ) -> FreezePlan:
     """Turn one phase into a plan. ``norm_mode`` overrides the phase's; ``keep_frozen`` names
     blocks that never train whatever the policy says (e.g. wav2vec 2.0's feature encoder);
-    ``head_lr_scale`` multiplies the new head's learning rate (a fresh head often wants more)."""
+    ``head_lr_scale`` multiplies the new head's learning rate (a fresh head often wants more);
+    ``added`` names the parameters the policy's ``prepare`` added (selected with ``"added"``).
+
+    The frozen prefix (run under ``no_grad``) ends at the first block in which anything trains:
+    a block whose biases alone train still needs its activations for backward."""
     names = [b.name for b in blocks]
     unknown = sorted(set(keep_frozen) - set(names))
     if unknown:
@@ -133,15 +155,39 @@ def compute_plan(
     rows: list[BlockPlan] = []
     trainable: set[str] = set()
     group_lr: dict[str, float] = {}
+    used: dict[str, list[BlockInfo]] = {}
     for b in blocks:
         on = b.name in phase.trainable and b.name not in keep_frozen
-        block_lr = lr * phase.lr_scale.get(b.name, 1.0) * (head_lr_scale if b.name == HEAD else 1.0) if on else 0.0
-        rows.append(BlockPlan(b.name, b.numel, on, block_lr, mode if on else NormMode.FROZEN))
+        selectors = tuple(phase.params.get(b.name, (ALL,)))
+        chosen: list[str] = []
         if on:
+            for sel in selectors:
+                used.setdefault(sel, []).append(b)
             frozen_norm = set(b.norm_params) if mode is NormMode.FROZEN else set()
-            trainable.update(p for p in b.params if p not in frozen_norm)
+            chosen = [p for p in select(b, selectors, added) if p not in frozen_norm]
+        size = dict(zip(b.params, b.sizes, strict=True))
+        block_lr = lr * phase.lr_scale.get(b.name, 1.0) * (head_lr_scale if b.name == HEAD else 1.0) if on else 0.0
+        rows.append(
+            BlockPlan(
+                b.name,
+                b.numel,
+                bool(chosen),
+                block_lr,
+                mode if chosen else NormMode.FROZEN,
+                sum(size[p] for p in chosen),
+                label(selectors),
+                sum(size[p] for p in b.params if p in added),
+            )
+        )
+        trainable.update(chosen)
         group_lr[f"{b.name}/decay"] = block_lr
         group_lr[f"{b.name}/no_decay"] = block_lr
+    missing = [sel for sel, bs in used.items() if sel != ALL and unmatched([sel], bs, added)]
+    if missing:
+        raise PolicyError(
+            f"phase {phase.name!r}: selector(s) {', '.join(map(repr, missing))} match no parameter of the "
+            f"block(s) they are given for ({', '.join(b.name for b in used[missing[0]])})"
+        )
     prefix = 0
     for r in rows:
         if r.trainable or r.name == HEAD:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from ..interfaces import PolicyType
 from ..plugins import hookimpl
 from .base import Policy
+from .lora import Lora
+from .params import BitFit, Filtered, NormTune
 from .schedules import SCHEDULES
 
 
@@ -13,7 +15,8 @@ def policy_type(cls: type[Policy]) -> PolicyType:
     return PolicyType(cls.name, cls, (cls.__doc__ or "").strip().splitlines()[0])
 
 
-BUILTIN_POLICIES = [policy_type(cls) for cls in SCHEDULES]
+#: Block schedules first, then the parameter-efficient policies.
+BUILTIN_POLICIES = [policy_type(cls) for cls in (*SCHEDULES, Lora, BitFit, NormTune, Filtered)]
 
 
 @hookimpl

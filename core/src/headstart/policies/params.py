@@ -1,0 +1,111 @@
+"""Policies that select parameters inside blocks: ``bitfit``, ``norm-tune``, and ``filtered`` (any
+block schedule whose source blocks train only a selection of their parameters).
+
+Selections are :attr:`headstart.Phase.params` — ``"bias"``, ``"norm"``, ``"added"``, ``"all"`` or
+name patterns — and the freeze engine applies them like any other plan: ``requires_grad``, the
+fixed optimizer groups, the frozen prefix (which ends at the first block where anything trains).
+The new head always trains all of its parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+
+from ..freeze.select import selector_error
+from ..interfaces import HEAD, Phase
+from .base import Policy, backbone_blocks
+
+if TYPE_CHECKING:
+    from ..model import TransferModel
+
+
+def with_params(phases: Sequence[Phase], selectors: tuple[str, ...]) -> list[Phase]:
+    """``phases`` with every trainable source block restricted to ``selectors`` (a block that
+    already has a selection keeps it); the head keeps all its parameters."""
+    return [
+        replace(
+            ph,
+            params={**{b: selectors for b in ph.trainable if b != HEAD}, **ph.params},
+        )
+        for ph in phases
+    ]
+
+
+def _selectors(value: Sequence[str] | str, option: str) -> tuple[str, ...]:
+    selectors = (value,) if isinstance(value, str) else tuple(value)
+    if not selectors:
+        raise ValueError(f"{option} must name at least one selector (bias, norm, added, all, or a pattern)")
+    for sel in selectors:
+        if (why := selector_error(sel)) is not None:
+            raise ValueError(f"{option}: {why}")
+    return selectors
+
+
+@dataclass(frozen=True)
+class BitFit(Policy):
+    """BitFit: only the biases of the source train (and the new head) — Ben Zaken et al., 2022."""
+
+    name: ClassVar[str] = "bitfit"
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        backbone = backbone_blocks(blocks)
+        return [Phase("bitfit", 0, frozenset(blocks), params=dict.fromkeys(backbone, ("bias",)))]
+
+
+@dataclass(frozen=True)
+class NormTune(Policy):
+    """Only the normalisation layers' affine parameters of the source train (and the new head)."""
+
+    name: ClassVar[str] = "norm-tune"
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        backbone = backbone_blocks(blocks)
+        return [Phase("norm-tune", 0, frozenset(blocks), params=dict.fromkeys(backbone, ("norm",)))]
+
+
+@dataclass(frozen=True)
+class Filtered(Policy):
+    """A block schedule whose source blocks train only the selected parameters (e.g. gradual unfreezing of biases).
+
+    ``schedule`` is any registered policy (with ``options``); ``params`` the selectors that
+    every source block it trains is restricted to: ``bias``, ``norm``, ``added``, name patterns.
+    """
+
+    schedule: str = "gradual-unfreeze"
+    params: Sequence[str] | str = ("bias",)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    name: ClassVar[str] = "filtered"
+    inner: Policy = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        from ..options import call_with_options
+        from ..registry import UnknownNameError, get_registry
+
+        object.__setattr__(self, "params", _selectors(self.params, "params"))
+        object.__setattr__(self, "options", dict(self.options))
+        if self.schedule == self.name:
+            raise ValueError("schedule cannot be 'filtered' itself")
+        try:
+            ptype = get_registry().policy_type(self.schedule)
+        except UnknownNameError as exc:
+            raise ValueError(f"schedule: {exc}") from None
+        # built once: prepare() and regularizer() must reach the same (possibly stateful) policy
+        object.__setattr__(self, "inner", call_with_options(ptype.factory, self.options, "policy.options"))
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        return with_params(self.inner.phases(blocks, epochs), tuple(self.params))
+
+    def prepare(self, model: TransferModel, seed: int) -> None:
+        self.inner.prepare(model, seed)
+
+    def regularizer(self, model: TransferModel) -> torch.Tensor | None:
+        return self.inner.regularizer(model)
+
+    @staticmethod
+    def contract_example(tmp_path: Any) -> dict[str, Any]:
+        """Options the contract kit checks the policy with."""
+        return {"schedule": "gradual-unfreeze", "params": ["bias"], "options": {"every": 1}}

@@ -1,0 +1,61 @@
+"""bitfit, norm-tune and filtered: what their phases select, on the toy model through build()."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from headstart import HEAD, ConfigError, build, parse_config
+from headstart.policies import BitFit, Filtered, NormTune
+
+from ..conftest import toy_config
+
+BLOCKS = ["stem", "stage1", "stage2", HEAD]
+
+
+def test_bitfit_and_norm_tune_select_inside_every_source_block() -> None:
+    (bitfit,) = BitFit().phases(BLOCKS, 3)
+    (norm,) = NormTune().phases(BLOCKS, 3)
+    assert bitfit.trainable == norm.trainable == frozenset(BLOCKS)
+    assert dict(bitfit.params) == dict.fromkeys(BLOCKS[:-1], ("bias",))
+    assert dict(norm.params) == dict.fromkeys(BLOCKS[:-1], ("norm",))
+
+
+def test_filtered_restricts_a_schedule_to_a_selection() -> None:
+    phases = Filtered("gradual-unfreeze", ["bias"], {"every": 1}).phases(BLOCKS, 3)
+    assert [sorted(p.trainable) for p in phases] == [[HEAD], ["head", "stage2"], ["head", "stage1", "stage2"]]
+    assert [dict(p.params) for p in phases] == [{}, {"stage2": ("bias",)}, {"stage1": ("bias",), "stage2": ("bias",)}]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"schedule": "no-such"}, "schedule: unknown policy 'no-such'"),
+        ({"params": ["biass"]}, "unknown selector 'biass'"),
+        ({"params": []}, "at least one selector"),
+        ({"options": {"every": 0}}, "every must be >= 1"),
+        ({"options": {"evry": 1}}, "evry"),
+    ],
+)
+def test_filtered_refuses_bad_options_naming_them(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build(parse_config(toy_config(policy={"name": "filtered", **options})))
+
+
+@pytest.mark.parametrize(
+    ("policy", "selected"),
+    [
+        ({"name": "bitfit"}, lambda n: n.endswith(".bias")),
+        ({"name": "norm-tune"}, lambda n: n.split(".")[-2] == "1"),  # the BatchNorm1d of each Sequential
+    ],
+)
+def test_built_plans_train_exactly_the_selection(policy: dict[str, Any], selected: Any) -> None:
+    built = build(parse_config(toy_config(policy=policy)))
+    (plan,) = built.plans()
+    source = {n for n in plan.trainable_params if n.startswith("backbone.")}
+    expected = {n for n, _ in built.model.named_parameters() if n.startswith("backbone.") and selected(n)}
+    assert source == expected and expected
+    params = dict(built.model.named_parameters())
+    assert plan.trainable_numel == sum(params[n].numel() for n in plan.trainable_params)
+    assert plan.frozen_prefix == 0  # the first block trains its biases: nothing runs under no_grad
