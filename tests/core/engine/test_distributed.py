@@ -15,10 +15,20 @@ from ..conftest import toy_config
 
 
 @pytest.mark.slow
-def test_two_processes_match_one_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"name": "gradual-unfreeze", "every": 1},
+        # adapters added by prepare(), joining at a phase change; biases selected inside blocks
+        {"name": "lora", "rank": 2, "head_epochs": 1},
+        {"name": "filtered", "schedule": "gradual-unfreeze", "params": ["bias"], "options": {"every": 1}},
+    ],
+    ids=lambda p: p["name"],
+)
+def test_two_processes_match_one_process(tmp_path: Path, policy: dict[str, object]) -> None:
     # BatchNorm statistics depend on the per-process batch, so they are fixed here (frozen-stats)
     config = toy_config(
-        policy={"name": "gradual-unfreeze", "every": 1, "norm_mode": "frozen-stats"},
+        policy={**policy, "norm_mode": "frozen-stats"},
         trainer={"epochs": 3, "batch_size": 8, "lr": 0.01, "progress": False, "clip_grad_norm": None},
     )
     config["source"]["dropout"] = 0.0

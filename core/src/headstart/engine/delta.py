@@ -1,0 +1,58 @@
+"""Small checkpoints: when most of the source stays frozen, a checkpoint stores only what changes.
+
+A run whose phases together train less than :data:`DELTA_FRACTION` of the model's parameters
+(``linear-probe``, ``lora``, ``bitfit``, ``norm-tune`` …) writes *delta* checkpoints: the
+parameters any phase trains, plus every buffer (BatchNorm statistics may move), plus a reference
+to what the rest must be — the source's description and a SHA-256 of every entry left out. Loading
+one rebuilds the model as the run did (source, then the policy's ``prepare``), checks that hash,
+and loads the stored entries: a frozen source that differs (other weights, other options) is
+refused, naming both hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+#: A run writes delta checkpoints when its phases train less than this fraction of the parameters.
+DELTA_FRACTION = 0.5
+
+
+def delta_keys(model: nn.Module, trained: Iterable[str]) -> frozenset[str] | None:
+    """The state-dict keys a delta checkpoint of ``model`` stores, given the names of every
+    parameter any phase trains; None when so much trains that a full checkpoint is as good."""
+    params = dict(model.named_parameters())
+    trained = set(trained)
+    total = sum(p.numel() for p in params.values())
+    if total == 0 or sum(params[n].numel() for n in trained) >= DELTA_FRACTION * total:
+        return None
+    state = model.state_dict(keep_vars=True)
+    return frozenset(k for k, v in state.items() if k in trained or not isinstance(v, nn.Parameter))
+
+
+def frozen_hash(model: nn.Module, stored: Collection[str]) -> str:
+    """SHA-256 of every state-dict entry of ``model`` that is not in ``stored`` (names, shapes,
+    dtypes, bytes): what a delta checkpoint expects the rebuilt model to hold."""
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        if name in stored:
+            continue
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def reference(model: nn.Module, stored: Collection[str], source: Mapping[str, Any]) -> dict[str, str]:
+    """The safetensors metadata of a delta checkpoint: the marker, the source's description
+    (JSON) and the hash of everything left out."""
+    return {
+        "delta": "1",
+        "source": json.dumps(dict(source), sort_keys=True, default=str),
+        "frozen_sha256": frozen_hash(model, stored),
+    }
