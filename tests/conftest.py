@@ -20,3 +20,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def run_weights(run_dir: object, kind: str = "last") -> dict[str, torch.Tensor]:
+    """Every weight of a run's ``best`` / ``last`` model, named as in a full checkpoint
+    (``backbone.…``, ``head.…``): the run loaded as users load it, so a delta checkpoint (only
+    what trained) comes back whole."""
+    from headstart import load
+
+    return {
+        k: v.detach().clone() for k, v in load(str(run_dir), checkpoint=kind, device="cpu").model.state_dict().items()
+    }  # type: ignore[arg-type]

@@ -14,7 +14,8 @@ from typing import Any, Literal
 import yaml
 from torch import nn
 
-from .engine.checkpoint import CheckpointError, load_backbone_weights, resolve
+from .engine.checkpoint import CheckpointError, is_delta, load_backbone_weights, load_weights, resolve
+from .engine.delta import seeded
 from .interfaces import Block, Features, FeatureSpec, SourceModel, SourceProvider
 from .plugins import hookimpl
 from .rundir import CHECKPOINT_KINDS, RunDir
@@ -58,6 +59,22 @@ class RunSource:
         return getattr(self.inner, item)
 
 
+def _load_delta(run_dir: Path, path: Path, inner: SourceModel) -> None:
+    """A delta checkpoint (only what trained): rebuild the run's model around ``inner`` as the
+    run did (its policy's ``prepare`` adds the same adapters), load what trained, then merge the
+    adapters into the source's own layers — the backbone ends as the run left it, plain."""
+    from .experiment.build import build_policy
+    from .experiment.run import load_run_config
+    from .model import TransferModel
+    from .policies import merge_adapters, prepare_model
+
+    config = load_run_config(run_dir)
+    model = TransferModel(inner, nn.Identity())  # the run's head is left behind
+    prepare_model(build_policy(config), model, config.seed)
+    load_weights(path, model, skip=("head.",))
+    merge_adapters(model)
+
+
 class RunSourceProvider:
     """Serves ``run:<path>``; the path is a run directory written by ``headstart run``."""
 
@@ -82,8 +99,13 @@ class RunSourceProvider:
             raise CheckpointError(f"{run_dir}: the run has no {checkpoint!r} checkpoint yet (is it finished?)")
         config = yaml.safe_load(files.config.read_text(encoding="utf-8"))
         source_cfg = {**config["source"], **options}
-        inner = get_registry().source(source_cfg.pop("name"), **source_cfg)
-        load_backbone_weights(resolve(ckpt_link), inner.backbone)
+        with seeded(int(config.get("seed", 0))):  # as the run's build() made it (random-init sources)
+            inner = get_registry().source(source_cfg.pop("name"), **source_cfg)
+        path = resolve(ckpt_link)
+        if is_delta(path):
+            _load_delta(run_dir, path, inner)
+        else:
+            load_backbone_weights(path, inner.backbone)
         return RunSource(run_dir, inner, checkpoint)
 
     def available(self) -> list[str]:

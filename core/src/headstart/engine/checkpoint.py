@@ -2,7 +2,9 @@
 
 Layout under ``<run>/checkpoints/``::
 
-    epoch-0003/model.safetensors   weights (and BatchNorm buffers) of backbone + head
+    epoch-0003/model.safetensors   weights (and BatchNorm buffers) of backbone + head — or, for a
+                                   run that leaves most of the source frozen, only what trains
+                                   (a *delta*, see :mod:`headstart.engine.delta`)
     epoch-0003/state.pt            optimizer, step, epoch, freeze state, RNG states, counters
     last -> epoch-0003             symlinks, replaced atomically
     best -> epoch-0002
@@ -19,16 +21,18 @@ import os
 import pickle
 import random
 import shutil
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_model, save_file, save_model
 from torch import nn
 
 from ..rundir import RunDir
+from . import delta
 from .atomic import fsync_dir, fsync_file
 
 FORMAT = "headstart-checkpoint"
@@ -64,9 +68,18 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(
-    ckpt_dir: Path, name: str, model: nn.Module, state: dict[str, Any], links: tuple[str, ...] = ("last",)
+    ckpt_dir: Path,
+    name: str,
+    model: nn.Module,
+    state: dict[str, Any],
+    links: tuple[str, ...] = ("last",),
+    *,
+    keys: Collection[str] | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write ``ckpt_dir/name`` atomically, then point each of ``links`` at it.
+    """Write ``ckpt_dir/name`` atomically, then point each of ``links`` at it. With ``keys``, the
+    weights file holds only those state-dict entries (a delta; ``metadata`` from
+    :func:`headstart.engine.delta.reference` says what the rest must be).
 
     If writing fails (disk full, read-only directory), the temporary directory is removed and the
     links still point at the previous complete checkpoint.
@@ -78,9 +91,12 @@ def save_checkpoint(
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir()
-        save_model(
-            model, str(tmp / WEIGHTS), metadata={"format": FORMAT, "version": str(VERSION)}, force_contiguous=True
-        )
+        marker = {"format": FORMAT, "version": str(VERSION)}
+        if keys is None:
+            save_model(model, str(tmp / WEIGHTS), metadata=marker, force_contiguous=True)
+        else:
+            entries = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items() if k in keys}
+            save_file(entries, str(tmp / WEIGHTS), metadata={**marker, **(metadata or {})})
         torch.save({"format": FORMAT, "version": VERSION, **state}, tmp / STATE)
         for f in (WEIGHTS, STATE):
             fsync_file(tmp / f)
@@ -166,8 +182,8 @@ def load_state(ckpt: Path) -> dict[str, Any]:
     return state
 
 
-def load_weights(ckpt: Path, model: nn.Module) -> None:
-    """Load ``model.safetensors`` into ``model`` strictly; errors name the file and keys."""
+def weights_metadata(ckpt: Path) -> dict[str, str]:
+    """The metadata of ``ckpt``'s weights file, after checking it is Headstart's."""
     file = ckpt / WEIGHTS
     try:
         with safe_open(str(file), framework="pt") as f:
@@ -176,11 +192,47 @@ def load_weights(ckpt: Path, model: nn.Module) -> None:
         raise CheckpointError(f"{file}: not a readable safetensors file ({exc})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{file}: not a Headstart checkpoint (no {FORMAT!r} format marker)")
-    missing, unexpected = load_model(model, str(file), strict=False)
-    if missing or unexpected:
+    return dict(meta)
+
+
+def is_delta(ckpt: Path) -> bool:
+    """Whether ``ckpt`` stores only what trained (its model must be rebuilt from the source)."""
+    return weights_metadata(ckpt).get("delta") == "1"
+
+
+def load_weights(ckpt: Path, model: nn.Module, *, skip: tuple[str, ...] = ()) -> None:
+    """Load ``model.safetensors`` into ``model`` strictly; errors name the file and keys.
+
+    A delta checkpoint loads into a model rebuilt as the run built it (source + the policy's
+    ``prepare``): every stored entry must exist, and everything not stored must hash to what the
+    run started from. ``skip`` leaves out stored entries under those prefixes (a head)."""
+    file = ckpt / WEIGHTS
+    meta = weights_metadata(ckpt)
+    if meta.get("delta") != "1":
+        missing, unexpected = load_model(model, str(file), strict=False)
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{file}: does not fit the model: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+            )
+        return
+    with safe_open(str(file), framework="pt") as f:
+        stored = list(f.keys())
+        entries = {k: f.get_tensor(k) for k in stored if not (skip and k.startswith(skip))}
+    own = model.state_dict()
+    unexpected = sorted(k for k in entries if k not in own)
+    if unexpected:
         raise CheckpointError(
-            f"{file}: does not fit the model: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+            f"{file}: stores {unexpected[:5]} which the model does not have; it was written for a model "
+            "with other adapters or layers (was the run's policy prepared before loading?)"
         )
+    found = delta.frozen_hash(model, set(stored))
+    if found != meta.get("frozen_sha256"):
+        raise CheckpointError(
+            f"{file}: stores only what trained, over the frozen weights of source {meta.get('source')}; "
+            f"this model's frozen weights differ (sha256 {found[:12]}…, expected {str(meta.get('frozen_sha256'))[:12]}…). "
+            "Rebuild the run's source with the same name, options and weights"
+        )
+    model.load_state_dict(entries, strict=False)
 
 
 def load_backbone_weights(ckpt: Path, backbone: nn.Module, prefix: str = "backbone.") -> None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -56,3 +58,28 @@ def reference(model: nn.Module, stored: Collection[str], source: Mapping[str, An
         "source": json.dumps(dict(source), sort_keys=True, default=str),
         "frozen_sha256": frozen_hash(model, stored),
     }
+
+
+def for_run(model: nn.Module, trained_per_phase: Iterable[Iterable[str]], source: Mapping[str, Any]) -> Delta | None:
+    """The delta a run's checkpoints store — from the parameters each phase trains — or None
+    when the run writes full checkpoints. Call it before training changes any weight."""
+    keys = delta_keys(model, set().union(*map(set, trained_per_phase)))
+    return None if keys is None else Delta(keys, reference(model, keys, source))
+
+
+@dataclass(frozen=True)
+class Delta:
+    """What a run's delta checkpoints hold (``keys``) and the safetensors ``metadata`` they carry."""
+
+    keys: frozenset[str]
+    metadata: dict[str, str]
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Build a source inside this to get the weights ``build()`` gave it (it seeds torch with
+    the run's seed first), without disturbing the caller's random state: a source with random
+    (not pretrained) weights then matches the hash a delta checkpoint carries."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

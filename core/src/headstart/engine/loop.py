@@ -36,8 +36,9 @@ from ..freeze.apply import scale_lr
 from ..freeze.plan import FreezePlan, phase_at
 from ..registry import get_registry
 from . import checkpoint as ckpt
+from . import delta, run_state
 from . import distributed as ddp
-from . import run_state
+from .delta import Delta
 from .device import autocast, peak_memory_mb, reset_peak_memory, to_device
 from .evaluate import evaluate
 from .feature_cache import CachedSplit, FeatureCache, compute_features, split_key
@@ -85,6 +86,7 @@ class LoopState:
     cached_train: CachedSplit | None = None
     cached_val: CachedSplit | None = None
     skipped_steps: int = 0  # optimizer steps of the current epoch skipped as non-finite
+    delta: Delta | None = None  # what checkpoints store when most of the model stays frozen
 
 
 # --- setup ------------------------------------------------------------------------------------
@@ -98,6 +100,9 @@ def setup(run: RunContext, resume_from: Path | None = None) -> LoopState:
             f"trainer.batch_size = {s.batch_size} (the global batch) must divide evenly across {d.world} processes"
         )
     started = time.perf_counter()
+    small = delta.for_run(
+        run.model, [run.freezer.compute(p).trainable_params for p in run.phases], run.source.describe()
+    )
     reset_peak_memory(run.device)
     run.model.to(run.device)
     if s.channels_last:
@@ -127,6 +132,7 @@ def setup(run: RunContext, resume_from: Path | None = None) -> LoopState:
         started=started,
         net=run.model,
         watch=NonFiniteWatch(run.device),
+        delta=small,
     )
 
 
@@ -292,7 +298,13 @@ def evaluate_and_checkpoint(run: RunContext, state: LoopState, epoch: int, train
     links = ("last", "best") if improved else ("last",)
     if d.main:
         path = ckpt.save_checkpoint(
-            run.files.checkpoints, f"epoch-{epoch:04d}", run.model, run_state.checkpoint_state(run), links
+            run.files.checkpoints,
+            f"epoch-{epoch:04d}",
+            run.model,
+            run_state.checkpoint_state(run),
+            links,
+            keys=state.delta.keys if state.delta else None,
+            metadata=state.delta.metadata if state.delta else None,
         )
         for kind in links:
             run.hook.headstart_on_checkpoint(run=run, path=str(path), kind=kind)

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from ..data import DataError
 from ..engine import checkpoint as ckpt
+from ..engine.delta import seeded
 from ..engine.device import autocast, select_device, select_precision, to_device
 from ..engine.evaluate import compute_metrics
 from ..experiment.build import build_policy, build_task
@@ -202,7 +203,8 @@ def load(
     section = source_section(run_dir, info.get("source"), config.source)
     name = section.pop("name")
     try:
-        source = get_registry().source(name, **section)
+        with seeded(config.seed):  # as build() made it: a delta checkpoint checks the frozen weights
+            source = get_registry().source(name, **section)
     except UnknownNameError as exc:
         raise ConfigError(f"{run_dir}: cannot rebuild the source: {exc}") from None
     task = build_task(config)

@@ -54,8 +54,9 @@ class TinySource:
     def reinitialize(self, seed: int) -> None:
         torch.manual_seed(seed)
         for m in self.backbone.modules():
-            if hasattr(m, "reset_parameters") and m is not self.backbone:
-                m.reset_parameters()
+            reset = getattr(m, "reset_parameters", None)
+            if callable(reset):
+                reset()
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
