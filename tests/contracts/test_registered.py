@@ -17,6 +17,7 @@ from headstart.testing import (
     check_format,
     check_metric,
     check_policy,
+    check_policy_on_model,
     check_predict,
     check_provider,
     check_source,
@@ -62,6 +63,7 @@ def test_policy(name: str, tmp_path: Path) -> None:
     policy = call_with_options(ptype.factory, policy_options(ptype, tmp_path), "policy")
     assert policy.name == name, f"policy registered as {name!r} says name={policy.name!r}"
     assert check_policy(policy) > 0
+    check_policy_on_model(call_with_options(ptype.factory, policy_options(ptype, tmp_path), "policy"), tmp_path)
     with pytest.raises(ConfigError, match="no_such_option_zzz"):
         call_with_options(ptype.factory, {"no_such_option_zzz": 1}, "policy")
 

@@ -43,7 +43,10 @@ def test_builtins_register_through_the_same_path() -> None:
     assert list(system.infos) == list(BUILTIN_PLUGINS)
     assert all(info.builtin for info in system.infos.values())
     policies = system.plugin_contributions("headstart.policies.plugin")["policies"]
-    assert policies == ["linear-probe", "full", "top-k", "discriminative", "gradual-unfreeze", "lp-ft", "scratch"]
+    assert policies == [
+        *("linear-probe", "full", "top-k", "discriminative", "gradual-unfreeze", "lp-ft", "scratch"),
+        *("lora", "bitfit", "norm-tune", "filtered"),
+    ]
 
 
 def test_installed_toy_plugin_is_found_through_its_entry_point() -> None:

@@ -17,6 +17,7 @@ from headstart.testing import (
     check_forward,
     check_metric,
     check_policy,
+    check_policy_on_model,
     check_provider,
     check_source,
     check_task,
@@ -245,3 +246,60 @@ def test_metric_with_wrong_orientation_fails() -> None:
     flipped = Metric("flipped", accuracy.fn, higher_is_better=False)
     with pytest.raises(ContractError, match="higher_is_better=False"):
         check_metric(flipped)
+
+
+# --- policies on a model --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SelectsNothing(Policy):
+    name: ClassVar[str] = "selects-nothing"
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        return [Phase("p", 0, frozenset(blocks), params={blocks[0]: ("*.no_such_weight",)})]
+
+
+_COUNTER = [0]
+
+
+@dataclass(frozen=True)
+class FreshNamesEachTime(Policy):
+    """Adds an adapter whose name changes every time prepare runs: a checkpoint cannot be reloaded."""
+
+    name: ClassVar[str] = "fresh-names"
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        return [Phase("p", 0, frozenset(blocks), params={b: ("added",) for b in blocks[:-1]})]
+
+    def prepare(self, model: Any, seed: int) -> None:
+        _COUNTER[0] += 1
+        model.backbone.mlp.register_parameter(f"extra{_COUNTER[0]}", nn.Parameter(torch.zeros(2)))
+
+
+@dataclass(frozen=True)
+class AddsOutsideTheBlocks(Policy):
+    name: ClassVar[str] = "adds-outside"
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        return [Phase("p", 0, frozenset(blocks))]
+
+    def prepare(self, model: Any, seed: int) -> None:
+        model.backbone.stray = nn.Linear(2, 2)
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        (SelectsNothing(), r"selector\(s\) '\*\.no_such_weight' match no parameter"),
+        (FreshNamesEachTime(), "does not load into a rebuilt model"),
+        (AddsOutsideTheBlocks(), "prepare\\(\\) left a model the engine cannot use.*belong to no block"),
+    ],
+)
+def test_policy_on_a_model_fails_saying_why(policy: Any, message: str, tmp_path: Path) -> None:
+    with pytest.raises(ContractError, match=message):
+        check_policy_on_model(policy, tmp_path)
+
+
+@pytest.mark.parametrize("name", ["lora", "bitfit", "norm-tune", "filtered", "full"])
+def test_builtin_policies_pass_on_a_model(name: str, tmp_path: Path) -> None:
+    check_policy_on_model(get_registry().policy_type(name).factory(), tmp_path)

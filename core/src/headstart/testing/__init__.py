@@ -27,6 +27,7 @@ from .env import PluginEnv
 from .errors import ContractError
 from .examples import TaskExample, as_task_example, format_example, policy_options, source_examples, task_example
 from .policies import BLOCK_MAPS, EPOCHS, check_policy
+from .policy_model import TinySource, check_policy_on_model, tiny_model
 from .sources import (
     check_block_map,
     check_describe,
@@ -60,6 +61,7 @@ __all__ = [
     "SourceContract",
     "TaskContract",
     "TaskExample",
+    "TinySource",
     "as_task_example",
     "check_block_map",
     "check_data",
@@ -73,6 +75,7 @@ __all__ = [
     "check_picklable",
     "check_plugin_listed",
     "check_policy",
+    "check_policy_on_model",
     "check_predict",
     "check_provider",
     "check_reinitialize_and_round_trip",
@@ -89,4 +92,5 @@ __all__ = [
     "policy_options",
     "source_examples",
     "task_example",
+    "tiny_model",
 ]

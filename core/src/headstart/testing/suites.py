@@ -34,6 +34,7 @@ from .components import check_unknown_name
 from .errors import ContractError
 from .examples import TaskExample, as_task_example, policy_options, task_example
 from .policies import check_policy
+from .policy_model import check_policy_on_model
 from .sources import (
     check_block_map,
     check_describe,
@@ -89,6 +90,15 @@ class PolicyContract:
 
     def test_valid_phases_on_any_block_map(self, policy: TransferPolicy) -> None:
         check_policy(policy)
+
+    def test_on_a_model(self, tmp_path: Path) -> None:
+        """Selections exist, plan counts match requires_grad, what prepare() adds survives a
+        checkpoint (a fresh policy instance: prepare may keep state)."""
+        ptype = get_registry().policy_type(self.policy_name)
+        options = self.policy_options
+        if options is None:
+            options = policy_options(ptype, tmp_path / "options")
+        check_policy_on_model(call_with_options(ptype.factory, options, "policy"), tmp_path)
 
     def test_unknown_option_is_an_error(self) -> None:
         ptype = get_registry().policy_type(self.policy_name)
