@@ -180,6 +180,9 @@ class SourceModel(Protocol):
 
     Optional: ``default_keep_frozen`` (a tuple of block names) — blocks that no policy trains unless
     the experiment sets ``policy.keep_frozen`` itself (wav2vec 2.0's feature encoder, by convention).
+    ``adapter_targets`` (a tuple of ``fnmatch`` patterns over module names inside ``backbone``) —
+    the layers the ``lora`` policy adapts by default (attention projections such as
+    ``"*.query"``); without it, every ``Linear`` / ``Conv1d`` / ``Conv2d`` with ``groups=1``.
 
     Optional: ``save_for_inference(directory) -> dict`` writes what rebuilding this source's
     architecture and preprocessor needs (a config, a tokenizer, a feature extractor) into

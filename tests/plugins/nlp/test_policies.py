@@ -10,11 +10,17 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from headstart import build, format_plan, get_registry, parse_config
+from headstart import build, format_plan, get_registry, load, parse_config
 
 from .conftest import sentiment_rows, write_rows
 
 Runner = Callable[..., tuple[Path, dict[str, Any]]]
+
+
+def run_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    """Every weight of the run's last model, loaded as users load a run (a delta checkpoint too)."""
+    return dict(load(run_dir, checkpoint="last", device="cpu").model.state_dict())
+
 
 #: One weight per block of the tiny BERT, to see which blocks trained.
 PROBES = {
@@ -57,13 +63,46 @@ def test_policy_on_an_nlp_source(policy: str, tiny_bert: Path, sentiment_data: d
     )
     assert summary["epochs_run"] == 2 and summary["test"] is not None
     before = load_file(str(tiny_bert / "model.safetensors"))
-    after = load_file(str(run_dir / "checkpoints" / "last" / "model.safetensors"))
+    after = run_weights(run_dir)  # the whole model, also from a delta checkpoint (only what trained)
     changed = {b for b, name in PROBES.items() if not torch.equal(before[name], after[f"backbone.{name}"])}
     assert changed == moved, f"{policy}: blocks whose weights changed: {sorted(changed)}, expected {sorted(moved)}"
     head = sum(v.numel() for k, v in after.items() if k.startswith("head."))
     assert (summary["trainable_params_max"] == head) == (policy == "linear-probe")
     if policy == "scratch":
         assert summary["source"]["weights"].startswith("random (reinitialised")
+
+
+#: parameter-efficient policies -> which source parameters may change (by name)
+PEFT: dict[str, tuple[dict[str, Any], Callable[[str], bool]]] = {
+    "lora": ({"rank": 4}, lambda n: ".lora_" in n),
+    "bitfit": ({}, lambda n: n.endswith(".bias")),
+    "norm-tune": ({}, lambda n: "LayerNorm" in n),
+}
+
+
+@pytest.mark.parametrize("policy", sorted(PEFT))
+def test_parameter_efficient_policy_on_an_nlp_source(
+    policy: str, tiny_bert: Path, sentiment_data: dict[str, str], run_nlp: Runner
+) -> None:
+    options, may_change = PEFT[policy]
+    run_dir, summary = run_nlp(
+        {"name": f"hf:{tiny_bert}"},
+        {"name": "text-classification", "data": sentiment_data},
+        {"name": policy, **options},
+        epochs=2,
+        batch_size=4,
+        max_steps_per_epoch=2,
+    )
+    fresh = {f"backbone.{k}": v for k, v in get_registry().source(f"hf:{tiny_bert}").backbone.state_dict().items()}
+    after = run_weights(run_dir)
+    source = {k.replace(".base_layer.", "."): v for k, v in after.items() if k.startswith("backbone.")}
+    changed = {k for k, v in source.items() if k not in fresh or not torch.equal(fresh[k], v)}
+    assert changed and all(may_change(k) for k in changed), sorted(changed)[:5]
+    if policy == "lora":  # adapters on the attention's query and value (the NLP plugin's targets)
+        assert {k.split(".lora_")[0].rsplit(".", 1)[-1] for k in source if ".lora_" in k} == {"query", "value"}
+    stored = load_file(str(run_dir / "checkpoints" / "last" / "model.safetensors"))
+    assert len(stored) < len(after) / 2  # a delta: what trained, plus buffers
+    assert summary["trainable_params_max"] < 0.2 * summary["total_params"]
 
 
 def test_keep_frozen_and_frozen_norms_on_an_nlp_source(

@@ -136,6 +136,19 @@ class HFTextSource:
     ``[batch, tokens, hidden]`` with the attention mask.
     """
 
+    #: Where the ``lora`` policy puts adapters by default: the attention's query and value
+    #: projections, under each family's name (BERT/RoBERTa/ELECTRA, DistilBERT, DeBERTa, others).
+    adapter_targets: tuple[str, ...] = (
+        "*.query",
+        "*.value",
+        "*.q_lin",
+        "*.v_lin",
+        "*.query_proj",
+        "*.value_proj",
+        "*.q_proj",
+        "*.v_proj",
+    )
+
     def __init__(self, name: str, location: str, origin: str, cfg: Any, options: dict[str, Any]) -> None:
         from transformers import AutoModel, AutoTokenizer
 

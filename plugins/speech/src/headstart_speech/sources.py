@@ -53,6 +53,9 @@ class SpeechSource:
     """
 
     default_keep_frozen: tuple[str, ...] = ("feature_encoder",)
+    #: Where the ``lora`` policy puts adapters by default: each transformer layer's attention
+    #: query and value projections (the same names in transformers and torchaudio).
+    adapter_targets: tuple[str, ...] = ("*.attention.q_proj", "*.attention.v_proj")
 
     def __init__(
         self,
