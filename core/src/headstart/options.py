@@ -4,10 +4,18 @@ Every component (source, task, policy, trainer) is built by ``factory(**options)
 called, :func:`call_with_options` checks each key against the factory's parameters and each value
 against the parameter's annotation, so a typo in a YAML file fails with the key, the bad value and
 the valid choices, not with a ``TypeError`` deep inside a plugin.
+
+Options can be data: a factory that is a dataclass (the built-in policies, ``TrainerSettings``)
+takes its fields as options, and a factory may declare its options as a dataclass ``Options``
+(a class attribute) while it takes ``**options`` itself. A family of components declares the
+options they share once and each variant's ``Options`` subclasses it, adding fields or changing
+defaults. An option annotated with a dataclass is a nested section, checked the same way (errors
+say ``task.augment.flip``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
 import types
@@ -46,6 +54,9 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
         return value
     origin = get_origin(tp)
     if origin in (typing.Union, types.UnionType):
+        sections = [a for a in get_args(tp) if isinstance(a, type) and dataclasses.is_dataclass(a)]
+        if isinstance(value, dict) and len(sections) == 1:  # a nested section: its own errors are clearer
+            return coerce(value, sections[0], key)
         errors = []
         for arg in get_args(tp):
             try:
@@ -106,6 +117,12 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
         item_tp = args[0] if args else Any
         items = [coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if (origin or tp) is tuple else items
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} = {value!r}: expected a mapping of {_describe(tp)} options")
+        return call_with_options(tp, value, key)
     if origin in (dict, Mapping) or tp in (dict, Mapping):
         if not isinstance(value, dict):
             raise ConfigError(f"{key} = {value!r}: expected a mapping")
@@ -113,16 +130,33 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
+def options_class(factory: Callable[..., Any]) -> type | None:
+    """The dataclass ``factory`` declares its options with (its ``Options`` attribute), if any."""
+    declared = getattr(factory, "Options", None)
+    return declared if isinstance(declared, type) and dataclasses.is_dataclass(declared) else None
+
+
+def _hints(target: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(target)
+    except Exception:
+        return {}
+
+
 def parameters(factory: Callable[..., Any]) -> dict[str, tuple[Any, bool]]:
-    """``{name: (annotation, required)}`` for the keyword options ``factory`` accepts.
+    """``{name: (annotation, required)}`` for the keyword options ``factory`` accepts: the fields
+    of its ``Options`` dataclass when it declares one, else its signature's keyword parameters.
 
     Returns ``{"*": ...}`` when the factory takes ``**options`` (it checks them itself).
     """
+    declared = options_class(factory)
+    if declared is not None:
+        return parameters(declared)
     target = factory.__init__ if isinstance(factory, type) else factory  # type: ignore[misc]
-    try:
-        hints = typing.get_type_hints(target)
-    except Exception:
-        hints = {}
+    hints = _hints(target)
+    if isinstance(factory, type) and dataclasses.is_dataclass(factory):
+        # fields inherited from a dataclass in another module are resolved in that module
+        hints = {**hints, **_hints(factory)}
     out: dict[str, tuple[Any, bool]] = {}
     for name, p in inspect.signature(factory).parameters.items():
         if p.kind is inspect.Parameter.VAR_KEYWORD:

@@ -13,7 +13,8 @@ belongs to the tokenizer and the truncation length it was made with; a different
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import torch
 
@@ -39,48 +40,60 @@ def text_of(row: dict[str, Any], column: str) -> str:
     return value
 
 
+@dataclass(frozen=True, kw_only=True)
+class TextOptions:
+    """The options every text task has; each task's ``Options`` adds its own (``docs/guide-nlp.md``)."""
+
+    data: dict[str, str]
+    format: TableFormat = "auto"
+    columns: list[str] | None = None
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    split: dict[str, float] | None = None
+    max_length: int = 128
+    pooling: Pooling = "auto"
+    hidden: int | None = None
+    dropout: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_splits(self.data, self.split)
+        if self.max_length < 4:
+            raise ValueError(f"max_length must be at least 4 tokens, got {self.max_length}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
 class TextTask:
-    """What classification and regression share: reading, tokenizing, collating, pooling."""
+    """What classification and regression share: reading, tokenizing, collating, pooling.
+
+    A task is built from keyword options (``TextClassification(data=…, labels=…)``); its
+    ``Options`` dataclass declares them, and option checking reads them from there."""
 
     name = "text"
     metrics: tuple[str, ...] = ()
+    Options: ClassVar[type[TextOptions]] = TextOptions
+    options: TextOptions
 
-    def __init__(
-        self,
-        data: dict[str, str],
-        format: TableFormat = "auto",
-        columns: list[str] | None = None,
-        text_column: str = "text",
-        text_pair_column: str | None = None,
-        label_column: str = "label",
-        split: dict[str, float] | None = None,
-        max_length: int = 128,
-        pooling: Pooling = "auto",
-        hidden: int | None = None,
-        dropout: float = 0.1,
-        seed: int = 0,
-    ) -> None:
-        check_splits(data, split)
-        if max_length < 4:
-            raise ValueError(f"max_length must be at least 4 tokens, got {max_length}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.data, self.format, self.columns = dict(data), format, columns
-        self.text_column, self.text_pair_column, self.label_column = text_column, text_pair_column, label_column
-        self.split, self.max_length, self.pooling = dict(split or {}), max_length, pooling
-        self.hidden, self.dropout, self.seed = hidden, dropout, seed
+    def __init__(self, **options: Any) -> None:
+        self.options = self.Options(**options)
         self.examples: dict[str, list[Example]] = {}
         self.tokenizer: Any = None
-        self.truncate_at = max_length
+        self.truncate_at = self.options.max_length
         self._tokens = TokenCache()
         self.facts: dict[str, Any] = {}
 
     # --- reading ---------------------------------------------------------------------------------
+    def _needed(self) -> list[str]:
+        o = self.options
+        return [o.text_column, *([o.text_pair_column] if o.text_pair_column else []), o.label_column]
+
     def _rows(self) -> dict[str, list[dict[str, Any]]]:
-        needed = [self.text_column, *([self.text_pair_column] if self.text_pair_column else []), self.label_column]
+        needed = self._needed()
         rows: dict[str, list[dict[str, Any]]] = {}
-        for split, path in self.data.items():
-            rows[split] = read_table(path, self.format, self.columns)
+        for split, path in self.options.data.items():
+            rows[split] = read_table(path, self.options.format, self.options.columns)
             require_columns(rows[split], needed, path)
         return rows
 
@@ -91,8 +104,8 @@ class TextTask:
     def _examples(self, rows: list[dict[str, Any]], split: str) -> list[Example]:
         out = []
         for row in rows:
-            text = text_of(row, self.text_column)
-            pair = text_of(row, self.text_pair_column) if self.text_pair_column else None
+            text = text_of(row, self.options.text_column)
+            pair = text_of(row, self.options.text_pair_column) if self.options.text_pair_column else None
             y = self.target(row, split)
             if y is not None:
                 out.append((text, pair, y))
@@ -109,17 +122,17 @@ class TextTask:
             raise ValueError(f"source {source.name!r} has no tokenizer (preprocessor); use an hf: text encoder")
         self.tokenizer = tokenizer
         limit = getattr(source, "max_length", None)
-        self.truncate_at = min(self.max_length, int(limit)) if limit else self.max_length
+        self.truncate_at = min(self.options.max_length, int(limit)) if limit else self.options.max_length
         rows = self._rows()
         self.prepare_targets(rows)
         examples = {split: self._examples(r, split) for split, r in rows.items()}
-        if self.split:
-            carved = carve(examples["train"], self.split, self.seed, "split")
+        if self.options.split:
+            carved = carve(examples["train"], self.options.split, self.options.seed, "split")
             examples.update(carved)
         examples["train"] = self.select(examples["train"])
         for split, ex in examples.items():
             if not ex:
-                raise DataError(f"{self.data.get(split, self.data['train'])}: no {split} examples left")
+                raise DataError(f"{self.options.data.get(split, self.options.data['train'])}: no {split} examples left")
         self.examples = {s: examples[s] for s in SPLITS if s in examples}
         self.facts["truncated"] = {s: self._count_truncated(e) for s, e in self.examples.items()}
         self._tokens = TokenCache(self.tokenizer, self.truncate_at)
@@ -131,7 +144,7 @@ class TextTask:
 
     def _count_truncated(self, examples: list[Example]) -> int:
         texts = [e[0] for e in examples]
-        pairs = [e[1] for e in examples] if self.text_pair_column else None
+        pairs = [e[1] for e in examples] if self.options.text_pair_column else None
         enc = self.tokenizer(texts, pairs, truncation=False, verbose=False)
         return sum(len(ids) > self.truncate_at for ids in enc["input_ids"])
 
@@ -148,7 +161,7 @@ class TextTask:
     def _tokenize(self, examples: list[Example]) -> dict[str, list[list[int]]]:
         """Token ids of ``examples``, truncated at ``max_length``, unpadded (one batched call)."""
         texts = [e[0] for e in examples]
-        pairs = [e[1] or "" for e in examples] if self.text_pair_column else None
+        pairs = [e[1] or "" for e in examples] if self.options.text_pair_column else None
         enc = self.tokenizer(texts, pairs, truncation=True, max_length=self.truncate_at, verbose=False)
         return {k: list(v) for k, v in enc.items()}
 
@@ -165,13 +178,13 @@ class TextTask:
         return pad_batch(self.tokenizer, [r for r in rows if r is not None])
 
     def head_pooling(self, spec: FeatureSpec) -> Literal["mean", "cls"]:
-        if self.pooling != "auto":
-            return self.pooling
+        if self.options.pooling != "auto":
+            return self.options.pooling
         return "mean" if spec.extras.get("pooling") == "mean" else "cls"
 
     # --- inference (PredictingTask): the trained model without its training data ------------------
     def inference_state(self) -> dict[str, Any]:
-        return {"truncate_at": self.truncate_at, "pairs": self.text_pair_column is not None}
+        return {"truncate_at": self.truncate_at, "pairs": self.options.text_pair_column is not None}
 
     def restore(self, state: Mapping[str, Any], source: SourceModel) -> None:
         """The source's tokenizer and the trained truncation length; subclasses add their targets."""
@@ -183,8 +196,8 @@ class TextTask:
         """A text, a ``(text, pair)`` tuple, or a dict with the task's text column(s)."""
         if isinstance(raw, Mapping):
             row = {"_where": "input", **raw}
-            text = text_of(row, self.text_column)
-            pair = text_of(row, self.text_pair_column) if self.text_pair_column else None
+            text = text_of(row, self.options.text_column)
+            pair = text_of(row, self.options.text_pair_column) if self.options.text_pair_column else None
         elif isinstance(raw, tuple | list) and len(raw) == 2 and all(isinstance(x, str) for x in raw):
             text, pair = raw
         elif isinstance(raw, str):
@@ -193,9 +206,9 @@ class TextTask:
             raise DataError(f"expected a text, a (text, pair) tuple or a dict of columns, got {type(raw).__name__}")
         if not text.strip():
             raise DataError("empty text")
-        if self.text_pair_column and pair is None:
+        if self.options.text_pair_column and pair is None:
             raise DataError(
-                f"this model reads text pairs ({self.text_column}, {self.text_pair_column}); "
+                f"this model reads text pairs ({self.options.text_column}, {self.options.text_pair_column}); "
                 "give a (text, pair) tuple or a dict with both columns"
             )
         return (text, pair, None)
@@ -205,14 +218,14 @@ class TextTask:
 
     def example_batch(self) -> Batch:
         """Two texts (pairs for a pair task) of different lengths (what exporters trace)."""
-        pair = "a second text" if self.text_pair_column else None
+        pair = "a second text" if self.options.text_pair_column else None
         texts = [("a short text", pair, None), ("a somewhat longer text, with more words in it", pair, None)]
         return self.predict_collate(texts)
 
     def labelled_dataset(self, data: Any) -> list[Example]:
         """A labelled file in the training format (CSV / TSV / GLUE TSV / JSONL, same columns)."""
-        needed = [self.text_column, *([self.text_pair_column] if self.text_pair_column else []), self.label_column]
-        rows = read_table(str(data), self.format, self.columns)
+        needed = self._needed()
+        rows = read_table(str(data), self.options.format, self.options.columns)
         require_columns(rows, needed, str(data))
         examples = self._examples(rows, "evaluate")
         if not examples:
@@ -223,7 +236,7 @@ class TextTask:
         return {
             "task": self.name,
             "examples": {s: len(e) for s, e in self.examples.items()},
-            "pairs": self.text_pair_column is not None,
+            "pairs": self.options.text_pair_column is not None,
             "max_length": self.truncate_at,
             **self.facts,
         }

@@ -10,6 +10,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +19,30 @@ from torch import nn
 
 from headstart import SPLITS, Batch, ClassificationHead, DataError, FeatureSpec, SourceModel, top_labels
 
-from .text_base import Example, Pooling, TableFormat, TextTask
+from .text_base import Example, TextOptions, TextTask
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassificationOptions(TextOptions):
+    """``text-classification``'s options: the shared ones and the label set and budget."""
+
+    labels: list[str | int] | None = None
+    unknown_labels: Literal["error", "skip"] = "error"
+    max_per_class: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.labels is not None and len(set(map(str, self.labels))) < 2:
+            raise ValueError(f"labels needs at least two distinct labels, got {self.labels}")
+        if self.max_per_class is not None and self.max_per_class < 1:
+            raise ValueError(f"max_per_class must be >= 1, got {self.max_per_class}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegressionOptions(TextOptions):
+    """``text-regression``'s options: the shared ones and whether targets are standardised."""
+
+    normalize: bool = True
 
 
 class TextClassification(TextTask):
@@ -32,45 +56,13 @@ class TextClassification(TextTask):
 
     name = "text-classification"
     metrics = ("accuracy", "macro-f1", "mcc")
+    Options = ClassificationOptions
+    options: ClassificationOptions
 
-    def __init__(
-        self,
-        data: dict[str, str],
-        format: TableFormat = "auto",
-        columns: list[str] | None = None,
-        text_column: str = "text",
-        text_pair_column: str | None = None,
-        label_column: str = "label",
-        labels: list[str | int] | None = None,
-        unknown_labels: Literal["error", "skip"] = "error",
-        max_per_class: int | None = None,
-        split: dict[str, float] | None = None,
-        max_length: int = 128,
-        pooling: Pooling = "auto",
-        hidden: int | None = None,
-        dropout: float = 0.1,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            data=data,
-            format=format,
-            columns=columns,
-            text_column=text_column,
-            text_pair_column=text_pair_column,
-            label_column=label_column,
-            split=split,
-            max_length=max_length,
-            pooling=pooling,
-            hidden=hidden,
-            dropout=dropout,
-            seed=seed,
-        )
-        if labels is not None and len(set(map(str, labels))) < 2:
-            raise ValueError(f"labels needs at least two distinct labels, got {labels}")
-        if max_per_class is not None and max_per_class < 1:
-            raise ValueError(f"max_per_class must be >= 1, got {max_per_class}")
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        labels = self.options.labels
         self.given_labels = [str(x) for x in labels] if labels is not None else None
-        self.unknown_labels, self.max_per_class = unknown_labels, max_per_class
         self.labels: list[str] = []
         self.index: dict[str, int] = {}
         self.skipped: Counter[str] = Counter()
@@ -79,34 +71,36 @@ class TextClassification(TextTask):
         if self.given_labels is not None:
             self.labels = self.given_labels
         else:
-            self.labels = sorted({str(r[self.label_column]).strip() for r in rows["train"]})
+            self.labels = sorted({str(r[self.options.label_column]).strip() for r in rows["train"]})
             if len(self.labels) < 2:
-                raise DataError(f"{self.data['train']}: the train split has only the label(s) {self.labels}; need two")
+                raise DataError(
+                    f"{self.options.data['train']}: the train split has only the label(s) {self.labels}; need two"
+                )
         self.index = {label: i for i, label in enumerate(self.labels)}
 
     def target(self, row: dict[str, Any], split: str) -> int | None:
-        label = str(row[self.label_column]).strip()
+        label = str(row[self.options.label_column]).strip()
         if label in self.index:
             return self.index[label]
-        if self.unknown_labels == "skip":
+        if self.options.unknown_labels == "skip":
             self.skipped[split] += 1
             return None
         origin = "task.labels" if self.given_labels is not None else "the train split"
         raise DataError(
-            f"{row['_where']}: label {label!r} in column {self.label_column!r} is not in the label set "
+            f"{row['_where']}: label {label!r} in column {self.options.label_column!r} is not in the label set "
             f"({', '.join(self.labels)}, from {origin}); set task.unknown_labels: skip to leave such rows out"
         )
 
     def select(self, train: list[Example]) -> list[Example]:
-        if self.max_per_class is None:
+        if self.options.max_per_class is None:
             return train
         order = list(train)
-        random.Random(self.seed).shuffle(order)
+        random.Random(self.options.seed).shuffle(order)
         seen: Counter[int] = Counter()
         kept = []
         for ex in order:
             seen[ex[2]] += 1
-            if seen[ex[2]] <= self.max_per_class:
+            if seen[ex[2]] <= self.options.max_per_class:
                 kept.append(ex)
         return kept
 
@@ -115,7 +109,11 @@ class TextClassification(TextTask):
 
     def build_head(self, spec: FeatureSpec) -> nn.Module:
         return ClassificationHead(
-            spec, len(self.labels), hidden=self.hidden, dropout=self.dropout, pooling=self.head_pooling(spec)
+            spec,
+            len(self.labels),
+            hidden=self.options.hidden,
+            dropout=self.options.dropout,
+            pooling=self.head_pooling(spec),
         )
 
     def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -178,54 +176,27 @@ class TextRegression(TextTask):
 
     name = "text-regression"
     metrics = ("pearson", "spearman", "mse")
+    Options = RegressionOptions
+    options: RegressionOptions
 
-    def __init__(
-        self,
-        data: dict[str, str],
-        format: TableFormat = "auto",
-        columns: list[str] | None = None,
-        text_column: str = "text",
-        text_pair_column: str | None = None,
-        label_column: str = "label",
-        normalize: bool = True,
-        split: dict[str, float] | None = None,
-        max_length: int = 128,
-        pooling: Pooling = "auto",
-        hidden: int | None = None,
-        dropout: float = 0.1,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            data=data,
-            format=format,
-            columns=columns,
-            text_column=text_column,
-            text_pair_column=text_pair_column,
-            label_column=label_column,
-            split=split,
-            max_length=max_length,
-            pooling=pooling,
-            hidden=hidden,
-            dropout=dropout,
-            seed=seed,
-        )
-        self.normalize = normalize
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self.mean, self.std = 0.0, 1.0
 
     def target(self, row: dict[str, Any], split: str) -> float:
-        value = row[self.label_column]
+        value = row[self.options.label_column]
         try:
             y = float(value)
         except (TypeError, ValueError):
             y = math.nan
         if isinstance(value, bool) or not math.isfinite(y):
-            raise DataError(f"{row['_where']}: column {self.label_column!r} must hold a number, got {value!r}")
+            raise DataError(f"{row['_where']}: column {self.options.label_column!r} must hold a number, got {value!r}")
         return y
 
     def read(self, source: SourceModel) -> None:
         super().read(source)
         ys = [e[2] for e in self.examples["train"]]
-        if self.normalize and len(ys) > 1:
+        if self.options.normalize and len(ys) > 1:
             self.mean = sum(ys) / len(ys)
             self.std = math.sqrt(sum((y - self.mean) ** 2 for y in ys) / (len(ys) - 1)) or 1.0
 
@@ -233,7 +204,9 @@ class TextRegression(TextTask):
         return {"inputs": self.encode(examples), "targets": torch.tensor([e[2] for e in examples], dtype=torch.float32)}
 
     def build_head(self, spec: FeatureSpec) -> nn.Module:
-        return ClassificationHead(spec, 1, hidden=self.hidden, dropout=self.dropout, pooling=self.head_pooling(spec))
+        return ClassificationHead(
+            spec, 1, hidden=self.options.hidden, dropout=self.options.dropout, pooling=self.head_pooling(spec)
+        )
 
     def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
         target = (batch["targets"] - self.mean) / self.std

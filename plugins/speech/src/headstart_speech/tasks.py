@@ -12,8 +12,9 @@ import functools
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -41,36 +42,75 @@ from .vocab import BLANK, CharVocabulary, normalize_text
 log = logging.getLogger("headstart.speech")
 
 
+@dataclass(frozen=True, kw_only=True)
+class AudioOptions:
+    """The options every speech task has; each task's ``Options`` adds its own (``docs/guide-speech.md``)."""
+
+    data: str | dict[str, str] | None = None
+    format: str = "audio-folder"
+    head_hidden: int | None = None
+    dropout: float = 0.0
+    min_seconds: float | None = None
+    max_seconds: float | None = 30.0
+    skip_bad: bool = False
+    cache_audio: bool | None = None
+    synthesize: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.synthesize is None):
+            raise ValueError("give data (a dataset root, or {train: …, val: …, test: …}) or synthesize, not both")
+        check_splits(self.data if isinstance(self.data, dict) else None)
+        reader(self.format)  # an unknown format fails now, with the valid choices
+        if self.synthesize is not None:
+            from .synth import synth_options
+
+            object.__setattr__(self, "synthesize", check_options(synth_options, self.synthesize, "task.synthesize"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecognitionOptions(AudioOptions):
+    """``speech-recognition``'s options: the shared ones, the transcript column and normalisation."""
+
+    format: str = "audio-csv"
+    dropout: float = 0.1
+    transcript_column: str = "transcript"
+    vocabulary: str | list[str] | None = None
+    lowercase: bool = True
+    remove_punctuation: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudioClassificationOptions(AudioOptions):
+    """``audio-classification``'s options: the shared ones, the label column and set, pooling, a budget."""
+
+    label_column: str = "label"
+    labels: list[str] | None = None
+    pooling: Literal["mean", "max"] = "mean"
+    max_per_class: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_per_class is not None and self.max_per_class < 1:
+            raise ValueError(f"max_per_class = {self.max_per_class}: expected a number of examples >= 1 (or null)")
+        super().__post_init__()
+
+
 class _AudioTask:
-    """Reading, checking and collating audio; subclasses turn rows into targets."""
+    """Reading, checking and collating audio; subclasses turn rows into targets.
+
+    A task is built from keyword options (``AudioClassification(data=…, labels=…)``); its
+    ``Options`` dataclass declares them, and option checking reads them from there."""
 
     name = ""
     metrics: tuple[str, ...] = ()
     kind: Literal["transcripts", "labels"] = "labels"
+    Options: ClassVar[type[AudioOptions]] = AudioOptions
+    options: AudioOptions
     #: file types ``headstart predict`` picks from a folder
     input_extensions = tuple(sorted(AUDIO_SUFFIXES))
 
-    def __init__(
-        self,
-        data: str | dict[str, str] | None,
-        format: str,
-        min_seconds: float | None,
-        max_seconds: float | None,
-        skip_bad: bool,
-        cache_audio: bool | None,
-        synthesize: dict[str, Any] | None,
-    ) -> None:
-        if (data is None) == (synthesize is None):
-            raise ValueError("give data (a dataset root, or {train: …, val: …, test: …}) or synthesize, not both")
-        check_splits(data if isinstance(data, dict) else None)
-        reader(format)  # an unknown format fails now, with the valid choices
-        if synthesize is not None:
-            from .synth import synth_options
-
-            synthesize = check_options(synth_options, synthesize, "task.synthesize")
-        self.data, self.format, self.synthesize = data, format, synthesize
-        self.min_seconds, self.max_seconds = min_seconds, max_seconds
-        self.skip_bad, self.cache_audio = skip_bad, cache_audio
+    def __init__(self, **options: Any) -> None:
+        self.options = self.Options(**options)
+        self.format = self.options.format  # the format read (synthesized data has its own)
         self.reports: dict[str, SplitReport] = {}
         self.datasets: dict[str, AudioDataset] = {}
         self.preprocessor = AudioPreprocessor()
@@ -78,15 +118,15 @@ class _AudioTask:
 
     # --- reading ----------------------------------------------------------------------------
     def _rows(self) -> dict[str, list[dict[str, Any]]]:
-        if self.synthesize is not None:
+        if self.options.synthesize is not None:
             from .synth import synthesize
 
-            self.format, root = synthesize(kind=self.kind, **self.synthesize)
+            self.format, root = synthesize(kind=self.kind, **self.options.synthesize)
             self.locations = split_locations(self.format, root)
-        elif isinstance(self.data, str):
-            self.locations = split_locations(self.format, self.data)
+        elif isinstance(self.options.data, str):
+            self.locations = split_locations(self.format, self.options.data)
         else:
-            self.locations = dict(self.data or {})
+            self.locations = dict(self.options.data or {})
         read = reader(self.format)
         return {split: read(path) for split, path in self.locations.items()}
 
@@ -101,19 +141,9 @@ class _AudioTask:
         self.frame_rate = float(source.output_spec.extras.get("frame_rate", 50.0))
         rows = self._rows()
         self._setup(rows)
-        min_seconds = self.min_seconds if self.min_seconds is not None else pre.min_samples / pre.sample_rate
         for split, split_rows in rows.items():
             items = [self._item(split, row) for row in split_rows]
-            kept, report, waves = check_split(
-                items,
-                pre,
-                split=split,
-                min_seconds=min_seconds,
-                max_seconds=self.max_seconds,
-                skip_bad=self.skip_bad,
-                cache=self.cache_audio,
-                select=self._select(split),
-            )
+            kept, report, waves = self._check(items, split, self._select(split))
             if report.skipped:
                 log.warning(
                     "%s: skipped %d bad file(s) in %s: %s",
@@ -124,6 +154,22 @@ class _AudioTask:
                 )
             self.reports[split] = report
             self.datasets[split] = AudioDataset(kept, pre, waves)
+
+    def _check(
+        self, items: list[AudioItem], split: str, select: Callable[[list[AudioItem]], list[AudioItem]] | None = None
+    ) -> tuple[list[AudioItem], SplitReport, dict[int, torch.Tensor] | None]:
+        """The usable items of a split under the task's duration and skipping options (see ``check_split``)."""
+        o, pre = self.options, self.preprocessor
+        return check_split(
+            items,
+            pre,
+            split=split,
+            min_seconds=o.min_seconds if o.min_seconds is not None else pre.min_samples / pre.sample_rate,
+            max_seconds=o.max_seconds,
+            skip_bad=o.skip_bad,
+            cache=o.cache_audio,
+            select=select,
+        )
 
     def _setup(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         raise NotImplementedError
@@ -178,18 +224,8 @@ class _AudioTask:
     def labelled_dataset(self, data: Any) -> AudioDataset:
         """One split in the task's ``format`` (a CSV / TSV, a LibriSpeech or audio folder …)."""
         items = [self._item("evaluate", row) for row in reader(self.format)(str(data))]
-        pre = self.preprocessor
-        min_seconds = self.min_seconds if self.min_seconds is not None else pre.min_samples / pre.sample_rate
-        kept, _, waves = check_split(
-            items,
-            pre,
-            split="evaluate",
-            min_seconds=min_seconds,
-            max_seconds=self.max_seconds,
-            skip_bad=self.skip_bad,
-            cache=self.cache_audio,
-        )
-        return AudioDataset(kept, pre, waves)
+        kept, _, waves = self._check(items, "evaluate")
+        return AudioDataset(kept, self.preprocessor, waves)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -213,27 +249,12 @@ class SpeechRecognition(_AudioTask):
     name = "speech-recognition"
     metrics = ("cer", "wer")
     kind: Literal["transcripts", "labels"] = "transcripts"
+    Options = RecognitionOptions
+    options: RecognitionOptions
 
-    def __init__(
-        self,
-        data: str | dict[str, str] | None = None,
-        format: str = "audio-csv",
-        transcript_column: str = "transcript",
-        vocabulary: str | list[str] | None = None,
-        lowercase: bool = True,
-        remove_punctuation: bool = True,
-        head_hidden: int | None = None,
-        dropout: float = 0.1,
-        min_seconds: float | None = None,
-        max_seconds: float | None = 30.0,
-        skip_bad: bool = False,
-        cache_audio: bool | None = None,
-        synthesize: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(data, format, min_seconds, max_seconds, skip_bad, cache_audio, synthesize)
-        self.column, self.given = transcript_column, vocabulary
-        self.lowercase, self.remove_punctuation = lowercase, remove_punctuation
-        self.head_hidden, self.dropout = head_hidden, dropout
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        vocabulary = self.options.vocabulary
         self.vocab = CharVocabulary(vocabulary) if vocabulary else None
         self.unknown: dict[str, Counter[str]] = {}
         self.too_short: Counter[str] = Counter()
@@ -247,11 +268,13 @@ class SpeechRecognition(_AudioTask):
 
     def _text(self, row: dict[str, Any]) -> str:
         return normalize_text(
-            self._column(row, self.column), lowercase=self.lowercase, remove_punctuation=self.remove_punctuation
+            self._column(row, self.options.transcript_column),
+            lowercase=self.options.lowercase,
+            remove_punctuation=self.options.remove_punctuation,
         )
 
     def _setup(self, rows: dict[str, list[dict[str, Any]]]) -> None:
-        if self.given is None:
+        if self.options.vocabulary is None:
             self.vocab = CharVocabulary.from_texts(self._text(r) for r in rows["train"])
 
     def _item(self, split: str, row: dict[str, Any]) -> AudioItem:
@@ -290,7 +313,7 @@ class SpeechRecognition(_AudioTask):
 
     def build_head(self, spec: FeatureSpec) -> nn.Module:
         assert self.vocab is not None, "prepare() builds the vocabulary"
-        return CTCHead(spec, len(self.vocab), hidden=self.head_hidden, dropout=self.dropout)
+        return CTCHead(spec, len(self.vocab), hidden=self.options.head_hidden, dropout=self.options.dropout)
 
     def loss(self, outputs: tuple[torch.Tensor, torch.Tensor], batch: Batch) -> torch.Tensor:
         logits, lengths = outputs
@@ -357,29 +380,12 @@ class AudioClassification(_AudioTask):
 
     name = "audio-classification"
     metrics = ("accuracy", "macro-f1")
+    Options = AudioClassificationOptions
+    options: AudioClassificationOptions
 
-    def __init__(
-        self,
-        data: str | dict[str, str] | None = None,
-        format: str = "audio-folder",
-        label_column: str = "label",
-        labels: list[str] | None = None,
-        pooling: Literal["mean", "max"] = "mean",
-        head_hidden: int | None = None,
-        dropout: float = 0.0,
-        max_per_class: int | None = None,
-        min_seconds: float | None = None,
-        max_seconds: float | None = 30.0,
-        skip_bad: bool = False,
-        cache_audio: bool | None = None,
-        synthesize: dict[str, Any] | None = None,
-    ) -> None:
-        if max_per_class is not None and max_per_class < 1:
-            raise ValueError(f"max_per_class = {max_per_class}: expected a number of examples >= 1 (or null)")
-        super().__init__(data, format, min_seconds, max_seconds, skip_bad, cache_audio, synthesize)
-        self.column, self.pooling = label_column, pooling
-        self.head_hidden, self.dropout = head_hidden, dropout
-        self.max_per_class = max_per_class
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        labels = self.options.labels
         self.labels: list[str] = list(labels) if labels else []
         self.given = bool(labels)
 
@@ -391,17 +397,17 @@ class AudioClassification(_AudioTask):
         return audio_classification_example(tmp_path)
 
     def _select(self, split: str) -> Callable[[list[AudioItem]], list[AudioItem]] | None:
-        if split != "train" or self.max_per_class is None:
+        if split != "train" or self.options.max_per_class is None:
             return None
-        return functools.partial(first_per_class, limit=self.max_per_class)
+        return functools.partial(first_per_class, limit=self.options.max_per_class)
 
     def _setup(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         if not self.given:
-            self.labels = sorted({self._column(r, self.column) for r in rows["train"]})
+            self.labels = sorted({self._column(r, self.options.label_column) for r in rows["train"]})
         self.index = {label: i for i, label in enumerate(self.labels)}
 
     def _item(self, split: str, row: dict[str, Any]) -> AudioItem:
-        label = self._column(row, self.column)
+        label = self._column(row, self.options.label_column)
         if label not in self.index:
             raise DataError(
                 f"{row['_where']}: label {label!r} is not among the {'given' if self.given else 'training'} "
@@ -417,7 +423,11 @@ class AudioClassification(_AudioTask):
 
     def build_head(self, spec: FeatureSpec) -> nn.Module:
         return ClassificationHead(
-            spec, len(self.labels), hidden=self.head_hidden, dropout=self.dropout, pooling=self.pooling
+            spec,
+            len(self.labels),
+            hidden=self.options.head_hidden,
+            dropout=self.options.dropout,
+            pooling=self.options.pooling,
         )
 
     def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -444,7 +454,7 @@ class AudioClassification(_AudioTask):
         train = self.datasets.get("train")
         counts = Counter(item.reference for item in train.items) if train is not None else Counter()
         out["train_class_counts"] = {label: counts[label] for label in self.labels}
-        out["max_per_class"] = self.max_per_class
+        out["max_per_class"] = self.options.max_per_class
         return out
 
 
