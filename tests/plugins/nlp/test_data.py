@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from headstart import DataError, get_registry
-from headstart_nlp.data import carve, read_conll, read_table, resolve_path
+from headstart import DataError, get_registry, resolve_path
+from headstart_nlp.data import carve, read_conll, read_table
 from headstart_nlp.text_tasks import TextClassification, TextRegression
 
 from .conftest import write_conll, write_rows

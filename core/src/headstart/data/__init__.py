@@ -1,6 +1,17 @@
 """Reading examples from files: core's generic formats (CSV, TSV, JSONL) and the split names."""
 
-from .formats import DataError, read_csv, read_jsonl, read_tsv, require_columns
+from .formats import (
+    DataError,
+    base_suffix,
+    open_text,
+    package_dir,
+    read_csv,
+    read_delimited,
+    read_jsonl,
+    read_tsv,
+    require_columns,
+    resolve_path,
+)
 from .splits import CARVED_SPLITS, SPLITS, Split, check_splits
 
 __all__ = [
@@ -8,9 +19,14 @@ __all__ = [
     "SPLITS",
     "DataError",
     "Split",
+    "base_suffix",
     "check_splits",
+    "open_text",
+    "package_dir",
     "read_csv",
+    "read_delimited",
     "read_jsonl",
     "read_tsv",
     "require_columns",
+    "resolve_path",
 ]

