@@ -26,6 +26,7 @@ def test_file_names_are_the_documented_layout(tmp_path: Path) -> None:
     assert files.last == tmp_path / "run" / "checkpoints" / "last"
     assert files.best == files.checkpoint("best") == tmp_path / "run" / "checkpoints" / "best"
     assert files.feature_cache == tmp_path / "run" / "feature_cache"
+    assert files.lock == tmp_path / "run" / ".lock"
     assert files.inference == tmp_path / "run" / "inference.json"
     assert files.inference_source == tmp_path / "run" / "inference" / "source"
     assert RunDir(str(tmp_path)) == RunDir(tmp_path)

@@ -11,6 +11,7 @@ A run directory (``headstart run`` writes one; ``headstart compare`` writes one 
     inference/source/    the files the source saved to rebuild itself
     checkpoints/         ``epoch-NNNN/`` directories and the ``last`` / ``best`` links
     feature_cache/       cached source features (default place; ``trainer.feature_cache_dir`` moves it)
+    .lock                held while a process trains in the directory (``experiment/lock.py``)
 
 Code that reads or writes one of these asks :class:`RunDir` for its path; nothing else spells
 the names. :func:`slug` turns a free-form name (an experiment, a task, a policy) into one safe
@@ -54,6 +55,7 @@ class RunDir:
     INFERENCE_SOURCE = "inference/source"
     CHECKPOINTS = "checkpoints"
     FEATURE_CACHE = "feature_cache"
+    LOCK = ".lock"
 
     @property
     def config(self) -> Path:
@@ -108,6 +110,10 @@ class RunDir:
     @property
     def feature_cache(self) -> Path:
         return self.path / self.FEATURE_CACHE
+
+    @property
+    def lock(self) -> Path:
+        return self.path / self.LOCK
 
     def is_run(self) -> bool:
         """Whether a run was started here (its config is saved)."""

@@ -24,8 +24,9 @@ from types import TracebackType
 from typing import Any
 
 from ..options import ConfigError
+from ..rundir import RunDir
 
-LOCK_FILE = ".lock"
+LOCK_FILE = RunDir.LOCK
 
 
 class RunLockedError(ConfigError):
@@ -43,7 +44,7 @@ class RunLock:
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
-        self.path = self.run_dir / LOCK_FILE
+        self.path = RunDir(self.run_dir).lock
         self._fd: int | None = None
         self.took_over: dict[str, Any] | None = None  # the stale holder replaced, if any
 
