@@ -115,3 +115,23 @@ def test_unknown_format_and_mlp_head_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="linear head"):
         export(run_dir, "timm")
     shutil.rmtree(run_dir / "export", ignore_errors=True)
+
+
+def test_lora_adapters_are_merged_into_the_timm_export(timm_run: Path, tmp_path: Path) -> None:
+    import timm
+    from peft import LoraConfig, inject_adapter_in_model
+
+    predictor = headstart.load(timm_run, device="cpu")
+    config = LoraConfig(r=2, lora_alpha=4, target_modules=r".*layer\d\.\d\.conv\d", init_lora_weights=False)
+    inject_adapter_in_model(config, predictor.model.backbone)
+    x = _images(3)
+    with torch.no_grad():
+        with_adapters = predictor.model(x)
+    assert any("lora_A" in k for k in predictor.model.state_dict())
+    folder = export(predictor, "timm", tmp_path / "timm")
+    record = json.loads((folder / "export.json").read_text())
+    assert record["adapters_merged"] > 0 and record["merge_max_abs_diff"] <= TOL
+    model = timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
+    assert not any("lora" in k or "base_layer" in k for k in model.state_dict())
+    with torch.no_grad():
+        assert float((model(x) - with_adapters).abs().max()) <= TOL

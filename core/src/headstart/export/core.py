@@ -7,8 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..inference.predictor import Predictor, load
 from .errors import ExportError
+from .merge import merge_adapters
 
 #: A writer: ``(predictor, folder) -> facts`` (files written, ``max_abs_diff`` of the check …).
 Writer = Callable[[Predictor, Path], dict[str, Any]]
@@ -29,17 +32,28 @@ def export_formats(predictor: Predictor) -> dict[str, Writer]:
 
 
 def export(
-    run_dir: str | Path,
+    run_dir: str | Path | Predictor,
     to: str,
     output: str | Path | None = None,
     *,
     checkpoint: str = "best",
     tolerance: float = 1e-4,
 ) -> Path:
-    """Write the run in format ``to`` into ``output`` (default ``<run_dir>/export/<to>``), check
-    the export's outputs against the model's (max abs difference ``<= tolerance``), and return
-    the folder. ExportError names the valid formats or the difference found."""
-    predictor = load(run_dir, checkpoint=checkpoint, device="cpu")  # type: ignore[arg-type]
+    """Write the run (a run directory, or a loaded :class:`Predictor`) in format ``to`` into
+    ``output`` (default ``<run_dir>/export/<to>``), check the export's outputs against the
+    model's (max abs difference ``<= tolerance``), and return the folder. Adapters a policy added
+    (LoRA) are merged into the weights first (in the predictor's model; outputs unchanged).
+    ExportError names the valid formats or the difference found."""
+    if isinstance(run_dir, Predictor):
+        predictor, run_dir = run_dir, run_dir.run_dir
+        predictor.model.to("cpu")
+        predictor.device = torch.device("cpu")
+    else:
+        predictor = load(run_dir, checkpoint=checkpoint, device="cpu")  # type: ignore[arg-type]
+    make = getattr(predictor.task, "example_batch", None)
+    merged = merge_adapters(predictor.model, make()["inputs"] if callable(make) else None)
+    if merged.get("merge_max_abs_diff", 0.0) > tolerance:
+        raise ExportError(f"merging the adapters changed the outputs by {merged['merge_max_abs_diff']:.3g}")
     formats = export_formats(predictor)
     if to not in formats:
         raise ExportError(f"--to {to!r}: valid formats for this run ({predictor.source.name}): {', '.join(formats)}")
@@ -47,7 +61,7 @@ def export(
     folder.mkdir(parents=True, exist_ok=True)
     facts = formats[to](predictor, folder)
     diff = facts.get("max_abs_diff")
-    record = {"format": to, "run_dir": str(run_dir), "checkpoint": checkpoint, **facts}
+    record = {"format": to, "run_dir": str(run_dir), "checkpoint": checkpoint, **merged, **facts}
     (folder / "export.json").write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
     if diff is not None and not diff <= tolerance:
         raise ExportError(f"{folder}: the {to} export differs from the model by {diff:.3g} (> {tolerance:g})")
