@@ -29,6 +29,14 @@ def experiment(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT in the hub's on-disk format (the NLP plugin's test encoder)."""
+    from headstart_nlp.tiny import save_tiny_encoder
+
+    return Path(save_tiny_encoder(tmp_path_factory.mktemp("models") / "tiny-bert", "bert", layers=2, hidden=16))
+
+
 def rows(run_dir: Path) -> list[dict[str, Any]]:
     """The metrics history; fails on anything that is not one strict-JSON object per line."""
     text = (run_dir / "metrics.jsonl").read_text(encoding="utf-8") if (run_dir / "metrics.jsonl").exists() else ""

@@ -111,12 +111,20 @@ def test_kill_while_a_resume_rewrites_the_history_loses_nothing(straight: Path, 
 
 @pytest.mark.slow
 def test_kill_at_every_point(straight: Path, tmp_path: Path) -> None:
+    """Every watched call of one whole epoch (epoch 1: metrics, checkpoint, links, pruning) and of
+    the summary, killed before and after the call. (Epochs 0 and 2 repeat the same calls.)"""
     points = _points(straight, tmp_path)
     counts: dict[str, int] = {}
-    for call, _ in points:
+    numbered = []
+    for call, path in points:
         counts[call] = counts.get(call, 0) + 1
-        case = tmp_path / f"{call}-{counts[call]}"
-        case.mkdir()
-        _kill_and_resume(straight, case, Fault(call, counts[call], "kill"))
-        (case / "after").mkdir()
-        _kill_and_resume(straight, case / "after", Fault(call, counts[call], "kill-after"))
+        numbered.append((call, counts[call], path))
+    epoch_1 = [i for i, (_, _, p) in enumerate(numbered) if "epoch-0001" in p]
+    first = max(i for i in range(epoch_1[0]) if "metrics.jsonl" in numbered[i][2] and numbered[i][0] == "open")
+    chosen = list(dict.fromkeys(numbered[first : epoch_1[-1] + 2] + [n for n in numbered if "summary.json" in n[2]]))
+    assert len(chosen) >= 20
+    for call, n, _ in chosen:
+        for action in ("kill", "kill-after"):
+            case = tmp_path / f"{call}-{n}-{action}"
+            case.mkdir()
+            _kill_and_resume(straight, case, Fault(call, n, action))

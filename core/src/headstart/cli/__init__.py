@@ -118,8 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_libraries() -> None:
+    """No library loading bars (Hugging Face's "Loading weights") between Headstart's own lines
+    and before an error line; ``HF_HUB_DISABLE_PROGRESS_BARS=0`` brings them back."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] not in ("", "0") and "transformers" in sys.modules:
+        sys.modules["transformers"].utils.logging.disable_progress_bar()  # imported before the env var
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _quiet_libraries()
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:

@@ -92,6 +92,17 @@ class TextClassification(TextTask):
         )
 
     def select(self, train: list[Example]) -> list[Example]:
+        kept = self._budget(train)
+        counts = Counter(ex[2] for ex in kept)
+        empty = [label for i, label in enumerate(self.labels) if not counts[i]]
+        if empty:
+            raise DataError(
+                f"{self.options.data['train']}: no training examples of class {', '.join(map(repr, empty))} "
+                f"(task.labels: {', '.join(self.labels)}); add examples of it or remove it from task.labels"
+            )
+        return kept
+
+    def _budget(self, train: list[Example]) -> list[Example]:
         if self.options.max_per_class is None:
             return train
         order = list(train)
