@@ -2,7 +2,7 @@
 
 Every component registered in the process-wide registry is checked by this folder's tests. A
 task, source provider or dataset format needs a tiny offline example to be exercised; plugins
-give one with ``contract_example`` / ``contract_examples`` (docs/testing-plugins.md). Core's own
+give one with ``contract_example`` (docs/testing-plugins.md). Core's own
 formats and ``run:`` provider, and the toy test plugin, are declared here instead.
 """
 

@@ -83,7 +83,7 @@ def test_source_provider(key: tuple[str, int], tmp_path: Path, declared: dict[st
     if not sections:
         _missing_example(
             plugin,
-            f"provider {scheme!r} of plugin {plugin!r} has no contract_examples(tmp_path); add one that returns "
+            f"provider {scheme!r} of plugin {plugin!r} has no contract_example(tmp_path); add one that returns "
             "tiny offline source sections (docs/testing-plugins.md)",
         )
     for i, section in enumerate(sections):

@@ -44,7 +44,7 @@ def headstart_source_providers() -> list[SourceProvider]:
     options, and ``available()`` (known names, used to suggest close matches). ``resolve`` raises
     ``LookupError`` for a name it does not serve, so several providers can share a scheme (the NLP
     and speech plugins both serve ``hf:``), tried in registration order; it raises ``ValueError``
-    for a bad option. Optional, for the contract kit: ``contract_examples(tmp_path)``.
+    for a bad option. Optional, for the contract kit: ``contract_example(tmp_path)``.
     """
 
 

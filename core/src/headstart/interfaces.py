@@ -225,7 +225,7 @@ class SourceProvider(Protocol):
       unknown name and ``ValueError`` for a bad option, each saying what would be valid.
     * ``available()``: known names, used to suggest close matches (may be a partial list).
 
-    Optional, for the contract kit (``headstart.testing``): ``contract_examples(tmp_path)`` returns
+    Optional, for the contract kit (``headstart.testing``): ``contract_example(tmp_path)`` returns
     source sections (``{"name": "scheme:name", **options}``) small enough for a unit test.
 
     Several providers may share a scheme (the NLP and speech plugins both serve ``hf:``): they are

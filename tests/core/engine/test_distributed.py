@@ -55,30 +55,10 @@ def test_two_processes_match_one_process(tmp_path: Path, policy: dict[str, objec
 
 
 def test_a_global_batch_that_does_not_split_evenly_is_refused(tmp_path: Path) -> None:
-    from headstart import parse_config
     from headstart.engine import distributed as ddp
     from headstart.engine.loop import train
-    from headstart.engine.run_state import RunContext
-    from headstart.experiment import build
+    from headstart.testing import run_context
 
-    built = build(parse_config(toy_config(trainer={"batch_size": 7, "progress": False})))
-    import torch
-
-    run = RunContext(
-        tmp_path,
-        {},
-        built.source,
-        built.task,
-        built.policy,
-        built.model,
-        built.freezer,
-        built.config.trainer,
-        built.phases,
-        torch.device("cpu"),
-        "fp32",
-        0,
-        None,
-        dist=ddp.Dist(0, 2, 0),
-    )
+    run = run_context(toy_config(trainer={"batch_size": 7, "progress": False}), tmp_path, dist=ddp.Dist(0, 2, 0))
     with pytest.raises(ValueError, match=r"batch_size = 7 .* must divide evenly across 2 processes"):
         train(run)

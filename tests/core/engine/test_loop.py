@@ -255,9 +255,8 @@ def test_a_policy_regularizer_is_added_to_the_loss(tmp_path: Path) -> None:
     import torch
 
     from headstart.engine.loop import train
-    from headstart.engine.run_state import RunContext
-    from headstart.experiment import build
     from headstart.policies import Full
+    from headstart.testing import run_context
 
     class ShrinkHead(Full):
         def regularizer(self, model: Any) -> torch.Tensor:
@@ -265,25 +264,9 @@ def test_a_policy_regularizer_is_added_to_the_loss(tmp_path: Path) -> None:
 
     def head_norm(policy: Any, name: str) -> float:
         config = toy_config(trainer={"epochs": 3, "lr": 0.1, "progress": False, "weight_decay": 0.0})
-        built = build(parse_config(config))
-        run = RunContext(
-            tmp_path / name,
-            {"source": {}, "task": {}},
-            built.source,
-            built.task,
-            policy,
-            built.model,
-            built.freezer,
-            built.config.trainer,
-            built.phases,
-            torch.device("cpu"),
-            "fp32",
-            0,
-            _NoHooks(),
-        )
-        run.run_dir.mkdir()
+        run = run_context(config, tmp_path / name, policy=policy, hook=_NoHooks())
         train(run)
-        return float(built.model.head.fc.weight.detach().norm())
+        return float(run.model.head.fc.weight.detach().norm())
 
     assert head_norm(ShrinkHead(), "shrunk") < 0.5 * head_norm(Full(), "plain")
 

@@ -60,10 +60,10 @@ def test_plan_rows_lr_and_prefix(model: TransferModel) -> None:
 def test_norm_mode_frozen_keeps_norm_affine_out_of_training(model: TransferModel) -> None:
     infos = resolve_blocks(model, model.blocks)
     plan = compute_plan(Phase("p", 0, frozenset({"stem", HEAD})), infos, 0.1, norm_mode=NormMode.FROZEN)
-    assert "backbone.stem.0.weight" in plan.trainable_params
-    assert "backbone.stem.1.weight" not in plan.trainable_params
+    assert "backbone.stem.0.weight" in plan.trainable_names
+    assert "backbone.stem.1.weight" not in plan.trainable_names
     stats = compute_plan(Phase("p", 0, frozenset({"stem", HEAD})), infos, 0.1, norm_mode=NormMode.FROZEN_STATS)
-    assert "backbone.stem.1.weight" in stats.trainable_params
+    assert "backbone.stem.1.weight" in stats.trainable_names
 
 
 def test_keep_frozen_overrides_the_policy(model: TransferModel) -> None:

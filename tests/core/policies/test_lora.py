@@ -64,7 +64,7 @@ def test_built_plan_counts_adapters_and_trains_only_them() -> None:
     built = build(parse_config(toy_config(policy={"name": "lora", "rank": 2})))
     (plan,) = built.plans()
     params = dict(built.model.named_parameters())
-    assert built.added and plan.trainable_params == built.added | {n for n in params if n.startswith("head.")}
+    assert built.added and plan.trainable_names == built.added | {n for n in params if n.startswith("head.")}
     assert sum(r.added for r in plan.rows) == sum(params[n].numel() for n in built.added)
     assert all(r.selects == "added" for r in plan.rows if r.name != HEAD)
 

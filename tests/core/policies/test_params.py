@@ -53,9 +53,9 @@ def test_filtered_refuses_bad_options_naming_them(options: dict[str, Any], messa
 def test_built_plans_train_exactly_the_selection(policy: dict[str, Any], selected: Any) -> None:
     built = build(parse_config(toy_config(policy=policy)))
     (plan,) = built.plans()
-    source = {n for n in plan.trainable_params if n.startswith("backbone.")}
+    source = {n for n in plan.trainable_names if n.startswith("backbone.")}
     expected = {n for n, _ in built.model.named_parameters() if n.startswith("backbone.") and selected(n)}
     assert source == expected and expected
     params = dict(built.model.named_parameters())
-    assert plan.trainable_numel == sum(params[n].numel() for n in plan.trainable_params)
+    assert plan.trainable_numel == sum(params[n].numel() for n in plan.trainable_names)
     assert plan.frozen_prefix == 0  # the first block trains its biases: nothing runs under no_grad

@@ -156,26 +156,10 @@ def test_cli_plugins_plan_and_run(
 
 def _train(built: Any, config: Any) -> None:
     """Train ``built`` in place with the engine (the same loop ``headstart run`` uses)."""
-    from headstart.engine.device import select_device
+    import torch
+
     from headstart.engine.loop import train
-    from headstart.engine.run_state import RunContext
-    from headstart.plugins import get_plugin_system
 
     run_dir = Path(config.output_dir) / "direct"
     run_dir.mkdir(parents=True, exist_ok=True)
-    run = RunContext(
-        run_dir=run_dir,
-        config=config.to_dict(),
-        source=built.source,
-        task=built.task,
-        policy=built.policy,
-        model=built.model,
-        freezer=built.freezer,
-        settings=config.trainer,
-        phases=built.phases,
-        device=select_device("cpu"),
-        precision="fp32",
-        seed=config.seed,
-        hook=get_plugin_system().hook,
-    )
-    train(run)
+    train(built.run_context(run_dir, device=torch.device("cpu")))

@@ -101,7 +101,7 @@ def setup(run: RunContext, resume_from: Path | None = None) -> LoopState:
         )
     started = time.perf_counter()
     small = delta.for_run(
-        run.model, [run.freezer.compute(p).trainable_params for p in run.phases], run.source.describe()
+        run.model, [run.freezer.compute(p).trainable_names for p in run.phases], run.source.describe()
     )
     reset_peak_memory(run.device)
     run.model.to(run.device)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -16,6 +18,10 @@ from ..options import ConfigError, call_with_options
 from ..policies.base import prepare_model
 from ..registry import UnknownNameError, get_registry
 from .config import ExperimentConfig
+
+if TYPE_CHECKING:
+    from ..engine.distributed import Dist
+    from ..engine.run_state import RunContext
 
 
 def seed_everything(seed: int) -> None:
@@ -40,6 +46,36 @@ class Built:
 
     def plans(self) -> list[FreezePlan]:
         return [self.freezer.compute(p) for p in self.phases]
+
+    def run_context(
+        self, run_dir: Path, *, device: torch.device | None = None, hook: Any = None, dist: Dist | None = None
+    ) -> RunContext:
+        """The run these components make in ``run_dir``: the one place a :class:`RunContext` is
+        assembled. ``device`` defaults to the trainer section's, the precision follows from it,
+        ``hook`` to the plugin system's hooks, ``dist`` to a single process."""
+        from ..engine.device import select_device, select_precision
+        from ..engine.distributed import Dist
+        from ..engine.run_state import RunContext
+        from ..plugins import get_plugin_system
+
+        trainer = self.config.trainer
+        device = device if device is not None else select_device(trainer.device)
+        return RunContext(
+            run_dir=Path(run_dir),
+            config=self.config.to_dict(),
+            source=self.source,
+            task=self.task,
+            policy=self.policy,
+            model=self.model,
+            freezer=self.freezer,
+            settings=trainer,
+            phases=self.phases,
+            device=device,
+            precision=select_precision(trainer.precision, device),
+            seed=self.config.seed,
+            hook=hook if hook is not None else get_plugin_system().hook,
+            dist=dist if dist is not None else Dist(),
+        )
 
 
 def build_policy(config: ExperimentConfig) -> TransferPolicy:

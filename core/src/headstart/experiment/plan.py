@@ -18,7 +18,7 @@ def plan_rows(plan: FreezePlan) -> list[dict[str, Any]]:
     return [
         {
             "block": r.name,
-            "params": r.params,
+            "params": r.numel,
             "trainable": r.trainable,
             "trainable_params": r.trainable_params,
             "trains": r.selects if r.trainable else None,
@@ -70,7 +70,7 @@ def format_plan(built: Built) -> str:
             lr, trains = (f"{r.lr:.3g}", r.selects) if r.trainable else ("-", "-")
             added = f"{r.added:,}" if r.added else "-"
             lines.append(
-                f"  {r.name:<20} {r.params:>12,} {added:>9} {r.trainable_params:>12,} {trains:<12} {lr:>9}"
+                f"  {r.name:<20} {r.numel:>12,} {added:>9} {r.trainable_params:>12,} {trains:<12} {lr:>9}"
                 f"  {r.norm_mode.value}"
             )
     return "\n".join(lines)

@@ -12,11 +12,9 @@ import yaml
 from ..engine import checkpoint as ckpt
 from ..engine import distributed as ddp
 from ..engine.atomic import atomic_write_json, atomic_write_text, remove_stale_temps
-from ..engine.device import select_device, select_precision
+from ..engine.device import select_device
 from ..engine.loop import train
-from ..engine.run_state import RunContext
 from ..options import ConfigError
-from ..plugins import get_plugin_system
 from ..rundir import RunDir, slug
 from .build import build
 from .config import ExperimentConfig, apply_overrides, load_config, load_yaml, parse_config
@@ -105,22 +103,7 @@ def _run(
 
         save_inference_files(run_dir, built.source, built.task)  # the run loads without its data
     ddp.barrier(d)
-    run = RunContext(
-        run_dir=run_dir,
-        config=config.to_dict(),
-        source=built.source,
-        task=built.task,
-        policy=built.policy,
-        model=built.model,
-        freezer=built.freezer,
-        settings=config.trainer,
-        phases=built.phases,
-        device=device,
-        precision=select_precision(config.trainer.precision, device),
-        seed=config.seed,
-        hook=get_plugin_system().hook,
-        dist=d,
-    )
+    run = built.run_context(run_dir, device=device, dist=d)
     summary = train(run, resume_from)
     summary = {
         "name": config.name,

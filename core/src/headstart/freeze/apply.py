@@ -140,7 +140,7 @@ class Freezer:
         """Put the model (and optimizer) into ``phase``. The only writer of ``requires_grad``."""
         plan = self.compute(phase)
         for name, p in self._params.items():
-            p.requires_grad_(name in plan.trainable_params)
+            p.requires_grad_(name in plan.trainable_names)
 
         modules = dict(self.model.named_modules())
         locked: list[nn.Module] = []
@@ -168,7 +168,7 @@ class Freezer:
         return {
             "phase_index": self.phase_index,
             "phase_name": plan.phase.name if plan else None,
-            "trainable": sorted(plan.trainable_params) if plan else [],
+            "trainable": sorted(plan.trainable_names) if plan else [],
             "groups": [{"name": g.name, "params": list(g.params)} for g in self.groups],
         }
 

@@ -20,12 +20,12 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True)
 class BlockPlan:
-    """One row of ``headstart plan``: a block in a phase. ``trainable`` is true when any of its
-    parameters trains (``trainable_params`` of them, chosen by ``selects``); ``added`` counts the
+    """One row of ``headstart plan``: a block in a phase of ``numel`` parameters. ``trainable`` is
+    true when any of its parameters trains (``trainable_params`` of them, chosen by ``selects``); ``added`` counts the
     parameters the policy's ``prepare`` added to the block."""
 
     name: str
-    params: int
+    numel: int
     trainable: bool
     lr: float
     norm_mode: NormMode
@@ -50,7 +50,7 @@ class FreezePlan:
 
     phase: Phase
     rows: tuple[BlockPlan, ...]
-    trainable_params: frozenset[str]
+    trainable_names: frozenset[str]
     group_lr: dict[str, float]
     frozen_prefix: int
 

@@ -28,6 +28,7 @@ from .errors import ContractError
 from .examples import TaskExample, as_task_example, format_example, policy_options, source_examples, task_example
 from .policies import BLOCK_MAPS, EPOCHS, check_policy
 from .policy_model import TinySource, check_policy_on_model, tiny_model
+from .runs import run_context
 from .sources import (
     check_block_map,
     check_describe,
@@ -90,6 +91,7 @@ __all__ = [
     "format_example",
     "plugins_listing",
     "policy_options",
+    "run_context",
     "source_examples",
     "task_example",
     "tiny_model",

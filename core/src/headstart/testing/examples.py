@@ -9,8 +9,8 @@ optional ``contract_example`` that returns one, built under a temporary director
   sections of an experiment (the task section without ``name``) that use them. This is "the
   task's own tiny example batch". A task that implements :class:`~headstart.PredictingTask` adds
   ``"inputs"``: a few raw inputs (file paths, texts …) that its trained model predicts.
-* a **source provider**: ``contract_examples(tmp_path) -> [{"name": "scheme:name", ...options}, ...]``,
-  ``source`` sections that resolve offline in a second or two (tiny configurations, files
+* a **source provider**: ``contract_example(tmp_path) -> [{"name": "scheme:name", ...options}, ...]``,
+  a list (a provider serves many names) of ``source`` sections that resolve offline in a second or two (tiny configurations, files
   written under ``tmp_path``).
 * a **policy type**'s factory: ``contract_example(tmp_path) -> {...options}`` (default: ``{}``).
 * a **dataset format**'s ``read`` function: ``contract_example(tmp_path) -> path`` of a small
@@ -29,10 +29,11 @@ from typing import Any
 from ..interfaces import DatasetFormat, PolicyType, SourceProvider, TaskType
 from .errors import ContractError
 
-#: Name of the optional example function on task and policy factories and format readers.
+#: Name of the optional example function on task and policy factories, format readers and
+#: source providers (one name for every kind of component).
 EXAMPLE = "contract_example"
-#: Name of the optional example method on source providers.
-EXAMPLES = "contract_examples"
+#: The name providers used before there was one name; a provider that still has it is told to rename.
+_OLD_PROVIDER_EXAMPLES = "contract_examples"
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class TaskExample:
 
 def has_example(component: object) -> bool:
     """True when ``component`` (a factory, provider or reader) carries a contract example."""
-    return callable(getattr(component, EXAMPLE, None)) or callable(getattr(component, EXAMPLES, None))
+    return callable(getattr(component, EXAMPLE, None))
 
 
 def _source_section(value: Any, where: str) -> dict[str, Any]:
@@ -89,16 +90,20 @@ def as_task_example(value: Any, where: str = "the task example") -> TaskExample:
 
 
 def source_examples(provider: SourceProvider, tmp_path: Path) -> list[dict[str, Any]]:
-    """The provider's ``contract_examples(tmp_path)``, checked; ``[]`` when it has none."""
-    fn = getattr(provider, EXAMPLES, None)
+    """The provider's ``contract_example(tmp_path)`` (a list of source sections), checked; ``[]``
+    when it has none."""
+    fn = getattr(provider, EXAMPLE, None)
     if not callable(fn):
+        if callable(getattr(provider, _OLD_PROVIDER_EXAMPLES, None)):
+            raise ContractError(
+                f"provider {provider.scheme!r}: rename contract_examples(tmp_path) to contract_example(tmp_path) "
+                "(one name for every component's example)"
+            )
         return []
     got = fn(tmp_path)
     if not isinstance(got, list | tuple) or not got:
-        raise ContractError(f"provider {provider.scheme!r}: contract_examples() must return a non-empty list")
-    sections = [
-        _source_section(s, f"provider {provider.scheme!r}: contract_examples()[{i}]") for i, s in enumerate(got)
-    ]
+        raise ContractError(f"provider {provider.scheme!r}: contract_example() must return a non-empty list")
+    sections = [_source_section(s, f"provider {provider.scheme!r}: contract_example()[{i}]") for i, s in enumerate(got)]
     for s in sections:
         if s["name"].partition(":")[0] != provider.scheme:
             raise ContractError(f"provider {provider.scheme!r}: example {s['name']!r} is not in its scheme")

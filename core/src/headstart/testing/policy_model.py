@@ -131,7 +131,7 @@ def check_policy_on_model(
         if not moved <= set(flagged):
             changed = ", ".join(sorted(moved - set(flagged))[:3])
             raise ContractError(f"policy {name!r}, phase {phase.name!r}: frozen parameter(s) changed: {changed}")
-    trained = set().union(*(p.trainable_params for p in plans))
+    trained = set().union(*(p.trainable_names for p in plans))
     keys = delta_keys(model, trained)
     meta = reference(model, keys, {"name": "contract"}) if keys is not None else None  # frozen: unchanged
     path = save_checkpoint(tmp_path / "checkpoints", "epoch-0000", model, {}, keys=keys, metadata=meta)

@@ -278,7 +278,7 @@ class HFTextProvider:
     def available(self) -> list[str]:
         return [m.id for m in PACKAGED_MODELS] + list(KNOWN_IDS)
 
-    def contract_examples(self, tmp_path: Path) -> list[dict[str, Any]]:
+    def contract_example(self, tmp_path: Path) -> list[dict[str, Any]]:
         """Tiny random encoders saved in the hub's on-disk format (for the contract tests)."""
         from .tiny import save_tiny_encoder
 

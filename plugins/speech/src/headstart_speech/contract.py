@@ -1,6 +1,6 @@
 """Tiny offline examples for Headstart's contract kit (``headstart.testing``, docs/testing-plugins.md).
 
-The kit calls ``contract_examples`` on the source providers, ``contract_example`` on the task
+The kit calls ``contract_example`` on the source providers, on the task
 classes and ``read.contract_example`` on the dataset formats' readers; the engine never does. Each
 writes what it needs under the ``tmp_path`` it is given, in the real on-disk formats: a reduced
 wav2vec 2.0 saved with ``save_pretrained`` (Hugging Face) or as a torchaudio state dict, and short

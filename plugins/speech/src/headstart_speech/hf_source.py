@@ -199,7 +199,7 @@ class HFSpeechProvider:
     def available(self) -> list[str]:
         return list(KNOWN_IDS)
 
-    def contract_examples(self, tmp_path: Path) -> list[dict[str, Any]]:
+    def contract_example(self, tmp_path: Path) -> list[dict[str, Any]]:
         """Tiny offline sources for Headstart's contract kit: directories written by ``save_pretrained``."""
         from .contract import hf_examples
 

@@ -205,7 +205,7 @@ class TorchaudioProvider:
     def available(self) -> list[str]:
         return sorted(_bundles())
 
-    def contract_examples(self, tmp_path: Path) -> list[dict[str, Any]]:
+    def contract_example(self, tmp_path: Path) -> list[dict[str, Any]]:
         """Tiny offline sources for Headstart's contract kit: a reduced WAV2VEC2_BASE (a state-dict file)."""
         from .contract import torchaudio_examples
 

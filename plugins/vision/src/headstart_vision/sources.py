@@ -189,7 +189,7 @@ class TimmProvider:
 
         return list(timm.list_models())
 
-    def contract_examples(self, tmp_path: Path) -> list[dict[str, Any]]:
+    def contract_example(self, tmp_path: Path) -> list[dict[str, Any]]:
         """Tiny offline sources for Headstart's contract kit (random weights)."""
         return [{"name": "timm:test_resnet", "pretrained": False}, {"name": "timm:test_vit", "pretrained": False}]
 
@@ -300,7 +300,7 @@ class TorchvisionProvider:
 
         return list(models.list_models(module=models))
 
-    def contract_examples(self, tmp_path: Path) -> list[dict[str, Any]]:
+    def contract_example(self, tmp_path: Path) -> list[dict[str, Any]]:
         """Small offline sources for Headstart's contract kit: a weights file, random weights."""
         from torchvision.models import squeezenet1_1
 
