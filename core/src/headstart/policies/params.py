@@ -45,26 +45,45 @@ def _selectors(value: Sequence[str] | str, option: str) -> tuple[str, ...]:
     return selectors
 
 
+def _check_scale(scale: float) -> None:
+    if not scale > 0:
+        raise ValueError(f"lr_scale must be > 0, got {scale}")
+
+
 @dataclass(frozen=True)
 class BitFit(Policy):
-    """BitFit: only the biases of the source train (and the new head) — Ben Zaken et al., 2022."""
+    """BitFit: only the biases of the source train (and the new head) — Ben Zaken et al., 2022.
 
+    ``lr_scale`` multiplies the source's learning rate (biases alone usually want a larger one)."""
+
+    lr_scale: float = 1.0
     name: ClassVar[str] = "bitfit"
+
+    def __post_init__(self) -> None:
+        _check_scale(self.lr_scale)
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
         backbone = backbone_blocks(blocks)
-        return [Phase("bitfit", 0, frozenset(blocks), params=dict.fromkeys(backbone, ("bias",)))]
+        scale = dict.fromkeys(backbone, self.lr_scale)
+        return [Phase("bitfit", 0, frozenset(blocks), scale, params=dict.fromkeys(backbone, ("bias",)))]
 
 
 @dataclass(frozen=True)
 class NormTune(Policy):
-    """Only the normalisation layers' affine parameters of the source train (and the new head)."""
+    """Only the normalisation layers' affine parameters of the source train (and the new head).
 
+    ``lr_scale`` multiplies the source's learning rate."""
+
+    lr_scale: float = 1.0
     name: ClassVar[str] = "norm-tune"
+
+    def __post_init__(self) -> None:
+        _check_scale(self.lr_scale)
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
         backbone = backbone_blocks(blocks)
-        return [Phase("norm-tune", 0, frozenset(blocks), params=dict.fromkeys(backbone, ("norm",)))]
+        scale = dict.fromkeys(backbone, self.lr_scale)
+        return [Phase("norm-tune", 0, frozenset(blocks), scale, params=dict.fromkeys(backbone, ("norm",)))]
 
 
 @dataclass(frozen=True)

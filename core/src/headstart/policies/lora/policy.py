@@ -38,7 +38,9 @@ class Lora(Policy):
     backbone, e.g. ``["*.query", "*.value"]``); ``blocks`` names the source blocks that get
     adapters, or ``top`` takes the last ``top`` of them (default: every block the source does not
     keep frozen); ``bias`` also trains every bias of the source (PEFT's ``bias="all"``);
-    ``head_epochs`` > 0 trains the head alone first (a linear probe, then LoRA, as in LP-FT).
+    ``head_epochs`` > 0 trains the head alone first (a linear probe, then LoRA, as in LP-FT);
+    ``lr_scale`` multiplies the adapters' learning rate (LoRA usually wants a larger one than
+    full fine-tuning).
     """
 
     rank: int = 8
@@ -49,6 +51,7 @@ class Lora(Policy):
     top: int | None = None
     bias: bool = False
     head_epochs: int = 0
+    lr_scale: float = 1.0
     name: ClassVar[str] = "lora"
 
     def __post_init__(self) -> None:
@@ -60,6 +63,8 @@ class Lora(Policy):
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.blocks is not None and self.top is not None:
             raise ValueError("give blocks or top, not both")
+        if not self.lr_scale > 0:
+            raise ValueError(f"lr_scale must be > 0, got {self.lr_scale}")
         if self.head_epochs < 0:
             raise ValueError(f"head_epochs must be >= 0, got {self.head_epochs}")
         if self.top is not None and self.top < 1:
@@ -93,11 +98,12 @@ class Lora(Policy):
         if self.bias:
             params.update({b: ("bias",) for b in backbone if b not in adapted})
         trainable = frozenset([*(backbone if self.bias else adapted), HEAD])
+        scale = {b: self.lr_scale for b in trainable if b != HEAD}
         if not self.head_epochs:
-            return [Phase("lora", 0, trainable, params=params)]
+            return [Phase("lora", 0, trainable, scale, params=params)]
         if self.head_epochs >= epochs:
             raise ValueError(f"head_epochs={self.head_epochs} leaves no epoch for the adapters in a {epochs}-epoch run")
-        return [Phase("head", 0, frozenset({HEAD})), Phase("lora", self.head_epochs, trainable, params=params)]
+        return [Phase("head", 0, frozenset({HEAD})), Phase("lora", self.head_epochs, trainable, scale, params=params)]
 
     def target_modules(self, model: TransferModel) -> list[str]:
         """Names (inside the backbone) of the layers that get adapters."""
