@@ -1,4 +1,5 @@
-"""Memory that freezing saves: full fine-tune vs top-k vs linear probe on one model and batch.
+"""Memory that freezing saves: full fine-tune, top-k, linear probe and the parameter-efficient
+policies (lora, bitfit, norm-tune) on one model and batch.
 
 For each policy, one training step (feature cache off) of the same model on the same batch:
 
@@ -6,6 +7,8 @@ For each policy, one training step (feature cache off) of the same model on the 
   ``torch.autograd.graph.saved_tensors_hooks``) — what running the frozen prefix under
   ``no_grad`` saves, on any device;
 * ``grads_and_adam_state_mb``: gradients plus AdamW's two moments of the trainable parameters;
+* ``checkpoint_mb``: what a checkpoint of the run stores (only what trains, plus buffers, when
+  most of the model stays frozen — see ``headstart.engine.delta``);
 * ``cuda_peak_mb``: ``torch.cuda.max_memory_allocated`` of the step, on a GPU.
 
 Prints one JSON line. ``--experiment`` picks the model (default: the vision example's
@@ -23,11 +26,19 @@ from typing import Any
 import torch
 
 from headstart import load_config
+from headstart.engine.delta import delta_keys
 from headstart.engine.device import select_device, to_device
 from headstart.experiment import build
 
 DEFAULT = Path(__file__).resolve().parent.parent / "examples" / "vision-efficientnet-digits.yaml"
-POLICIES = [("full", []), ("top-k", ["policy.k=2"]), ("linear-probe", [])]
+POLICIES = [
+    ("full", []),
+    ("top-k", ["policy.k=2"]),
+    ("linear-probe", []),
+    ("lora", []),
+    ("bitfit", []),
+    ("norm-tune", []),
+]
 
 
 def measure(experiment: Path, policy: str, extra: list[str], batch_size: int, device: torch.device) -> dict[str, Any]:
@@ -58,12 +69,16 @@ def measure(experiment: Path, policy: str, extra: list[str], batch_size: int, de
     loss.backward()
     optimizer.step()
     state = sum(p.numel() * p.element_size() * 3 for p in trainable)  # grad + exp_avg + exp_avg_sq
+    entries = model.state_dict()
+    keys = delta_keys(model, plan.trainable_params | built.added) or entries.keys()
+    stored = sum(entries[k].numel() * entries[k].element_size() for k in keys)
     out = {
         "policy": policy if not extra else f"{policy}({','.join(e.split('.')[-1] for e in extra)})",
         "trainable_params": plan.trainable_numel,
         "frozen_prefix_blocks": plan.frozen_prefix,
         "saved_activations_mb": round(saved / 2**20, 3),
         "grads_and_adam_state_mb": round(state / 2**20, 3),
+        "checkpoint_mb": round(stored / 2**20, 3),
     }
     if device.type == "cuda":
         out["cuda_peak_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)

@@ -76,6 +76,23 @@ def test_dry_run_prints_planned_trainable_parameters(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()  # nothing trained, nothing written
 
 
+def test_dry_run_before_a_prerequisite_ran_names_the_prerequisite(tmp_path: Path) -> None:
+    task = {"name": "vector-classification", "synthetic": {"classes": 2, "per_class": 8, "in_features": 4}}
+    source_cfg = tmp_path / "source.yaml"
+    source_cfg.write_text(yaml.safe_dump({"source": {"name": "toy:mlp", "in_features": 4, "width": 8}, "task": task}))
+    pre_dir = tmp_path / "out" / "pre"
+    path = _matrix(
+        tmp_path,
+        prerequisites=[{"name": "pre", "config": str(source_cfg), "run_dir": str(pre_dir)}],
+        experiments=[{"name": "b", "source": {"name": f"run:{pre_dir}"}, "task": task}],
+    )
+    lines: list[str] = []
+    dry_run(load_matrix(path), echo=lines.append)
+    waiting = [line for line in lines if "cannot plan" in line]
+    assert waiting and all("prerequisite 'pre'" in line and "has not run yet" in line for line in waiting)
+    assert not any("Valid sources" in line for line in lines)
+
+
 class _KillAtCell:
     def __init__(self, cell_dir: Path) -> None:
         self.cell_dir = cell_dir

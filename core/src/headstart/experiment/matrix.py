@@ -239,6 +239,19 @@ def run_matrix(matrix: Matrix, *, echo: Any = print) -> list[tuple[Cell, dict[st
     return results
 
 
+def _waits_for(config: dict[str, Any], prerequisites: list[tuple[str, dict[str, Any], Path]]) -> str | None:
+    """Why a cell cannot be built before its prerequisite ran (its source is ``run:`` of a
+    prerequisite's run directory that has no finished run yet), or None."""
+    source = str((config.get("source") or {}).get("name", ""))
+    if not source.startswith("run:"):
+        return None
+    wanted = Path(source[len("run:") :]).expanduser().resolve()
+    for name, _, run_dir in prerequisites:
+        if Path(run_dir).expanduser().resolve() == wanted and not cell_done(run_dir):
+            return f"its source is the run of prerequisite {name!r} ({run_dir}), which has not run yet; `headstart compare` runs it first"
+    return None
+
+
 def dry_run(matrix: Matrix, *, echo: Any = print) -> list[dict[str, Any]]:
     """Print every cell with its planned trainable parameters per phase, training nothing.
 
@@ -253,6 +266,11 @@ def dry_run(matrix: Matrix, *, echo: Any = print) -> list[dict[str, Any]]:
     for i, cell in enumerate(matrix.cells, 1):
         key = (cell.experiment, cell.policy, cell.budget)
         if key not in planned:
+            waiting = _waits_for(cell.config, matrix.prerequisites)
+            if waiting is not None:
+                planned[key] = []
+                echo(f"        cannot plan {cell.label} yet: {waiting}")
+                continue
             try:
                 built = build(parse_config(cell.config))
                 planned[key] = [(p.phase.name, p.trainable_numel) for p in built.plans()]
