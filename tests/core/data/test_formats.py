@@ -65,6 +65,8 @@ def test_errors_name_the_file_and_line(tmp_path: Path) -> None:
     bad.write_text("text\tlabel\nfine\tpos\nno label here\n", encoding="utf-8")
     with pytest.raises(DataError, match=rf"^{bad}:3: expected 2 fields \(text, label\), found 1; a tab inside"):
         read_tsv(bad)
+    with pytest.raises(DataError, match=rf"^{bad}:3: expected 2 fields \(text, label\), found 1"):
+        read_delimited(bad, "\t", literal=True)  # GLUE's dialect: quotes are text
     empty = tmp_path / "empty.csv"
     empty.write_text("", encoding="utf-8")
     with pytest.raises(DataError, match=r"empty\.csv: empty file, expected a header line"):

@@ -65,14 +65,18 @@ def plot_learning_curves(records: list[RunRecord], out: Path) -> list[Path]:
             title=f"{experiment}" + (f" ({budget} per class)" if budget is not None else ""),
         )
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        path = out / f"curves_{slug(experiment)}.png"
-        fig.tight_layout()
-        save_figure(fig, path)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(_finish(plt, fig, ax, out / f"curves_{slug(experiment)}.png"))
     return paths
+
+
+def _finish(plt: Any, fig: Any, ax: Any, path: Path) -> Path:
+    """A line plot's grid and legend; the figure saved to ``path`` and closed."""
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+    return path
 
 
 def plot_budget_curves(rows: list[dict[str, Any]], out: Path) -> list[Path]:
@@ -90,13 +94,7 @@ def plot_budget_curves(rows: list[dict[str, Any]], out: Path) -> list[Path]:
                 [p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="o", capsize=3, label=policy
             )
         ax.set(xscale="log", xlabel="labelled examples per class", ylabel=rs[0]["metric"], title=experiment)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        path = out / f"budget_{slug(experiment)}.png"
-        fig.tight_layout()
-        save_figure(fig, path)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(_finish(plt, fig, ax, out / f"budget_{slug(experiment)}.png"))
     return paths
 
 
