@@ -70,7 +70,7 @@ def measure(experiment: Path, policy: str, extra: list[str], batch_size: int, de
     optimizer.step()
     state = sum(p.numel() * p.element_size() * 3 for p in trainable)  # grad + exp_avg + exp_avg_sq
     entries = model.state_dict()
-    keys = delta_keys(model, plan.trainable_params | built.added) or entries.keys()
+    keys = delta_keys(model, plan.trainable_names | built.added) or entries.keys()
     stored = sum(entries[k].numel() * entries[k].element_size() for k in keys)
     out = {
         "policy": policy if not extra else f"{policy}({','.join(e.split('.')[-1] for e in extra)})",
