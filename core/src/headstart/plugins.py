@@ -42,6 +42,7 @@ BUILTIN_PLUGINS = (
     "headstart.metrics",
     "headstart.run_source",
     "headstart.engine.step_log",
+    "headstart.engine.tensorboard_log",
 )
 
 CONTRIBUTION_HOOKS = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 
@@ -37,6 +37,9 @@ class TrainerSettings:
       with an error naming the step; the last checkpoint stays as it was) or ``skip`` (that
       optimizer step is skipped and counted in the epoch's ``skipped_steps``; costs one
       host-device sync per step).
+    * ``loggers``: extra metric writers besides ``metrics.jsonl`` / ``steps.jsonl``:
+      ``[tensorboard]`` writes TensorBoard event files to ``<run>/tensorboard`` (the
+      ``tensorboard`` package, in core's ``tensorboard`` extra; not imported when off).
     * ``compile``: ``torch.compile`` the model; ``channels_last``: channels-last memory format for
       4-D (image) inputs and the model (faster convolutions on GPUs).
     """
@@ -66,6 +69,7 @@ class TrainerSettings:
     feature_cache_dir: str | None = None
     feature_cache_max_mb: float = 2048.0
     on_nonfinite: Literal["stop", "skip"] = "stop"
+    loggers: list[Literal["tensorboard"]] = field(default_factory=list)
     compile: bool = False
     channels_last: bool = False
 
