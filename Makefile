@@ -48,7 +48,7 @@ bench: install
 	@for b in benchmarks/*.py; do echo "# $$b" >&2; $(PY) $$b || exit 1; done
 
 lint: install
-	$(VENV)/bin/ruff check core plugins tests benchmarks
+	$(VENV)/bin/ruff check core plugins tests benchmarks examples
 	$(VENV)/bin/mypy
 
 clean:

@@ -46,9 +46,8 @@ def _token_classification(predictor: Predictor, folder: Path) -> dict[str, Any]:
     if len(linears) != 1:
         raise ConfigError("only a linear head (no task.hidden) is AutoModelForTokenClassification; use --to onnx")
     id2label, label2id = _labels(predictor)
-    config = predictor.model.backbone.config.__class__.from_dict(
-        {**predictor.model.backbone.config.to_dict(), "id2label": id2label, "label2id": label2id}
-    )
+    base: Any = predictor.model.backbone.config  # a transformers config
+    config = base.__class__.from_dict({**base.to_dict(), "id2label": id2label, "label2id": label2id})
     model = AutoModelForTokenClassification.from_config(config)
     base = getattr(model, model.base_model_prefix)
     missing, unexpected = base.load_state_dict(predictor.model.backbone.state_dict(), strict=False)
@@ -92,7 +91,8 @@ def _sequence_classification(predictor: Predictor, folder: Path) -> dict[str, An
         state[bias] = state[bias] * task.std + task.mean
     state.update({f"encoder.{k}": v for k, v in predictor.model.backbone.state_dict().items()})
     id2label, label2id = _labels(predictor)
-    encoder = predictor.model.backbone.config.to_dict()
+    base: Any = predictor.model.backbone.config  # a transformers config
+    encoder = base.to_dict()
     config = {
         "model_type": "headstart-text",
         "architectures": ["HeadstartForSequenceClassification"],

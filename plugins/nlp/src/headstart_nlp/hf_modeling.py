@@ -5,7 +5,7 @@ Written into a ``headstart export --to hf`` folder as ``modeling_headstart.py``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -47,8 +47,8 @@ class HeadstartForSequenceClassification(PreTrainedModel):
         super().__init__(config)
         settings = dict(config.encoder)
         self.encoder = AutoModel.from_config(AutoConfig.for_model(settings.pop("model_type"), **settings))
-        self.head = _Head(self.encoder.config.hidden_size, config.num_labels, config.head_hidden)
-        self.post_init()
+        self.head = _Head(self.encoder.config.hidden_size, cast(int, config.num_labels), config.head_hidden)
+        self.post_init()  # type: ignore[no-untyped-call]  # transformers is not annotated
 
     def forward(
         self,

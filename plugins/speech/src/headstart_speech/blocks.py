@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -159,7 +159,7 @@ def reinitialize(backbone: nn.Module, seed: int) -> None:
         torch.manual_seed(seed + 1)
         for module in backbone.modules():
             if parametrize.is_parametrized(module):
-                for pname in list(module.parametrizations):  # type: ignore[union-attr]
+                for pname in list(cast(nn.ModuleDict, module.parametrizations)):
                     fresh = torch.empty_like(getattr(module, pname))
                     nn.init.kaiming_uniform_(fresh, a=math.sqrt(5))
                     setattr(module, pname, fresh)

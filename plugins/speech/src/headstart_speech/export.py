@@ -42,7 +42,7 @@ def _single_linear(head: nn.Module) -> nn.Linear:
 
 
 def _config(predictor: Predictor, **changes: Any) -> Any:
-    base = predictor.model.backbone.config
+    base: Any = predictor.model.backbone.config  # a transformers config
     return base.__class__.from_dict({**base.to_dict(), **changes})
 
 
@@ -119,7 +119,8 @@ def _classification(predictor: Predictor, folder: Path) -> dict[str, Any]:
         raise ConfigError("only mean pooling maps onto AutoModelForAudioClassification; use --to onnx")
     linear = _single_linear(head)
     labels = list(predictor.labels or [])
-    hidden = int(predictor.model.backbone.config.hidden_size)
+    backbone: Any = predictor.model.backbone  # a transformers model
+    hidden = int(backbone.config.hidden_size)
     config = _config(
         predictor,
         id2label=dict(enumerate(labels)),

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -164,7 +164,7 @@ def torchvision_blocks(model: nn.Module, extra_last: Sequence[str], probe_size: 
             stages.append([f"features.{n}" for n in (f"denseblock{i}", f"transition{i}") if n in feats])
         stages[-1].append("features.norm5")
     elif _has(model, "stem", "blocks") and isinstance(model.get_submodule("blocks"), nn.ModuleList):  # MaxViT
-        stages = [["stem"], *[[f"blocks.{i}"] for i in range(len(model.get_submodule("blocks")))]]
+        stages = [["stem"], *[[f"blocks.{i}"] for i in range(len(cast(nn.ModuleList, model.get_submodule("blocks"))))]]
     elif seq_name := next(
         (n for n in ("features", "layers") if isinstance(getattr(model, n, None), nn.Sequential)), None
     ):  # EfficientNet, MobileNet, MNASNet, ConvNeXt, Swin, VGG, AlexNet

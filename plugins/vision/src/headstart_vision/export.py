@@ -71,7 +71,9 @@ def export_timm(predictor: Predictor, folder: Path) -> dict[str, Any]:
     source: Any = predictor.source
     name = source.name.split(":", 1)[1]
     labels = _labels(predictor)
-    model = timm.create_model(name, pretrained=False, num_classes=len(labels), **source.rebuild.get("model_args", {}))
+    model: Any = timm.create_model(
+        name, pretrained=False, num_classes=len(labels), **source.rebuild.get("model_args", {})
+    )
     classifier = model.get_classifier()
     if not isinstance(classifier, nn.Linear):
         raise ConfigError(f"timm:{name} has no linear classifier to hold the head; export with --to onnx")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -134,7 +134,7 @@ def build_timm(
 ) -> VisionSource:
     """``timm.create_model(name, num_classes=0)`` with the weights the options ask for."""
     import timm
-    from timm.data import resolve_data_config
+    from timm.data.config import resolve_data_config
 
     args = dict(model_args or {})
     args.pop("num_classes", None)
@@ -164,7 +164,7 @@ def build_timm(
         model = fresh()
         origin = {"source": "random"}
     pre = from_timm_config(resolve_data_config({}, model=model)).with_overrides(overrides).with_overrides(preprocess)
-    dim = int(getattr(model, "head_hidden_size", None) or model.num_features)
+    dim = int(getattr(model, "head_hidden_size", None) or cast(int, model.num_features))
     source = VisionSource(f"timm:{name}", model, timm_blocks(model), dim, pre, fresh, origin)
     if args:
         source.rebuild["model_args"] = args
@@ -252,9 +252,9 @@ def build_torchvision(
             )
 
     def fresh() -> nn.Module:
-        model = models.get_model(name, weights=None)
-        remove_classifier(model)
-        return model
+        fresh_model: nn.Module = models.get_model(name, weights=None)
+        remove_classifier(fresh_model)
+        return fresh_model
 
     if tag is not None:
         try:

@@ -34,6 +34,7 @@ from headstart import (
     Batch,
     ClassificationHead,
     DataError,
+    Examples,
     FeatureSpec,
     Ranked,
     SourceModel,
@@ -195,7 +196,7 @@ class ImageClassification:
     def splits(self) -> list[str]:
         return [s for s in SPLITS if s in self.items]
 
-    def dataset(self, split: str, train: bool) -> torch.utils.data.Dataset[Any]:
+    def dataset(self, split: str, train: bool) -> Examples:
         """Images of ``split`` with the train transform (augmentation) when ``train``, else eval."""
         assert self.preprocessor is not None, "prepare() first"
         transform = self.preprocessor.train_transform(self.augment) if train else self.preprocessor.eval_transform()
@@ -262,7 +263,7 @@ class ImageClassification:
         size = self.preprocessor.input_size
         return {"inputs": torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))}
 
-    def labelled_dataset(self, data: Any) -> torch.utils.data.Dataset[Any]:
+    def labelled_dataset(self, data: Any) -> Examples:
         """An ImageFolder tree or a CSV of ``path,label``, with the trained label set."""
         items = self._read(str(data))
         known = set(self.labels)

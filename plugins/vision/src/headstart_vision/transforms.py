@@ -96,7 +96,9 @@ class ImagePreprocessor:
         unknown = [k for k in overrides if k not in valid]
         if unknown:
             raise ValueError(f"unknown preprocessing key(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
-        clean = {k: tuple(float(x) for x in v) if k in ("mean", "std") else v for k, v in overrides.items()}
+        clean: dict[str, Any] = {
+            k: tuple(float(x) for x in v) if k in ("mean", "std") else v for k, v in overrides.items()
+        }
         return replace(self, **clean)
 
     def describe(self) -> dict[str, Any]:
@@ -115,7 +117,10 @@ class ImagePreprocessor:
         """Resize the short side to ``input_size / crop_pct``, centre-crop, normalise."""
         resize = max(self.input_size, round(self.input_size / self.crop_pct))
         mode = INTERPOLATIONS[self.interpolation]
-        return T.Compose([T.Resize(resize, interpolation=mode), T.CenterCrop(self.input_size), *self._tail()])
+        transform: Callable[[Any], torch.Tensor] = T.Compose(
+            [T.Resize(resize, interpolation=mode), T.CenterCrop(self.input_size), *self._tail()]
+        )
+        return transform
 
     def train_transform(self, augment: Augment | None) -> Callable[[Any], torch.Tensor]:
         """Random resized crop, flip and jitter as ``augment`` says; the eval transform when None."""
@@ -130,7 +135,8 @@ class ImagePreprocessor:
         if augment.color_jitter > 0:
             j = augment.color_jitter
             steps.append(T.ColorJitter(brightness=j, contrast=j, saturation=j))
-        return T.Compose([*steps, *self._tail()])
+        transform: Callable[[Any], torch.Tensor] = T.Compose([*steps, *self._tail()])
+        return transform
 
 
 def from_timm_config(config: Mapping[str, Any]) -> ImagePreprocessor:

@@ -133,7 +133,7 @@ class VectorClassification:
 
     def predict_example(self, raw: Any) -> torch.Tensor:
         """A list of numbers, or a dict of columns ``x0 … x{n-1}``."""
-        values = [raw.get(f"x{i}") for i in range(self.in_features)] if isinstance(raw, Mapping) else raw
+        values: Any = [raw.get(f"x{i}") for i in range(self.in_features)] if isinstance(raw, Mapping) else raw
         try:
             x = torch.tensor([float(v) for v in values])
         except (TypeError, ValueError):
