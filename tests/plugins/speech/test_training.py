@@ -11,15 +11,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from headstart import load_config, run_experiment
+from headstart import load, load_config, run_experiment
 from headstart.experiment import build
 
 from .conftest import ta_source
 
 
 def _weights(run_dir: Path, kind: str) -> dict[str, torch.Tensor]:
-    """The weights of a run's ``best`` or ``last`` checkpoint (core's format: model.safetensors)."""
-    return load_file((run_dir / "checkpoints" / kind).resolve() / "model.safetensors")
+    """Every weight of a run's ``best`` or ``last`` model, loaded as users load a run (a delta
+    checkpoint — only what trained — comes back whole)."""
+    return dict(load(run_dir, checkpoint=kind, device="cpu").model.state_dict())
 
 
 TRAINER = {"batch_size": 8, "progress": False, "log_every": 1, "device": "cpu", "weight_decay": 0.0}
@@ -117,3 +118,40 @@ def test_a_finished_speech_run_is_a_source(
     assert any(not torch.equal(original[k], mine[k]) for k in original)  # the run's weights, not the checkpoint's
     _, summary = run_experiment(load_config(write_config(target, "target.yaml")), tmp_path / "target-run")
     assert summary["task"]["labels"] == ["down", "no", "up", "yes"] and summary["test"] is not None
+
+
+#: parameter-efficient policies -> which backbone parameters may change (by name)
+PEFT: dict[str, Callable[[str], bool]] = {
+    "lora": lambda n: ".lora_" in n,
+    "bitfit": lambda n: n.endswith(".bias"),
+    "norm-tune": lambda n: "norm" in n.lower(),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", sorted(PEFT))
+def test_parameter_efficient_policy_on_a_speech_source(
+    policy: str, tmp_path: Path, write_config: Callable[..., Path], hf_dir: Path, keyword_folder: Path
+) -> None:
+    config = {
+        "name": f"kws-{policy}",
+        "seed": 0,
+        "source": {"name": f"hf:{hf_dir}"},
+        "task": {"name": "audio-classification", "data": str(keyword_folder)},
+        "policy": {"name": policy},
+        "trainer": {**TRAINER, "epochs": 2, "lr": 1e-2, "max_steps_per_epoch": 2},
+    }
+    path = write_config(config)
+    built = build(load_config(path))
+    before = {k.replace(".base_layer.", "."): v.detach().clone() for k, v in built.model.backbone.state_dict().items()}
+    run_dir, summary = run_experiment(load_config(path), tmp_path / policy)
+    assert 0.0 <= summary["test"]["accuracy"] <= 1.0
+    after = {k.removeprefix("backbone.").replace(".base_layer.", "."): v for k, v in _weights(run_dir, "last").items()}
+    source = {k: v for k, v in after.items() if k in before and not k.startswith("head.")}
+    changed = {k for k, v in source.items() if not torch.equal(v, before[k]) and "running_" not in k}
+    assert changed and all(PEFT[policy](k) for k in changed), sorted(changed)[:5]
+    assert not any(k.startswith("feature_extractor.") for k in changed)  # kept frozen by convention
+    if policy == "lora":  # the speech plugin's targets: each layer's attention q_proj and v_proj
+        assert {k.split(".lora_")[0].rsplit(".", 1)[-1] for k in after if ".lora_" in k} == {"q_proj", "v_proj"}
+    stored = load_file(str((run_dir / "checkpoints" / "last").resolve() / "model.safetensors"))
+    assert len(stored) < len(after) / 2  # a delta checkpoint: only what trained, and buffers

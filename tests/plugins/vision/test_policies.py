@@ -14,7 +14,7 @@ import yaml
 from headstart import NormMode, build, format_plan, get_registry, parse_config, run_experiment
 from headstart.cli import main
 
-POLICY_OPTIONS: dict[str, dict[str, Any]] = {"top-k": {"k": 2}, "gradual-unfreeze": {"every": 1}}
+POLICY_OPTIONS: dict[str, dict[str, Any]] = {"top-k": {"k": 2}, "gradual-unfreeze": {"every": 1}, "lora": {"rank": 2}}
 
 
 def bn_stats(model: torch.nn.Module, prefix: str) -> dict[str, torch.Tensor]:
