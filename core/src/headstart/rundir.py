@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, overload
 
 CheckpointKind = Literal["last", "best"]
 CHECKPOINT_KINDS: tuple[CheckpointKind, ...] = ("last", "best")
@@ -35,10 +35,24 @@ def slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-." else "-" for c in text).strip("-") or "run"
 
 
+class _File:
+    """A file of the run directory: ``RunDir(path).<attribute>`` is ``path / name``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> _File: ...
+    @overload
+    def __get__(self, obj: RunDir, owner: type) -> Path: ...
+    def __get__(self, obj: RunDir | None, owner: type) -> Path | _File:
+        return self if obj is None else obj.path / self.name
+
+
 @dataclass(frozen=True)
 class RunDir:
     """The files of one run directory. ``RunDir(path).summary`` is ``path / "summary.json"``, and
-    so on; the directory itself need not exist yet."""
+    so on (``RunDir.SUMMARY`` is the name alone); the directory itself need not exist yet."""
 
     path: Path
 
@@ -57,41 +71,17 @@ class RunDir:
     FEATURE_CACHE = "feature_cache"
     LOCK = ".lock"
 
-    @property
-    def config(self) -> Path:
-        return self.path / self.CONFIG
-
-    @property
-    def metrics(self) -> Path:
-        return self.path / self.METRICS
-
-    @property
-    def metrics_csv(self) -> Path:
-        return self.path / self.METRICS_CSV
-
-    @property
-    def steps(self) -> Path:
-        return self.path / self.STEPS
-
-    @property
-    def summary(self) -> Path:
-        return self.path / self.SUMMARY
-
-    @property
-    def cell(self) -> Path:
-        return self.path / self.CELL
-
-    @property
-    def inference(self) -> Path:
-        return self.path / self.INFERENCE
-
-    @property
-    def inference_source(self) -> Path:
-        return self.path / self.INFERENCE_SOURCE
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / self.CHECKPOINTS
+    config = _File(CONFIG)
+    metrics = _File(METRICS)
+    metrics_csv = _File(METRICS_CSV)
+    steps = _File(STEPS)
+    summary = _File(SUMMARY)
+    cell = _File(CELL)
+    inference = _File(INFERENCE)
+    inference_source = _File(INFERENCE_SOURCE)
+    checkpoints = _File(CHECKPOINTS)
+    feature_cache = _File(FEATURE_CACHE)
+    lock = _File(LOCK)
 
     def checkpoint(self, kind: CheckpointKind) -> Path:
         """The ``last`` or ``best`` link under ``checkpoints/``."""
@@ -106,14 +96,6 @@ class RunDir:
     @property
     def best(self) -> Path:
         return self.checkpoint("best")
-
-    @property
-    def feature_cache(self) -> Path:
-        return self.path / self.FEATURE_CACHE
-
-    @property
-    def lock(self) -> Path:
-        return self.path / self.LOCK
 
     def is_run(self) -> bool:
         """Whether a run was started here (its config is saved)."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
@@ -18,6 +19,8 @@ from ..options import ConfigError, call_with_options
 from ..policies.base import prepare_model
 from ..registry import UnknownNameError, get_registry
 from .config import ExperimentConfig
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from ..engine.distributed import Dist
@@ -78,12 +81,16 @@ class Built:
         )
 
 
-def build_policy(config: ExperimentConfig) -> TransferPolicy:
-    registry = get_registry()
+def _named(get: Callable[[str], T], section: str, name: str) -> T:
+    """``get(name)``; an unknown name is a ConfigError naming ``<section>.name``."""
     try:
-        ptype = registry.policy_type(config.policy["name"])
+        return get(name)
     except UnknownNameError as exc:
-        raise ConfigError(f"policy.name: {exc}") from None
+        raise ConfigError(f"{section}.name: {exc}") from None
+
+
+def build_policy(config: ExperimentConfig) -> TransferPolicy:
+    ptype = _named(get_registry().policy_type, "policy", config.policy["name"])
     policy = call_with_options(ptype.factory, config.options("policy"), "policy")
     if not isinstance(policy, TransferPolicy):
         raise ConfigError(
@@ -94,11 +101,7 @@ def build_policy(config: ExperimentConfig) -> TransferPolicy:
 
 
 def build_task(config: ExperimentConfig) -> TargetTask:
-    registry = get_registry()
-    try:
-        ttype = registry.task_type(config.task["name"])
-    except UnknownNameError as exc:
-        raise ConfigError(f"task.name: {exc}") from None
+    ttype = _named(get_registry().task_type, "task", config.task["name"])
     return call_with_options(ttype.factory, config.options("task"), "task")  # type: ignore[no-any-return]
 
 
