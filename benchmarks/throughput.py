@@ -127,6 +127,7 @@ def measure(
         unit: round(items / seconds, 2),
         "step_s": round(seconds, 4),
         "tflops_per_step": round(flops / 1e12, 4),
+        "flops_per_step": int(flops),
         "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
     }
     if device.type == "cuda":

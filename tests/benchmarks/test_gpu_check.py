@@ -30,7 +30,7 @@ def test_dry_run_reports_every_model_variant_policy_and_an_exact_resume() -> Non
         ("wav2vec2-base", None, False),
         ("wav2vec2-base", "eager", False),
     }
-    assert all(r["step_s"] > 0 and r["tflops_per_step"] > 0 for r in speed)
+    assert all(r["step_s"] > 0 and r["flops_per_step"] > 0 for r in speed)
     memory = {(r["model"], r["policy"]): r for r in rows if r["kind"] == "memory"}
     for model in ("resnet50", "bert-base", "wav2vec2-base"):
         full, top, probe = (memory[model, p]["trainable_params"] for p in ("full", "top-2", "linear-probe"))
