@@ -103,3 +103,29 @@ def test_token_classification_predicts_entity_spans(run_nlp: Run, tiny_bert: Pat
     assert set(out[0]["tags"]) <= set(predictor.labels)
     metrics = predictor.evaluate(test)
     assert {"entity-f1", "entity-precision", "entity-recall"} <= set(metrics) and metrics["examples"] == 10
+
+
+def test_cli_predicts_texts_lines_and_columns(
+    run_nlp: Run, tiny_bert: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from headstart.cli import main
+
+    train = write_rows(tmp_path / "train.csv", sentiment_rows(16))
+    run_dir, _ = run_nlp(
+        {"name": f"hf:{tiny_bert}"}, {"name": "text-classification", "data": {"train": str(train)}}, epochs=1
+    )
+    lines = tmp_path / "texts.txt"
+    lines.write_text("a great film\n\nan awful plot\n", encoding="utf-8")
+    table = write_rows(tmp_path / "new.jsonl", [{"text": "it was fun"}, {"text": "so dull"}])
+    assert main(["predict", str(run_dir), "the movie was good", str(lines), str(table), "--device", "cpu"]) == 0
+    out = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [r["input"] for r in out] == [
+        "the movie was good",
+        "a great film",
+        "an awful plot",
+        f"{table}:1",
+        f"{table}:2",
+    ]
+    assert all(r["label"] in ("neg", "pos") for r in out)
