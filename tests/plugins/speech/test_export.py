@@ -17,6 +17,9 @@ from headstart.export import export
 
 from .conftest import ta_source
 
+#: each test trains a speech run and exports it (~40 s on 2 cores): in the full suite, not the quick tier
+pytestmark = pytest.mark.slow
+
 TOL = 1e-4
 TRAINER = {"batch_size": 8, "progress": False, "log_every": 1, "device": "cpu", "epochs": 1}
 
