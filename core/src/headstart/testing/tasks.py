@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..data.splits import SPLITS
 from ..engine.checkpoint import load_weights, save_checkpoint
 from ..freeze.apply import Freezer
 from ..interfaces import HEAD, Batch, Features, FeatureSpec, Phase, SourceModel, TargetTask
@@ -26,8 +27,6 @@ from ..registry import UnknownNameError, get_registry
 from ..rundir import RunDir
 from .errors import ContractError
 from .sources import _tmpdir, check_forward
-
-SPLITS = ("train", "val", "test")
 
 
 def _params(module: nn.Module) -> list[tuple[str, nn.Parameter]]:
