@@ -68,7 +68,7 @@ def test_generated_plugins_install_list_run_and_pass_their_tests(tmp_path: Path)
 
     listing = {p["name"]: p for p in json.loads(env.check(["-m", "headstart", "plugins", "--json"]))["plugins"]}
     assert listing["demo"]["distribution"] == "headstart-demo"
-    assert listing["demo"]["contributes"]["policies"] == ["demo"]
+    assert listing["demo"]["contributes"]["policies"] == ["demo", "demo-biases", "demo-adapters"]
     assert "headstart_policies" in listing["demo"]["hooks"]
     assert listing["tabular"]["contributes"] == {"sources": ["tabular"], "tasks": ["tabular-classification"]}
 
@@ -85,6 +85,11 @@ def test_generated_plugins_install_list_run_and_pass_their_tests(tmp_path: Path)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     assert summary["policy"] == "demo"
     assert summary["trainable_params"]["demo"] < summary["total_params"]  # only the top half trains
+    experiment["policy"] = {"name": "demo-adapters"}  # the shape that adds modules in prepare()
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(experiment), encoding="utf-8")
+    env.check(["-m", "headstart", "run", str(tmp_path / "exp.yaml"), "--run-dir", str(tmp_path / "adapters")])
+    summary = json.loads((tmp_path / "adapters" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["trainable_params"]["demo-adapters"] == 8 * 5 + 2 * 8 + 2  # a scale per Linear output + head
 
     for project in (policy, domain):  # as generated, from their own directory and pytest settings
         proc = env.run(["-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)

@@ -59,3 +59,19 @@ def test_built_plans_train_exactly_the_selection(policy: dict[str, Any], selecte
     params = dict(built.model.named_parameters())
     assert plan.trainable_numel == sum(params[n].numel() for n in plan.trainable_names)
     assert plan.frozen_prefix == 0  # the first block trains its biases: nothing runs under no_grad
+
+
+def test_plan_shows_per_block_what_trains_and_counts(write_config: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from headstart.cli import main
+
+    path = write_config(toy_config(policy={"name": "bitfit", "lr_scale": 5}))
+    assert main(["plan", str(path), "--json"]) == 0
+    (phase,) = json.loads(capsys.readouterr().out)
+    rows = {r["block"]: r for r in phase["blocks"]}
+    assert rows["stem"]["trains"] == "bias" and rows["stem"]["trainable_params"] == 16 + 16  # Linear + BatchNorm
+    assert rows["head"]["trains"] == "all" and rows["stem"]["lr"] == pytest.approx(5 * rows["head"]["lr"])
+    assert phase["trainable_params"] == sum(r["trainable_params"] for r in rows.values())
+    assert main(["plan", str(path)]) == 0
+    assert "bias" in capsys.readouterr().out
