@@ -67,7 +67,10 @@ def _run(tmp_path: Path, weights: Path, policy: dict[str, Any], epochs: int, run
             "output_dir": str(tmp_path),
         }
     )
-    run_dir, _ = run_experiment(config, tmp_path / run, resume=resume)
+    # a resumed run continues with more epochs than it was started with: say so
+    run_dir, _ = run_experiment(
+        config, tmp_path / run, resume=resume, allow_change=["trainer.epochs"] if resume else []
+    )
     return run_dir
 
 
