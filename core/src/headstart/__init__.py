@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         read_tsv,
         require_columns,
         resolve_path,
+        sample_per_class,
     )
     from .engine import CheckpointError, RunContext, TrainerSettings
     from .experiment import ExperimentConfig, format_plan, load_config, parse_config, run_experiment
@@ -95,6 +96,7 @@ _EXPORTS: dict[str, str] = {
     "read_jsonl": ".data",
     "read_tsv": ".data",
     "require_columns": ".data",
+    "sample_per_class": ".data",
     # engine
     "CheckpointError": ".engine",
     "RunContext": ".engine",
@@ -254,6 +256,7 @@ __all__ = [
     "resolve_path",
     "run",
     "run_experiment",
+    "sample_per_class",
     "slug",
     "suggest",
     "top_labels",

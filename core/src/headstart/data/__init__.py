@@ -1,5 +1,6 @@
 """Reading examples from files: core's generic formats (CSV, TSV, JSONL) and the split names."""
 
+from .budget import sample_per_class
 from .formats import (
     DataError,
     base_suffix,
@@ -29,4 +30,5 @@ __all__ = [
     "read_tsv",
     "require_columns",
     "resolve_path",
+    "sample_per_class",
 ]

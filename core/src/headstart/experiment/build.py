@@ -15,7 +15,7 @@ from ..freeze.apply import Freezer
 from ..freeze.plan import FreezePlan, PolicyError, validate_phases
 from ..interfaces import Phase, SourceModel, TargetTask, TransferPolicy
 from ..model import TransferModel
-from ..options import ConfigError, call_with_options
+from ..options import ConfigError, call_with_options, parameters
 from ..policies.base import prepare_model
 from ..registry import UnknownNameError, get_registry
 from .config import ExperimentConfig
@@ -102,7 +102,18 @@ def build_policy(config: ExperimentConfig) -> TransferPolicy:
 
 def build_task(config: ExperimentConfig) -> TargetTask:
     ttype = _named(get_registry().task_type, "task", config.task["name"])
+    _resolve_data_seed(config, ttype.factory)
     return call_with_options(ttype.factory, config.options("task"), "task")  # type: ignore[no-any-return]
+
+
+def _resolve_data_seed(config: ExperimentConfig, factory: Any) -> None:
+    """A label budget (``task.max_per_class``) is drawn with the run's seed unless the experiment
+    pins ``task.data_seed``: write the seed into the task section, so the saved config and the
+    feature-cache key name the draw (see :mod:`headstart.data.budget`)."""
+    if config.task.get("max_per_class") is None or config.task.get("data_seed") is not None:
+        return
+    if "data_seed" in parameters(factory):
+        config.task["data_seed"] = config.seed
 
 
 def build_source(config: ExperimentConfig) -> SourceModel:

@@ -7,7 +7,6 @@ Both read CSV / TSV / GLUE-style TSV / JSONL files with named columns and tokeni
 from __future__ import annotations
 
 import math
-import random
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +16,16 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from headstart import SPLITS, Batch, ClassificationHead, DataError, FeatureSpec, SourceModel, top_labels
+from headstart import (
+    SPLITS,
+    Batch,
+    ClassificationHead,
+    DataError,
+    FeatureSpec,
+    SourceModel,
+    sample_per_class,
+    top_labels,
+)
 
 from .text_base import Example, TextOptions, TextTask
 
@@ -29,6 +37,7 @@ class ClassificationOptions(TextOptions):
     labels: list[str | int] | None = None
     unknown_labels: Literal["error", "skip"] = "error"
     max_per_class: int | None = None
+    data_seed: int | None = None  # the draw of max_per_class (build sets the run's seed)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -51,7 +60,8 @@ class TextClassification(TextTask):
     Options besides the shared ones (see the guide): ``labels`` (the label set, in order; default:
     the labels of the train split, sorted), ``unknown_labels`` (``error``: a label outside the set
     is a DataError naming file:line; ``skip``: such rows are left out and counted), ``max_per_class``
-    (a label budget: keep that many training examples per class, drawn with ``seed``).
+    (a label budget: keep that many training examples per class, drawn by core's
+    ``sample_per_class`` with ``data_seed``, by default the run's seed).
     """
 
     name = "text-classification"
@@ -103,17 +113,8 @@ class TextClassification(TextTask):
         return kept
 
     def _budget(self, train: list[Example]) -> list[Example]:
-        if self.options.max_per_class is None:
-            return train
-        order = list(train)
-        random.Random(self.options.seed).shuffle(order)
-        seen: Counter[int] = Counter()
-        kept = []
-        for ex in order:
-            seen[ex[2]] += 1
-            if seen[ex[2]] <= self.options.max_per_class:
-                kept.append(ex)
-        return kept
+        seed = self.options.data_seed if self.options.data_seed is not None else self.options.seed
+        return [train[i] for i in sample_per_class([ex[2] for ex in train], self.options.max_per_class, seed)]
 
     def collate(self, examples: list[Example]) -> Batch:
         return {"inputs": self.encode(examples), "targets": torch.tensor([e[2] for e in examples], dtype=torch.long)}

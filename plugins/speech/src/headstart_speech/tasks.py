@@ -31,6 +31,7 @@ from headstart import (
     check_options,
     check_splits,
     input_path,
+    sample_per_class,
     top_labels,
 )
 
@@ -87,6 +88,7 @@ class AudioClassificationOptions(AudioOptions):
     labels: list[str] | None = None
     pooling: Literal["mean", "max"] = "mean"
     max_per_class: int | None = None
+    data_seed: int | None = None  # the draw of max_per_class (build sets the run's seed)
 
     def __post_init__(self) -> None:
         if self.max_per_class is not None and self.max_per_class < 1:
@@ -374,8 +376,9 @@ class AudioClassification(_AudioTask):
     """One label per recording (keyword spotting, speaker, emotion): pooled frames -> a head.
 
     Labels are those of the training split (or ``labels``); a val / test label outside them is an
-    error naming the file. ``max_per_class`` is a label budget: only the first that many usable
-    training recordings of each label (in the split's order) are kept; val / test are untouched.
+    error naming the file. ``max_per_class`` is a label budget: that many usable training
+    recordings of each label, drawn by core's ``sample_per_class`` with ``data_seed`` (default:
+    the run's seed); val / test are untouched.
     """
 
     name = "audio-classification"
@@ -399,7 +402,8 @@ class AudioClassification(_AudioTask):
     def _select(self, split: str) -> Callable[[list[AudioItem]], list[AudioItem]] | None:
         if split != "train" or self.options.max_per_class is None:
             return None
-        return functools.partial(first_per_class, limit=self.options.max_per_class)
+        seed = self.options.data_seed if self.options.data_seed is not None else 0
+        return functools.partial(budget_per_class, limit=self.options.max_per_class, seed=seed)
 
     def _setup(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         if not self.given:
@@ -458,12 +462,6 @@ class AudioClassification(_AudioTask):
         return out
 
 
-def first_per_class(items: list[AudioItem], limit: int) -> list[AudioItem]:
-    """The first ``limit`` items of each class (by ``reference``, the label), in their order."""
-    seen: Counter[Any] = Counter()
-    kept = []
-    for item in items:
-        if seen[item.reference] < limit:
-            seen[item.reference] += 1
-            kept.append(item)
-    return kept
+def budget_per_class(items: list[AudioItem], limit: int, seed: int) -> list[AudioItem]:
+    """At most ``limit`` items of each class (by ``reference``, the label), drawn with ``seed``."""
+    return [items[i] for i in sample_per_class([item.reference for item in items], limit, seed)]

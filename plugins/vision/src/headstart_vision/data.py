@@ -132,18 +132,6 @@ def check_labels(splits: dict[str, list[ImageItem]]) -> list[str]:
     return labels
 
 
-def limit_per_class(items: list[ImageItem], limit: int | None, seed: int) -> list[ImageItem]:
-    """At most ``limit`` examples of each class (a seeded choice), in the original order."""
-    if limit is None:
-        return items
-    rng = random.Random(seed)
-    by_class: dict[str, list[int]] = defaultdict(list)
-    for i, item in enumerate(items):
-        by_class[item.label].append(i)
-    keep = {i for idx in by_class.values() for i in (rng.sample(idx, limit) if len(idx) > limit else idx)}
-    return [item for i, item in enumerate(items) if i in keep]
-
-
 # --- reading and checking images -----------------------------------------------------------------
 
 

@@ -8,7 +8,8 @@ Options (the ``task`` section of an experiment):
   one CSV file (split by ``split``); or a mapping ``{train: …, val: …, test: …}`` of folders or
   CSV files (``path,label`` columns, paths relative to the CSV).
 * ``split``: fractions for one tree, e.g. ``{val: 0.15, test: 0.15}``; stratified by class and
-  seeded by ``split_seed``. ``max_per_class``: cap on train examples per class (a seeded choice).
+  seeded by ``split_seed``. ``max_per_class``: a label budget — that many train examples per
+  class, drawn by core's ``sample_per_class`` with ``data_seed`` (default: the run's seed).
 * ``head``: ``linear`` or ``mlp`` (``hidden`` units, ``dropout``).
 * ``class_weights``: weight the loss by inverse class frequency (for imbalanced data).
 * ``image_size``: override the source's input size (smaller is faster on a CPU).
@@ -40,6 +41,7 @@ from headstart import (
     SourceModel,
     check_splits,
     input_path,
+    sample_per_class,
     top_labels,
 )
 
@@ -50,7 +52,6 @@ from .data import (
     ImageItem,
     check_labels,
     class_counts,
-    limit_per_class,
     open_image,
     read_items,
     stratified_split,
@@ -87,6 +88,7 @@ class ImageClassification:
         split: dict[str, float] | None = None,
         split_seed: int = 0,
         max_per_class: int | None = None,
+        data_seed: int | None = None,
         head: Literal["linear", "mlp"] = "linear",
         hidden: int = 256,
         dropout: float = 0.0,
@@ -115,6 +117,7 @@ class ImageClassification:
         if image_size is not None and image_size < 8:
             raise ValueError(f"image_size = {image_size}: expected at least 8 pixels")
         self.data, self.split, self.split_seed, self.max_per_class = data, split, split_seed, max_per_class
+        self.data_seed = data_seed if data_seed is not None else split_seed
         self.head_kind, self.hidden, self.dropout = head, hidden, dropout
         self.class_weights, self.image_size = class_weights, image_size
         self.augment = Augment.from_option(augment)
@@ -175,7 +178,10 @@ class ImageClassification:
             )
         self.preprocessor = pre.with_overrides({"input_size": self.image_size} if self.image_size else None)
         splits = self._load_splits()
-        splits["train"] = limit_per_class(splits.get("train", []), self.max_per_class, self.split_seed)
+        train = splits.get("train", [])
+        splits["train"] = [
+            train[i] for i in sample_per_class([t.label for t in train], self.max_per_class, self.data_seed)
+        ]
         self.labels = check_labels(splits)
         if self.check_images:
             for split in list(splits):

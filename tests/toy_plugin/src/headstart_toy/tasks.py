@@ -17,6 +17,7 @@ from headstart import (
     check_splits,
     get_registry,
     require_columns,
+    sample_per_class,
     top_labels,
 )
 
@@ -33,7 +34,8 @@ class LinearHead(nn.Module):
 class VectorClassification:
     """Options: ``data`` (``{train: file.csv, val: …, test: …}``, columns ``x0..`` and ``label``)
     or ``synthetic`` (``{classes, per_class, in_features, seed, spread}``: Gaussian blobs);
-    ``max_per_class`` keeps that many training examples per class (a label budget)."""
+    ``max_per_class`` keeps that many training examples per class (a label budget, drawn with
+    ``data_seed``, by default the run's seed)."""
 
     name = "vector-classification"
     metrics = ("accuracy", "macro-f1")
@@ -44,11 +46,13 @@ class VectorClassification:
         synthetic: dict[str, Any] | None = None,
         label_column: str = "label",
         max_per_class: int | None = None,
+        data_seed: int | None = None,
     ) -> None:
         if (data is None) == (synthetic is None):
             raise ValueError("give either data (CSV files per split) or synthetic, not both or neither")
         check_splits(data)
         self.data, self.synthetic, self.label_column, self.max_per_class = data, synthetic, label_column, max_per_class
+        self.data_seed = data_seed or 0
         self.examples: dict[str, list[tuple[torch.Tensor, int]]] = {}
         self.labels: list[str] = []
 
@@ -57,14 +61,9 @@ class VectorClassification:
             self._make_synthetic(**self.synthetic)
         else:
             self._read_csv(self.data or {})
-        if self.max_per_class is not None:  # the label budget: the first n training examples of each class
-            seen: dict[int, int] = {}
-            kept = []
-            for x, y in self.examples["train"]:
-                seen[y] = seen.get(y, 0) + 1
-                if seen[y] <= self.max_per_class:
-                    kept.append((x, y))
-            self.examples["train"] = kept
+        train = self.examples["train"]
+        keep = sample_per_class([y for _, y in train], self.max_per_class, self.data_seed)  # the label budget
+        self.examples["train"] = [train[i] for i in keep]
 
     def _make_synthetic(
         self, classes: int = 3, per_class: int = 20, in_features: int = 8, seed: int = 0, spread: float = 1.0
