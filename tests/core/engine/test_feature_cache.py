@@ -22,7 +22,9 @@ def _run(tmp_path: Path, name: str, policy: dict[str, Any], cache: str, **traine
     return run_experiment(parse_config(toy_config(policy=policy, trainer=settings)), tmp_path / name)
 
 
-@pytest.mark.parametrize("policy", [{"name": "linear-probe"}, {"name": "lp-ft", "lp_epochs": 2}])
+@pytest.mark.parametrize(
+    "policy", [{"name": "linear-probe", "solver": "sgd"}, {"name": "lp-ft", "lp_epochs": 2, "solver": "sgd"}]
+)
 def test_training_on_cached_features_equals_training_without(tmp_path: Path, policy: dict[str, Any]) -> None:
     with_dir, with_cache = _run(tmp_path, "with", policy, "memory")
     without_dir, without = _run(tmp_path, "without", policy, "off")
@@ -176,9 +178,10 @@ class _Untouchable:
 
 
 def test_cached_epochs_never_read_the_dataset(tmp_path: Path, extra_plugin: Any) -> None:
-    reference_dir, reference = _run(tmp_path, "reference", {"name": "linear-probe"}, "off")
+    sgd = {"name": "linear-probe", "solver": "sgd"}  # epochs over the cache (L-BFGS reads it once)
+    reference_dir, reference = _run(tmp_path, "reference", sgd, "off")
     extra_plugin(_Untouchable(), "untouchable")
-    run_dir, summary = _run(tmp_path, "cached", {"name": "linear-probe"}, "memory")
+    run_dir, summary = _run(tmp_path, "cached", sgd, "memory")
     assert summary["epochs_run"] == 4
     a = load_file(str(run_dir / "checkpoints" / "last" / "model.safetensors"))
     b = load_file(str(reference_dir / "checkpoints" / "last" / "model.safetensors"))

@@ -72,19 +72,20 @@ class _Interrupt:
 
 
 @pytest.mark.parametrize(
-    "policy",
+    ("policy", "rows_before"),
     [
-        {"name": "gradual-unfreeze", "every": 1},
-        {"name": "lp-ft"},
-        {"name": "filtered", "schedule": "gradual-unfreeze", "params": ["bias"], "options": {"every": 1}},
-        {"name": "lora", "rank": 2, "head_epochs": 2, "dropout": 0.1},
-        {"name": "bitfit"},
-        {"name": "norm-tune"},
+        ({"name": "gradual-unfreeze", "every": 1}, [0, 1]),
+        ({"name": "lp-ft", "solver": "sgd"}, [0, 1]),
+        ({"name": "lp-ft"}, [0]),  # the L-BFGS probe is one row for the LP phase's two epochs
+        ({"name": "filtered", "schedule": "gradual-unfreeze", "params": ["bias"], "options": {"every": 1}}, [0, 1]),
+        ({"name": "lora", "rank": 2, "head_epochs": 2, "dropout": 0.1}, [0, 1]),
+        ({"name": "bitfit"}, [0, 1]),
+        ({"name": "norm-tune"}, [0, 1]),
     ],
-    ids=lambda p: p["name"],
+    ids=lambda p: p["name"] if isinstance(p, dict) else "",
 )
 def test_resume_from_last_ends_with_identical_weights(
-    tmp_path: Path, extra_plugin: Any, policy: dict[str, Any]
+    tmp_path: Path, extra_plugin: Any, policy: dict[str, Any], rows_before: list[int]
 ) -> None:
     config = toy_config(
         policy=policy,
@@ -103,7 +104,7 @@ def test_resume_from_last_ends_with_identical_weights(
     extra_plugin(_Interrupt(at_step=8), "interrupt")  # 3 steps per epoch: inside epoch 3
     with pytest.raises(KeyboardInterrupt):
         run_experiment(parse_config(config), tmp_path / "resumed")
-    assert [r["epoch"] for r in _rows(tmp_path / "resumed")] == [0, 1]
+    assert [r["epoch"] for r in _rows(tmp_path / "resumed")] == rows_before
     from headstart.plugins import get_plugin_system
 
     get_plugin_system().pm.unregister(name="interrupt")
@@ -274,3 +275,35 @@ def test_a_policy_regularizer_is_added_to_the_loss(tmp_path: Path) -> None:
 class _NoHooks:
     def __getattr__(self, name: str) -> Any:
         return lambda **kwargs: None
+
+
+def test_a_linear_probe_is_fit_to_convergence_with_l2_chosen_on_val(tmp_path: Path) -> None:
+    from headstart.engine.probe import L2_GRID
+
+    trainer = {"epochs": 5, "batch_size": 8, "lr": 0.01, "progress": False}
+    run_dir, lbfgs = run_experiment(
+        parse_config(toy_config(policy={"name": "linear-probe"}, trainer=trainer)), tmp_path / "lbfgs"
+    )
+    probe = lbfgs["probe"]["linear-probe"]
+    assert probe["solver"] == "lbfgs" and probe["l2"] in L2_GRID and probe["chosen_by"] == "validation"
+    assert set(probe["val_scores"]) == {f"{s:g}" for s in L2_GRID}
+    assert probe["val_score"] == max(probe["val_scores"].values()) == lbfgs["best"]["value"]
+    rows = _rows(run_dir)
+    assert [r["epoch"] for r in rows] == [0]  # one fit stands for the phase's five epochs
+    assert rows[0]["probe_l2"] == probe["l2"] and lbfgs["epochs_run"] == 5
+    _, sgd = run_experiment(
+        parse_config(toy_config(policy={"name": "linear-probe", "solver": "sgd"}, trainer=trainer)), tmp_path / "sgd"
+    )
+    assert sgd["probe"] == {}
+    assert lbfgs["best"]["value"] >= sgd["best"]["value"]
+
+
+def test_lp_ft_fine_tunes_from_the_converged_probe(tmp_path: Path) -> None:
+    trainer = {"epochs": 4, "batch_size": 8, "lr": 0.01, "progress": False}
+    config = toy_config(policy={"name": "lp-ft", "lp_epochs": 2}, trainer=trainer)
+    run_dir, summary = run_experiment(parse_config(config), tmp_path / "run")
+    rows = _rows(run_dir)
+    assert [(r["epoch"], r["phase"]) for r in rows] == [(0, "lp"), (2, "ft"), (3, "ft")]
+    assert "lp" in summary["probe"] and rows[1]["step"] == 3 * 6  # the FT schedule is unchanged by the fit
+    # the LP row's validation metrics are those of the converged head that fine-tuning starts from
+    assert rows[0]["val_accuracy"] == summary["probe"]["lp"]["val_score"]

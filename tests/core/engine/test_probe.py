@@ -8,9 +8,9 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
-from headstart import Features
+from headstart import ClassificationHead, Features, FeatureSpec, SequenceHead
 from headstart.engine.feature_cache import CachedSplit
-from headstart.engine.probe import L2_GRID, applies, fit_probe, linear_layer
+from headstart.engine.probe import L2_GRID, NotApplicable, applies, fit_probe, linear_layer
 
 
 def _blobs(n: int, dim: int, classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,12 +76,33 @@ def test_the_strength_is_chosen_on_validation_like_a_grid_search() -> None:
     assert _accuracy(head(Features(xv)), {"targets": yv}) == pytest.approx(result.score)
 
 
-def test_it_applies_only_to_one_linear_layer_on_cached_vectors() -> None:
+def test_a_pooling_head_on_sequence_features_is_fit_on_the_pooled_vectors() -> None:
+    x, y = _blobs(90, 8, 3, seed=2)
+    g = torch.Generator().manual_seed(0)
+    # each example a sequence of 2..5 positions whose mean is x
+    seqs = []
+    for row in x:
+        noise = torch.randn(int(torch.randint(2, 6, (1,), generator=g)), 8, generator=g)
+        seqs.append(row + noise - noise.mean(0))
+    split = CachedSplit(seqs, sequence=True, extras={"targets": y})
+    head = ClassificationHead(FeatureSpec("sequence", 8), 3, pooling="mean")
+    fit_probe(head, split, None, _loss, _accuracy, grid=[1e-2])
+    ref = LogisticRegression(C=1.0 / (1e-2 * len(x)), max_iter=5000, tol=1e-10).fit(x.double().numpy(), y.numpy())
+    head.eval()
+    probs = torch.softmax(head(split.lookup(torch.arange(len(x)), torch.device("cpu"))), -1)
+    np.testing.assert_allclose(probs.detach().numpy(), ref.predict_proba(x.double().numpy()), atol=2e-3)
+
+
+def test_it_applies_only_to_one_linear_layer_giving_one_row_per_example() -> None:
     x, y = _blobs(10, 4, 2, seed=0)
     assert applies(_Head(4, 2), _split(x, y))
     mlp = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     assert not applies(mlp, _split(x, y))
-    assert not applies(_Head(4, 2), CachedSplit([torch.ones(3, 4)], sequence=True, extras={}))
     assert not applies(_Head(4, 2), CachedSplit(list(x.unbind(0)), sequence=False, extras=None))
-    with pytest.raises(ValueError, match=r"one nn\.Linear"):
+    with pytest.raises(NotApplicable, match=r"one nn\.Linear"):
         fit_probe(mlp, _split(x, y), None, _loss, _accuracy)
+    per_position = SequenceHead(FeatureSpec("sequence", 4), 2)
+    seq = CachedSplit([torch.ones(3, 4), torch.ones(2, 4)], sequence=True, extras={"targets": torch.tensor([0, 1])})
+    assert applies(per_position, seq)  # a linear head on cached fields, but …
+    with pytest.raises(NotApplicable, match="one input row"):  # … one output per position, not per example
+        fit_probe(per_position, seq, None, _loss, _accuracy)

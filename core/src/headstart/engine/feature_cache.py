@@ -106,15 +106,19 @@ class CachedSplit:
             return batch["_features"]  # type: ignore[no-any-return]
         return self.lookup(batch["_index"], device)
 
-    def batch(self, index: torch.Tensor) -> dict[str, Any]:
-        """A training / evaluation batch for the examples ``index``, built from tensors only:
-        ``_features`` (what the head takes), ``_index`` and every cached field of the task's batch."""
+    def fields(self, index: torch.Tensor) -> dict[str, Any]:
+        """The task's per-example batch fields (``targets`` …) of the examples ``index``."""
         if self.extras is None:
             raise ValueError("this split's batches cannot be rebuilt from the cache (a field is padded per batch)")
-        out: dict[str, Any] = {"_index": index, "_features": self.lookup(index, torch.device("cpu"))}
+        out: dict[str, Any] = {"_index": index}
         for key, column in self.extras.items():
             out[key] = column[index] if isinstance(column, torch.Tensor) else [column[i] for i in index.tolist()]
         return out
+
+    def batch(self, index: torch.Tensor) -> dict[str, Any]:
+        """A training / evaluation batch for the examples ``index``, built from tensors only:
+        ``_features`` (what the head takes), ``_index`` and every cached field of the task's batch."""
+        return {**self.fields(index), "_features": self.lookup(index, torch.device("cpu"))}
 
     def collate(self, items: list[int]) -> dict[str, Any]:
         """``collate_fn`` for a ``DataLoader`` over ``range(len(split))``."""

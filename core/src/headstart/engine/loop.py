@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,11 @@ from ..freeze.apply import scale_lr
 from ..freeze.plan import FreezePlan, phase_at
 from ..registry import get_registry
 from . import checkpoint as ckpt
-from . import delta, run_state
+from . import delta, probe, run_state
 from . import distributed as ddp
 from .delta import Delta
 from .device import autocast, peak_memory_mb, reset_peak_memory, to_device
-from .evaluate import evaluate
+from .evaluate import compute_metrics, evaluate
 from .feature_cache import CachedSplit, FeatureCache, compute_features, split_key
 from .loaders import channels_last, make_loader
 from .metrics_log import MetricsLog
@@ -55,10 +55,12 @@ def train(run: RunContext, resume_from: Path | None = None) -> dict[str, Any]:
     state = setup(run, resume_from)
     run.hook.headstart_on_run_start(run=run)
     for epoch in range(run.epoch, run.settings.epochs):
+        if epoch < run.epoch:
+            continue  # a converged probe (fit_head) stands for the rest of its phase
         run.epoch = epoch
         start_phase(run, state, epoch)
         run.hook.headstart_on_epoch_start(run=run, epoch=epoch)
-        train_loss = train_epoch(run, state, epoch)
+        train_loss = fit_head(run, state, epoch) if state.fit_head else train_epoch(run, state, epoch)
         if evaluate_and_checkpoint(run, state, epoch, train_loss):
             break
     run.freezer.remove_hooks()
@@ -87,6 +89,10 @@ class LoopState:
     cached_val: CachedSplit | None = None
     skipped_steps: int = 0  # optimizer steps of the current epoch skipped as non-finite
     delta: Delta | None = None  # what checkpoints store when most of the model stays frozen
+    fit_head: bool = False  # this phase's linear head is fit by L-BFGS (the policy's solver)
+    skip_to: int = 0  # the first epoch after a fitted phase
+    row_extra: dict[str, Any] = field(default_factory=dict)  # added to the epoch's metrics row
+    probe: dict[str, Any] = field(default_factory=dict)  # each fitted phase's probe result
 
 
 # --- setup ------------------------------------------------------------------------------------
@@ -159,6 +165,9 @@ def start_phase(run: RunContext, state: LoopState, epoch: int) -> None:
     # features of a head-only phase are computed once, when the phase starts
     state.cached_train = _cached_split(run, state.cache, applied, "train")
     state.cached_val = _cached_split(run, state.cache, applied, "val")
+    state.fit_head = getattr(run.policy, "solver", "sgd") == "lbfgs" and probe.applies(
+        run.model.head, state.cached_train
+    )
     run.hook.headstart_on_phase_start(run=run, phase=applied.phase)
 
 
@@ -256,6 +265,41 @@ def _diverged_hint(run: RunContext, epoch: int) -> str:
     )
 
 
+def fit_head(run: RunContext, state: LoopState, epoch: int) -> float:
+    """Fit the phase's linear head on the cached features to convergence (L-BFGS, the L2 strength
+    chosen on ``val``; see ``engine/probe.py``). The fit stands for every epoch of the phase: the
+    step count moves on as if they had run (so a later phase's schedule is unchanged) and the
+    loop goes on at the next phase. Returns the training loss of the chosen head."""
+    assert state.cached_train is not None and run.freezer.plan is not None
+    task = run.task
+
+    def score(outputs: Any, batch: dict[str, Any]) -> float:
+        if state.monitor == "loss":
+            return float(task.loss(outputs, batch))
+        preds, refs = task.predictions(outputs, batch)
+        return compute_metrics(task.metrics, preds, refs).get(state.monitor, math.nan)
+
+    try:
+        result = probe.fit_probe(
+            run.model.head,
+            state.cached_train,
+            state.cached_val,
+            task.loss,
+            score,
+            higher_is_better=state.higher,
+            device=run.device,
+        )
+    except probe.NotApplicable:
+        state.fit_head = False
+        return train_epoch(run, state, epoch)
+    end = next((p.start_epoch for p in run.phases if p.start_epoch > epoch), run.settings.epochs)
+    run.step += state.steps_per_epoch * (end - epoch)
+    state.row_extra = {"probe_l2": result.l2, "probe_C": result.C, "probe_iterations": result.iterations}
+    state.probe[run.freezer.plan.phase.name] = result.to_dict()
+    state.skip_to = end
+    return result.train_loss
+
+
 # --- evaluation and checkpoint, at the end of each epoch --------------------------------------
 
 
@@ -274,6 +318,8 @@ def evaluate_and_checkpoint(run: RunContext, state: LoopState, epoch: int, train
         row["skipped_steps"] = state.skipped_steps
     if not weights_finite(run.model):  # e.g. a plugin's event wrote non-finite values
         raise diverged("non-finite weights", run.step, epoch, _diverged_hint(run, epoch))
+    row.update(state.row_extra)
+    state.row_extra = {}
     if state.has_val:
         val = evaluate(run, make_loader(run, "val", train=False, cached=state.cached_val), state.cached_val)
         run.hook.headstart_on_evaluate(run=run, epoch=epoch, split="val", metrics=val)
@@ -293,7 +339,7 @@ def evaluate_and_checkpoint(run: RunContext, state: LoopState, epoch: int, train
     run.hook.headstart_on_epoch_end(run=run, epoch=epoch, metrics=row)
 
     stop = run.should_stop or (s.patience is not None and run.bad_epochs >= s.patience)
-    run.epoch = epoch + 1
+    run.epoch = max(epoch + 1, state.skip_to)
     _add_elapsed(run, state)
     links = ("last", "best") if improved else ("last",)
     if d.main:
@@ -364,5 +410,18 @@ def summarize(run: RunContext, state: LoopState) -> dict[str, Any]:
         "precision": run.precision,
         "processes": run.dist.world,
         "feature_cache": state.cache.stats,
+        "probe": _probe_summary(state),
         "task": task.summary(),
     }
+
+
+def _probe_summary(state: LoopState) -> dict[str, Any]:
+    """Per fitted phase: the solver and the chosen L2 strength (from the metrics rows, so a
+    resumed run reports a fit made before the interruption), with the whole fit when known."""
+    out: dict[str, Any] = {}
+    for row in state.log.rows:
+        if row.get("probe_l2") is not None:
+            out[row["phase"]] = {"solver": "lbfgs", "l2": row["probe_l2"], "C": row.get("probe_C")}
+    for phase, result in state.probe.items():
+        out[phase] = result
+    return out

@@ -8,8 +8,9 @@ with the best validation metric wins. The objective is the task's own loss on th
 split plus ``l2 / 2 * ||W||²`` on the weight matrix (never on the bias), so ``l2 = 1 / (C · N)``
 in scikit-learn's ``LogisticRegression(C=C)`` terms on N training examples.
 
-It applies when the head has exactly one parameterised module, an ``nn.Linear`` (dropout and
-pooling are fine: the fit runs with the head in eval mode), and the features are vectors.
+It applies when the head's only parameterised module is an ``nn.Linear`` whose output is the
+head's output, one row per example (pooling and dropout in front of it are fine: the pooled input
+of the linear layer is computed once, with the head in eval mode, and the fit runs on it).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ from .feature_cache import CachedSplit
 L2_GRID: tuple[float, ...] = tuple(10.0**e for e in range(-6, 1))
 
 
+class NotApplicable(ValueError):
+    """The head is not one linear layer on per-example inputs; train it by epochs instead."""
+
+
 def linear_layer(head: nn.Module) -> nn.Linear | None:
     """The head's only parameterised module when it is an ``nn.Linear``; else ``None``."""
     owners = [m for m in head.modules() if any(True for _ in m.parameters(recurse=False))]
@@ -38,9 +43,9 @@ def linear_layer(head: nn.Module) -> nn.Linear | None:
 
 
 def applies(head: nn.Module, train: CachedSplit | None) -> bool:
-    """True when the L-BFGS probe can fit ``head`` on ``train``: a linear head on cached vector
-    features whose batches the cache can rebuild."""
-    return train is not None and not train.sequence and train.extras is not None and linear_layer(head) is not None
+    """Whether the probe may fit ``head`` on ``train`` (a cached split whose per-example fields
+    are cached, and a head with one linear layer); :func:`fit_probe` still checks the rest."""
+    return train is not None and train.extras is not None and linear_layer(head) is not None
 
 
 @dataclass
@@ -50,6 +55,7 @@ class ProbeResult:
     l2: float
     C: float
     score: float | None
+    train_loss: float
     scores: dict[str, float] = field(default_factory=dict)
     iterations: int = 0
     chosen_by: str = "validation"
@@ -61,22 +67,43 @@ class ProbeResult:
             "C": self.C,
             "val_score": self.score,
             "val_scores": self.scores,
+            "train_loss": self.train_loss,
             "iterations": self.iterations,
             "chosen_by": self.chosen_by,
         }
 
 
+def linear_inputs(head: nn.Module, linear: nn.Linear, split: CachedSplit, device: torch.device) -> torch.Tensor:
+    """What ``linear`` receives for every example of ``split`` (``[N, in_features]``), computed in
+    chunks with ``head`` in eval mode. Raises :class:`NotApplicable` unless the linear layer's
+    output is the head's output, one row per example."""
+    seen: list[torch.Tensor] = []
+    handle = linear.register_forward_hook(lambda m, args, out: seen.append(args[0].detach()))
+    was_training = head.training
+    head.eval()
+    chunks: list[torch.Tensor] = []
+    try:
+        with torch.no_grad():
+            for start in range(0, len(split), 1024):
+                index = torch.arange(start, min(start + 1024, len(split)))
+                out = head(split.lookup(index, device))
+                x = seen.pop()
+                if x.ndim != 2 or not isinstance(out, torch.Tensor) or out.shape != (len(index), linear.out_features):
+                    raise NotApplicable("the head's linear layer does not map one input row to each output row")
+                if not torch.allclose(out.float(), linear(x).float(), atol=1e-5, rtol=1e-4):
+                    raise NotApplicable("the head transforms its linear layer's output")
+                chunks.append(x.float())
+    finally:
+        handle.remove()
+        head.train(was_training)
+    return torch.cat(chunks) if chunks else torch.zeros(0, linear.in_features, device=device)
+
+
 def _fit(
-    head: nn.Module,
-    linear: nn.Linear,
-    loss_fn: Callable[[torch.Tensor], torch.Tensor],
-    features: Any,
-    l2: float,
-    max_iter: int,
+    linear: nn.Linear, objective: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, l2: float, max_iter: int
 ) -> int:
-    params = [p for p in head.parameters() if p.requires_grad]
     opt = torch.optim.LBFGS(
-        params,
+        [p for p in linear.parameters() if p.requires_grad],
         lr=1.0,
         max_iter=max_iter,
         history_size=20,
@@ -87,13 +114,12 @@ def _fit(
 
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(head(features)) + 0.5 * l2 * linear.weight.pow(2).sum()
+        loss = objective(linear(x)) + 0.5 * l2 * linear.weight.pow(2).sum()
         loss.backward()  # type: ignore[no-untyped-call]
         return loss
 
     opt.step(closure)  # type: ignore[no-untyped-call]
-    state = opt.state[opt._params[0]]
-    return int(state.get("n_iter", 0))
+    return int(opt.state[linear.weight].get("n_iter", 0))
 
 
 def fit_probe(
@@ -108,22 +134,22 @@ def fit_probe(
     max_iter: int = 1000,
     device: torch.device | None = None,
 ) -> ProbeResult:
-    """Fit ``head`` by L-BFGS for every strength of ``grid`` and keep the one whose ``score`` on
-    ``val`` is best (ties: the stronger regulariser). ``loss(outputs, batch)`` is the task's loss,
-    ``score(outputs, batch)`` the monitored metric of a whole split. Without ``val`` the middle of
-    the grid is used. The head ends with the chosen weights."""
+    """Fit ``head``'s linear layer by L-BFGS for every strength of ``grid`` and keep the one whose
+    ``score`` on ``val`` is best (ties: the stronger regulariser). ``loss(outputs, batch)`` is the
+    task's loss, ``score(outputs, batch)`` the monitored metric over a whole split (``batch``
+    holds the split's cached fields, ``targets`` …). Without ``val`` the middle of the grid is
+    used. The head ends with the chosen weights."""
     linear = linear_layer(head)
-    if linear is None:
-        raise ValueError("the L-BFGS probe needs a head whose only trainable layer is one nn.Linear")
-    device = device or linear.weight.device
+    if linear is None or train.extras is None:
+        raise NotApplicable("the L-BFGS probe needs a head whose only trainable layer is one nn.Linear")
     strengths = sorted(grid, reverse=True)  # strongest first: each fit warm-starts the next
     if not strengths or any(not s >= 0 for s in strengths):
         raise ValueError(f"the L2 grid must be non-negative numbers, got {list(grid)}")
-    train_batch = to_device(train.batch(torch.arange(len(train))), device)
-    val_batch = to_device(val.batch(torch.arange(len(val))), device) if val is not None else None
-    n = len(train)
-    was_training = head.training
-    head.eval()
+    device = device or linear.weight.device
+    x_train = linear_inputs(head, linear, train, device)
+    fields = to_device(train.fields(torch.arange(len(train))), device)
+    x_val = linear_inputs(head, linear, val, device) if val is not None and val.extras is not None else None
+    val_fields = to_device(val.fields(torch.arange(len(val))), device) if x_val is not None and val else None
     with torch.no_grad():
         linear.weight.zero_()
         if linear.bias is not None:
@@ -131,32 +157,28 @@ def fit_probe(
     best: tuple[float, float, dict[str, torch.Tensor]] | None = None
     scores: dict[str, float] = {}
     iterations = 0
-    try:
-        candidates = strengths if val_batch is not None else [strengths[len(strengths) // 2]]
-        for l2 in candidates:
-            iterations += _fit(head, linear, lambda out: loss(out, train_batch), train_batch["_features"], l2, max_iter)
-            if val_batch is None:
-                best = (l2, math.nan, {})
-                break
-            with torch.no_grad():
-                value = float(score(head(val_batch["_features"]), val_batch))
-            scores[f"{l2:g}"] = value
-            better = best is None or (
-                not math.isnan(value) and (value > best[1] if higher_is_better else value < best[1])
-            )
-            if better or (best is not None and math.isnan(best[1])):
-                best = (l2, value, {k: v.detach().clone() for k, v in head.state_dict().items()})
-    finally:
-        head.train(was_training)
+    for l2 in strengths if x_val is not None else [strengths[len(strengths) // 2]]:
+        iterations += _fit(linear, lambda out: loss(out, fields), x_train, l2, max_iter)
+        if x_val is None:
+            best = (l2, math.nan, {})
+            break
+        with torch.no_grad():
+            value = float(score(linear(x_val), val_fields or {}))
+        scores[f"{l2:g}"] = value
+        if best is None or math.isnan(best[1]) or (value > best[1] if higher_is_better else value < best[1]):
+            best = (l2, value, {k: v.detach().clone() for k, v in linear.state_dict().items()})
     assert best is not None
     if best[2]:
-        head.load_state_dict(best[2])
+        linear.load_state_dict(best[2])
+    with torch.no_grad():
+        train_loss = float(loss(linear(x_train), fields))
     l2 = best[0]
     return ProbeResult(
         l2=l2,
-        C=math.inf if l2 == 0 else 1.0 / (l2 * n),
-        score=None if val_batch is None else best[1],
+        C=math.inf if l2 == 0 else 1.0 / (l2 * max(len(train), 1)),
+        score=None if x_val is None else best[1],
+        train_loss=train_loss,
         scores=scores,
         iterations=iterations,
-        chosen_by="validation" if val_batch is not None else "default (no val split)",
+        chosen_by="validation" if x_val is not None else "default (no val split)",
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from ..interfaces import HEAD, Phase
 from .base import Policy
@@ -32,11 +32,28 @@ def _check_decay(decay: float) -> None:
         raise ValueError(f"decay must be in (0, 1], got {decay}")
 
 
+Solver = Literal["lbfgs", "sgd"]
+
+
+def _check_solver(solver: str) -> None:
+    if solver not in ("lbfgs", "sgd"):
+        raise ValueError(f"solver must be lbfgs or sgd, got {solver!r}")
+
+
 @dataclass(frozen=True)
 class LinearProbe(Policy):
-    """Transfer learning: every source block frozen, only the new head trains."""
+    """Transfer learning: every source block frozen, only the new head trains.
 
+    ``solver``: ``lbfgs`` (default) fits a linear head on cached features to convergence, its L2
+    strength chosen on the validation split (see ``engine/probe.py``); ``sgd`` trains it by epochs
+    of the trainer's optimizer (also what a head that is not one linear layer gets).
+    """
+
+    solver: Solver = "lbfgs"
     name: ClassVar[str] = "linear-probe"
+
+    def __post_init__(self) -> None:
+        _check_solver(self.solver)
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
         _backbone(blocks)
@@ -121,14 +138,17 @@ class GradualUnfreeze(Policy):
 class LPFT(Policy):
     """Linear probe, then fine-tune everything at ``lr * ft_lr_scale`` (Kumar et al., 2022).
 
-    ``lp_epochs`` defaults to half the run.
+    ``lp_epochs`` defaults to half the run. ``solver`` as for ``linear-probe``: with ``lbfgs`` the
+    probe phase is one converged fit, and fine-tuning starts from that head (the point of LP-FT).
     """
 
     lp_epochs: int | None = None
     ft_lr_scale: float = 0.1
+    solver: Solver = "lbfgs"
     name: ClassVar[str] = "lp-ft"
 
     def __post_init__(self) -> None:
+        _check_solver(self.solver)
         if self.lp_epochs is not None and self.lp_epochs < 1:
             raise ValueError(f"lp_epochs must be >= 1, got {self.lp_epochs}")
         if not self.ft_lr_scale > 0:
