@@ -37,7 +37,7 @@ def test_trace_hooks_prints_event_calls(tmp_path: Path) -> None:
     config = {
         "source": {"name": "toy:mlp", "in_features": 4, "width": 8, "depth": 2},
         "task": {"name": "vector-classification", "synthetic": {"classes": 2, "per_class": 4, "in_features": 4}},
-        "policy": {"name": "linear-probe"},
+        "policy": {"name": "linear-probe", "solver": "sgd"},  # steps (an L-BFGS fit has none)
         "trainer": {"epochs": 1, "batch_size": 4, "progress": False, "device": "cpu"},
     }
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
