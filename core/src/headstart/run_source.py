@@ -35,6 +35,12 @@ class RunSource:
         self.preprocessor: Any = inner.preprocessor
 
     @property
+    def default_lr(self) -> float | None:
+        """The inner source's fine-tuning rate (a run's source is the same family)."""
+        value = getattr(self.inner, "default_lr", None)
+        return float(value) if value is not None else None
+
+    @property
     def default_keep_frozen(self) -> tuple[str, ...]:
         """The inner source's, read each time (it may change, e.g. when it is re-initialised)."""
         return tuple(getattr(self.inner, "default_keep_frozen", ()))

@@ -260,7 +260,7 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
 def _diverged_hint(run: RunContext, epoch: int) -> str:
     saved = f"checkpoints/last (epoch {epoch}) is intact" if epoch else "no checkpoint was written"
     return (
-        f"nothing of this epoch was saved ({saved}). Try a lower trainer.lr (now {run.settings.lr:g}), "
+        f"nothing of this epoch was saved ({saved}). Try a lower trainer.lr (now {run.freezer.lr:g}), "
         "trainer.clip_grad_norm, trainer.precision: fp32, or trainer.on_nonfinite: skip"
     )
 

@@ -12,7 +12,9 @@ class TrainerSettings:
     """Options of the training engine. Each field is a key of the ``trainer`` section.
 
     * ``epochs``, ``batch_size``, ``eval_batch_size`` (default: ``batch_size``).
-    * ``lr``: base learning rate; each block trains at ``lr * lr_scale`` from the policy.
+    * ``lr``: base learning rate; each block trains at ``lr * lr_scale`` from the policy. Unset:
+      the policy's default for the source's family; ``auto``: chosen on ``val`` from a short grid
+      around that default (see ``experiment/lr.py``).
     * ``optimizer``: ``adamw`` or ``sgd`` (with ``momentum``); ``weight_decay`` applies to
       weights only, never to biases or normalisation parameters.
     * ``schedule``: ``cosine``, ``linear`` or ``constant`` after ``warmup_steps`` (or
@@ -47,7 +49,7 @@ class TrainerSettings:
     epochs: int = 3
     batch_size: int = 32
     eval_batch_size: int | None = None
-    lr: float = 1e-3
+    lr: float | Literal["auto"] | None = None
     optimizer: Literal["adamw", "sgd"] = "adamw"
     momentum: float = 0.9
     weight_decay: float = 0.01
@@ -79,7 +81,9 @@ class TrainerSettings:
         for key in ("epochs", "batch_size", "grad_accum", "log_every"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
-        if self.lr <= 0:
+        if isinstance(self.lr, str) and self.lr != "auto":
+            raise ValueError(f"lr must be a number > 0, auto, or unset (the policy's default), got {self.lr!r}")
+        if isinstance(self.lr, int | float) and not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")

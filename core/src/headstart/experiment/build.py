@@ -19,6 +19,7 @@ from ..options import ConfigError, call_with_options, parameters
 from ..policies.base import prepare_model
 from ..registry import UnknownNameError, get_registry
 from .config import ExperimentConfig
+from .lr import LearningRate, resolve_lr
 
 T = TypeVar("T")
 
@@ -46,6 +47,7 @@ class Built:
     freezer: Freezer
     phases: list[Phase]
     added: frozenset[str] = frozenset()
+    lr: LearningRate | None = None  # the rate in force and its origin (experiment/lr.py)
 
     def plans(self) -> list[FreezePlan]:
         return [self.freezer.compute(p) for p in self.phases]
@@ -140,13 +142,14 @@ def build(config: ExperimentConfig) -> Built:
         added = prepare_model(policy, model, config.seed)
     except ValueError as exc:
         raise ConfigError(f"policy: {exc}") from None
+    rate = resolve_lr(config.trainer.lr, config.policy, policy, source)
     freezer = Freezer(
         model,
-        config.trainer.lr,
+        rate.lr,
         config.trainer.weight_decay,
         norm_mode=config.policy.get("norm_mode"),
         keep_frozen=config.policy.get("keep_frozen", getattr(source, "default_keep_frozen", ())),
-        head_lr_scale=config.policy.get("head_lr_scale", 1.0),
+        head_lr_scale=rate.head_lr_scale,
         added=added,
     )
     try:
@@ -156,4 +159,4 @@ def build(config: ExperimentConfig) -> Built:
             freezer.compute(phase)
     except (PolicyError, ValueError) as exc:
         raise ConfigError(f"policy: {exc}") from None
-    return Built(config, source, task, policy, model, freezer, phases, added)
+    return Built(config, source, task, policy, model, freezer, phases, added, rate)

@@ -52,6 +52,12 @@ def format_plan(built: Built) -> str:
         f"source {built.source.name} · task {built.task.name} · policy {built.policy.name} · "
         f"{cfg.trainer.epochs} epoch(s) · {total:,} parameters",
     ]
+    if built.lr is not None:
+        rate = built.lr
+        what = (
+            "auto: the centre of its grid, chosen on val when the run starts" if rate.origin == "auto" else rate.origin
+        )
+        lines.append(f"lr {rate.lr:.3g} (head ×{rate.head_lr_scale:g}) from {what}: {rate.detail}")
     for i, plan in enumerate(built.plans()):
         lines.append("")
         lines.append(

@@ -19,6 +19,7 @@ from ..rundir import RunDir, slug
 from .build import build
 from .config import ExperimentConfig, apply_overrides, load_config, load_yaml, parse_config
 from .lock import RunLock
+from .lr import auto_lr
 from .resume import check_resume
 
 
@@ -98,6 +99,10 @@ def _run(
     last = RunDir(run_dir).last
     resume_from = ckpt.resolve(last) if resume and last.exists() else None
     built = build(config)
+    rate = built.lr
+    if rate is not None and rate.origin == "auto" and not d.enabled:
+        rate = auto_lr(config, run_dir, rate)
+        built.freezer.lr = rate.lr  # plans are computed from it when each phase starts
     if d.main:
         from ..inference.state import save_inference_files
 
@@ -112,6 +117,7 @@ def _run(
         "task_name": built.task.name,
         "policy": built.policy.name,
         "seed": config.seed,
+        "lr": rate.to_dict() if rate is not None else None,
         **summary,
     }
     if d.main:

@@ -43,6 +43,11 @@ class Policy:
         """A penalty added to every training loss; default: none."""
         return None
 
+    def default_lr(self, source_lr: float) -> tuple[float, float]:
+        """``(trainer.lr, head_lr_scale)`` when the experiment sets neither, given the source
+        family's fine-tuning rate: by default the source's rate, and a new head 10× faster."""
+        return source_lr, 10.0
+
 
 def prepare_model(policy: TransferPolicy, model: TransferModel, seed: int) -> frozenset[str]:
     """Run ``policy.prepare`` and return the names of the parameters it added.

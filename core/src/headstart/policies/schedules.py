@@ -33,6 +33,8 @@ def _check_decay(decay: float) -> None:
 
 
 Solver = Literal["lbfgs", "sgd"]
+#: The head's rate under ``linear-probe`` trained by epochs (AdamW on frozen features).
+PROBE_LR = 5e-3
 
 
 def _check_solver(solver: str) -> None:
@@ -58,6 +60,10 @@ class LinearProbe(Policy):
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
         _backbone(blocks)
         return [Phase("linear-probe", 0, frozenset({HEAD}))]
+
+    def default_lr(self, source_lr: float) -> tuple[float, float]:
+        """Only the head trains (by epochs when ``solver: sgd``): a head's rate, whatever the source."""
+        return PROBE_LR, 1.0
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,10 @@ class LPFT(Policy):
         ft_scale = dict.fromkeys(blocks, self.ft_lr_scale)
         return [Phase("lp", 0, frozenset({HEAD})), Phase("ft", lp, frozenset(blocks), ft_scale)]
 
+    def default_lr(self, source_lr: float) -> tuple[float, float]:
+        """Fine-tuning runs at the source's rate (``lr · ft_lr_scale``); the probed head needs no boost."""
+        return source_lr / self.ft_lr_scale, 1.0
+
 
 @dataclass(frozen=True)
 class Scratch(Policy):
@@ -177,6 +187,10 @@ class Scratch(Policy):
 
     def prepare(self, model: TransferModel, seed: int) -> None:
         model.source.reinitialize(seed)
+
+    def default_lr(self, source_lr: float) -> tuple[float, float]:
+        """Random weights train at 10× the fine-tuning rate, head included."""
+        return source_lr * 10, 1.0
 
 
 #: The block schedules, in the order ``headstart plugins`` lists them.

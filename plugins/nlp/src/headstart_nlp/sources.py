@@ -148,6 +148,8 @@ class HFTextSource:
         "*.q_proj",
         "*.v_proj",
     )
+    #: AdamW rate for fine-tuning a BERT-class encoder (Devlin et al.: 2e-5 … 5e-5)
+    default_lr: float = 3e-5
 
     def __init__(self, name: str, location: str, origin: str, cfg: Any, options: dict[str, Any]) -> None:
         from transformers import AutoModel, AutoTokenizer

@@ -56,6 +56,8 @@ class SpeechSource:
     #: Where the ``lora`` policy puts adapters by default: each transformer layer's attention
     #: query and value projections (the same names in transformers and torchaudio).
     adapter_targets: tuple[str, ...] = ("*.attention.q_proj", "*.attention.v_proj")
+    #: AdamW rate for fine-tuning wav2vec 2.0 (the transformers CTC recipes use 3e-5 … 1e-4)
+    default_lr: float = 5e-5
 
     def __init__(
         self,

@@ -48,6 +48,9 @@ class VisionSource:
     (so the scratch baseline uses the library's own initialisation).
     """
 
+    #: AdamW rate for fine-tuning an ImageNet CNN / ViT (the head gets the policy's head scale on top)
+    default_lr: float = 1e-4
+
     def __init__(
         self,
         name: str,
