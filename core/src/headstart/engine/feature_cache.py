@@ -16,8 +16,10 @@ backbone still does not run).
 
 Features live in memory, or on disk (``trainer.feature_cache: disk``, or ``auto`` when they would
 take more than ``trainer.feature_cache_max_mb``) as safetensors under
-``trainer.feature_cache_dir`` (default: ``<run>/feature_cache``; ``headstart compare`` shares one
-directory between the runs of a matrix), shareable between runs.
+``trainer.feature_cache_dir`` (default: ``<run>/feature_cache``), shareable between runs. When
+``feature_cache_dir`` is set, ``auto`` writes every entry there, so other runs read it instead of
+computing it: ``headstart compare`` sets it to ``<output_dir>/feature_cache`` for every cell, so
+the seeds, learning rates and sweeps of a matrix compute each source's features once.
 """
 
 from __future__ import annotations
@@ -259,8 +261,9 @@ def _open(path: Path) -> _DiskSplit:
 class FeatureCache:
     """Cached splits of one run, computed on first use in a head-only phase."""
 
-    def __init__(self, mode: str, directory: Path, max_memory_mb: float) -> None:
+    def __init__(self, mode: str, directory: Path, max_memory_mb: float, *, shared: bool = False) -> None:
         self.mode = mode
+        self.shared = shared  # an explicit directory: ``auto`` writes every entry there for other runs
         self.directory = directory
         self.max_memory_mb = max_memory_mb
         self._splits: dict[str, CachedSplit] = {}
@@ -278,7 +281,8 @@ class FeatureCache:
             values, sequence, extras = make()
             self.stats["computed"] += 1
             split = CachedSplit(values, sequence, extras)
-            if self.mode == "disk" or (self.mode == "auto" and split.nbytes > self.max_memory_mb * 2**20):
+            big = split.nbytes > self.max_memory_mb * 2**20
+            if self.mode == "disk" or (self.mode == "auto" and (self.shared or big)):
                 extras = _save(path, values, sequence, extras)
                 split = _DiskSplit(path, len(values), sequence, extras)
         self._splits[key] = split

@@ -116,7 +116,12 @@ def setup(run: RunContext, resume_from: Path | None = None) -> LoopState:
     run.optimizer = _make_optimizer(run)
     monitor, higher = _monitor(run)
     log = MetricsLog(run.run_dir, write=d.main)
-    cache = FeatureCache(s.feature_cache, Path(s.feature_cache_dir or run.files.feature_cache), s.feature_cache_max_mb)
+    cache = FeatureCache(
+        s.feature_cache,
+        Path(s.feature_cache_dir or run.files.feature_cache),
+        s.feature_cache_max_mb,
+        shared=s.feature_cache_dir is not None,
+    )
     if resume_from is not None:
         run_state.restore(run, resume_from)
     log.load(before_epoch=run.epoch)
@@ -387,7 +392,9 @@ def summarize(run: RunContext, state: LoopState) -> dict[str, Any]:
         best_dir = run.files.best
         if best_dir.exists():
             ckpt.load_weights(best_dir.resolve(), run.model)
-        test = evaluate(run, make_loader(run, "test", train=False), None)
+        plan = run.freezer.plan  # a head-only last phase: the backbone is the one the cache was keyed on
+        cached = _cached_split(run, state.cache, plan, "test") if plan is not None else None
+        test = evaluate(run, make_loader(run, "test", train=False, cached=cached), cached)
         run.hook.headstart_on_evaluate(
             run=run, epoch=run.best_epoch if run.best_epoch is not None else -1, split="test", metrics=test
         )

@@ -17,8 +17,12 @@ A matrix file::
     budget_key: max_per_class
     rank: true                             # optional: rank each task's sources first (LogME, H-score);
                                            # the report shows estimate vs result and Kendall's tau
+    sweep: {trainer.lr: [1.0e-4, 3.0e-4]}  # optional: every combination is a configuration; a policy
+                                           # entry may add its own ({name: discriminative, sweep: {policy.decay: [0.6, 0.8]}})
 
-Cells are experiments × policies × label budgets × seeds. A cell whose directory has a
+Cells are experiments × policies × label budgets × sweep configurations × seeds. The report picks,
+for each (experiment, policy, budget), the configuration with the best mean validation value of
+the monitored metric and reports its test metric over the seeds, with the chosen values. A cell whose directory has a
 ``summary.json`` is finished and is not run again; a cell interrupted mid-run continues from its
 last checkpoint. Either is reused only if it was trained under the same settings: a matrix
 changed since (another ``base``, …) is refused before any cell runs, naming the cell and keys.
@@ -53,6 +57,7 @@ MATRIX_KEYS = (
     "label_budgets",
     "budget_key",
     "rank",
+    "sweep",
 )
 
 
@@ -66,14 +71,38 @@ class Cell:
     budget: int | None
     config: dict[str, Any]
     run_dir: Path
+    sweep: tuple[tuple[str, Any], ...] = ()  # this cell's values of the swept keys
 
     @property
     def label(self) -> str:
         budget = f" × {self.budget}/class" if self.budget is not None else ""
-        return f"{self.experiment} × {self.policy}{budget} × seed {self.seed}"
+        swept = "".join(f" × {k}={v}" for k, v in self.sweep)
+        return f"{self.experiment} × {self.policy}{budget}{swept} × seed {self.seed}"
 
     def meta(self) -> dict[str, Any]:
-        return {"experiment": self.experiment, "policy": self.policy, "seed": self.seed, "budget": self.budget}
+        meta = {"experiment": self.experiment, "policy": self.policy, "seed": self.seed, "budget": self.budget}
+        if self.sweep:
+            meta["sweep"] = dict(self.sweep)
+        return meta
+
+
+def _sweep(value: Any, where: str) -> dict[str, list[Any]]:
+    """A ``sweep`` mapping: dotted experiment keys (``trainer.lr``) to non-empty lists of values."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys to lists, e.g. {{trainer.lr: [1.0e-4, 3.0e-4]}}")
+    for key, values in value.items():
+        if not isinstance(key, str) or "." not in key:
+            raise ConfigError(f"{where}: {key!r} must be a dotted key such as trainer.lr or policy.decay")
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{where}.{key}: expected a non-empty list of values, got {values!r}")
+    return dict(value)
+
+
+def _combinations(sweep: dict[str, list[Any]]) -> list[tuple[tuple[str, Any], ...]]:
+    keys = sorted(sweep)
+    return [tuple(zip(keys, values, strict=True)) for values in itertools.product(*(sweep[k] for k in keys))]
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +164,8 @@ def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
     policies = [_section(p, f"policies[{i}]") for i, p in enumerate(data.get("policies") or [])]
     if not policies:
         raise ConfigError("policies: a matrix needs at least one policy")
+    global_sweep = _sweep(data.get("sweep"), "sweep")
+    sweeps = [{**global_sweep, **_sweep(p.pop("sweep", None), f"policies[{i}].sweep")} for i, p in enumerate(policies)]
     seeds = data.get("seeds", [0])
     if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds) or not seeds:
         raise ConfigError(f"seeds: expected a list of integers, got {seeds!r}")
@@ -145,7 +176,8 @@ def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
     budget_key = str(data.get("budget_key", "max_per_class"))
 
     cells = []
-    for (exp_name, exp), policy, budget, seed in itertools.product(experiments, policies, budgets, seeds):
+    policy_sweeps = [(p, combo) for p, sw in zip(policies, sweeps, strict=True) for combo in _combinations(sw)]
+    for (exp_name, exp), (policy, combo), budget, seed in itertools.product(experiments, policy_sweeps, budgets, seeds):
         exp = dict(exp)
         key = str(exp.pop("budget_key", budget_key))  # a task whose budget option has another name
         if seed not in exp.pop("seeds", seeds):  # an experiment may run fewer seeds (an expensive one)
@@ -155,11 +187,23 @@ def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
         config = _merge(_merge(base, exp), {"policy": policy, "seed": seed, "name": exp_name})
         if budget is not None:
             config["task"] = dict(config["task"], **{key: budget})
-        parse_config(config)  # every cell is valid before any runs
+        config = apply_overrides(config, [f"{k}={json.dumps(v)}" for k, v in combo])
+        trainer = config.setdefault("trainer", {})
+        if isinstance(trainer, dict) and trainer.get("feature_cache_dir") is None:
+            trainer["feature_cache_dir"] = str(output_dir / "feature_cache")  # features once per source
+        try:
+            parse_config(config)  # every cell is valid before any runs
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{exp_name} × {policy['name']}{''.join(f' × {k}={v}' for k, v in combo)}: {exc}"
+            ) from None
         opts = ",".join(f"{k}={v}" for k, v in policy.items() if k != "name")
         pname = f"{policy['name']}({opts})" if opts else policy["name"]
-        dirname = f"{slug(exp_name)}__{slug(pname)}" + (f"__b{budget}" if budget is not None else "") + f"__s{seed}"
-        cells.append(Cell(exp_name, pname, seed, budget, config, output_dir / dirname))
+        swept = f"__{slug(','.join(f'{k}={v}' for k, v in combo))}" if combo else ""
+        dirname = (
+            f"{slug(exp_name)}__{slug(pname)}" + (f"__b{budget}" if budget is not None else "") + swept + f"__s{seed}"
+        )
+        cells.append(Cell(exp_name, pname, seed, budget, config, output_dir / dirname, combo))
 
     prerequisites = []
     for i, pre in enumerate(data.get("prerequisites") or []):

@@ -20,6 +20,7 @@ class RunRecord:
     metric: str
     summary: dict[str, Any]
     curve: list[dict[str, Any]] = field(default_factory=list)
+    sweep: dict[str, Any] = field(default_factory=dict)  # the swept keys' values of a matrix cell
 
     @property
     def best(self) -> float:

@@ -1,7 +1,13 @@
 """``headstart report``: tables and plots read from run directories, never typed in.
 
 Runs are grouped by (experiment, policy, label budget); each group's numbers are the mean over
-its seeds with a 95 % confidence interval from Student's t distribution.
+its seeds with a 95 % confidence interval from Student's t distribution. The interval covers
+what changes with the seed: the initialisation and data order, and — for a label budget drawn
+with the run's seed (the default, see ``headstart.data.budget``) — which examples were labelled.
+
+When a matrix swept settings (``sweep``), each group is the configuration with the best mean
+validation value of the monitored metric; its test metric is reported over the seeds, with the
+chosen values in the ``chosen`` column (selection on validation, never on test).
 """
 
 from __future__ import annotations
@@ -103,24 +109,54 @@ def find_runs(paths: list[Path]) -> list[RunRecord]:
                 metric=summary["monitor"],
                 summary=summary,
                 curve=curve,
+                sweep=dict(meta.get("sweep") or {}),
             )
         )
     return records
 
 
+def _higher_is_better(metric: str) -> bool:
+    from ..registry import get_registry
+
+    known = get_registry().metrics
+    return metric != "loss" and (known[metric][1].higher_is_better if metric in known else True)
+
+
+def select_on_validation(rs: list[RunRecord]) -> tuple[list[RunRecord], dict[str, Any], int]:
+    """The runs of the sweep configuration with the best mean validation value (all runs when
+    nothing was swept), its values, and how many configurations there were."""
+    configs: dict[str, list[RunRecord]] = defaultdict(list)
+    for r in rs:
+        configs[json.dumps(r.sweep, sort_keys=True, default=str)].append(r)
+    if len(configs) == 1:
+        return rs, rs[0].sweep, 1
+    sign = 1.0 if _higher_is_better(rs[0].metric) else -1.0
+
+    def score(runs: list[RunRecord]) -> float:
+        mean = mean_ci95([r.best for r in runs])[0]
+        return -math.inf if math.isnan(mean) else sign * mean
+
+    best = max(configs.values(), key=score)
+    return best, best[0].sweep, len(configs)
+
+
 def aggregate(records: list[RunRecord]) -> list[dict[str, Any]]:
-    """One row per (experiment, policy, budget) with mean ± CI95 over seeds."""
+    """One row per (experiment, policy, budget) with mean ± CI95 over seeds (of the configuration
+    chosen on validation, when settings were swept)."""
     groups: dict[tuple[str, str, int | None], list[RunRecord]] = defaultdict(list)
     for r in records:
         groups[(r.experiment, r.policy, r.budget)].append(r)
     rows = []
-    for (experiment, policy, budget), rs in groups.items():
+    for (experiment, policy, budget), runs in groups.items():
+        rs, chosen, configs = select_on_validation(runs)
         row: dict[str, Any] = {
             "experiment": experiment,
             "policy": policy,
             "budget": budget,
             "metric": rs[0].metric,
             "seeds": len(rs),
+            "chosen": chosen,
+            "configs": configs,
         }
         for name, values in (
             ("best", [r.best for r in rs]),
@@ -145,14 +181,19 @@ def _fmt(mean: float, ci: float) -> str:
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
+    swept = any(r.get("configs", 1) > 1 for r in rows)
     lines = [
-        "| experiment | budget | policy | metric | seeds | best (val) | final (val) | test | trainable params | time (s) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| experiment | budget | policy | "
+        + ("chosen on val | " if swept else "")
+        + "metric | seeds | best (val) | final (val) | test | trainable params | time (s) |",
+        "| --- | --- | --- | " + ("--- | " if swept else "") + "--- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         budget = "all" if r["budget"] is None else f"{r['budget']}/class"
+        chosen = ", ".join(f"{k}={v}" for k, v in r.get("chosen", {}).items())
+        chosen_cell = f"{chosen or '–'} (of {r['configs']}) | " if swept else ""
         lines.append(
-            f"| {r['experiment']} | {budget} | {r['policy']} | {r['metric']} | {r['seeds']} | "
+            f"| {r['experiment']} | {budget} | {r['policy']} | {chosen_cell}{r['metric']} | {r['seeds']} | "
             f"{_fmt(r['best_mean'], r['best_ci95'])} | {_fmt(r['final_mean'], r['final_ci95'])} | "
             f"{_fmt(r['test_mean'], r['test_ci95'])} | {r['trainable_params']:,} | {r['wall_time_s']:.1f} |"
         )
@@ -178,7 +219,9 @@ def write_report(paths: list[Path], out: Path) -> dict[str, Any]:
         "",
         f"{len(records)} runs from {', '.join(str(p) for p in paths)}. Numbers are means over seeds ± the half-width "
         "of the 95 % confidence interval (Student's t); *best* is the best validation value of the monitored metric, "
-        "*test* is measured with the best checkpoint.",
+        "*test* is measured with the best checkpoint. The interval covers what the seed changes: initialisation, data "
+        "order and, for label budgets drawn with the run's seed, which examples were labelled. Where settings were swept, "
+        "each row is the configuration with the best mean validation value (*chosen on val*).",
         "",
         markdown_table(rows),
         "",
