@@ -178,6 +178,10 @@ class SourceModel(Protocol):
       the ``scratch`` policy, the from-scratch baseline).
     * ``describe()``: a JSON-serialisable dict saved with the run (name, options, weights origin).
 
+    Optional: ``default_lr`` (a float) — the AdamW rate at which the source's family fine-tunes
+    (1e-4 for ImageNet CNNs, 3e-5 for BERT-class encoders); policies derive their default rates
+    from it when the experiment sets no ``trainer.lr``.
+
     Optional: ``default_keep_frozen`` (a tuple of block names) — blocks that no policy trains unless
     the experiment sets ``policy.keep_frozen`` itself (wav2vec 2.0's feature encoder, by convention).
     ``adapter_targets`` (a tuple of ``fnmatch`` patterns over module names inside ``backbone``) —
@@ -336,6 +340,10 @@ class TransferPolicy(Protocol):
     * ``regularizer(model)``: a penalty (a scalar tensor) added to every training loss, or
       ``None``; L2-SP pulls weights towards their pretrained values this way. The policy may
       keep what it needs from the first call.
+
+    Optional (``Policy`` provides the first): ``default_lr(source_lr) -> (lr, head_lr_scale)``, the
+    rates used when the experiment sets no ``trainer.lr``; ``solver`` (``"lbfgs"`` or ``"sgd"``):
+    with ``lbfgs``, a phase that trains only a linear head on cached features is one converged fit.
     """
 
     @property
