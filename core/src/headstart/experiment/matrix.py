@@ -216,10 +216,7 @@ def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
     rank = data.get("rank", False)
     if not isinstance(rank, bool):
         raise ConfigError(f"rank: expected true or false, got {rank!r}")
-    if rank:  # the cells read the train features the ranking computed: one pass per source and task
-        for cell in cells:
-            trainer = cell.config.setdefault("trainer", {})
-            trainer.setdefault("feature_cache_dir", str(output_dir / "feature_cache"))
+    # every cell already reads <output_dir>/feature_cache, where a ranking leaves its train features
     return Matrix(name, output_dir, cells, prerequisites, rank)
 
 
