@@ -1,0 +1,82 @@
+"""A probe sweep in ``headstart compare`` vs one probe run: what sharing the feature cache buys.
+
+A matrix of the vision example's linear probe (trained by epochs, ``solver: sgd``, so the learning
+rate matters) over 6 learning rates × 3 seeds — 18 runs — shares one feature cache
+(``<output_dir>/feature_cache``): the source's features of each split are computed by the first
+cell and read by the other 17. Prints one JSON line: the wall time of one probe run, of the whole
+sweep, their ratio, and how many cells computed features.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from headstart import load_config
+from headstart.experiment import run_experiment
+from headstart.experiment.matrix import load_matrix, run_matrix
+
+DEFAULT = Path(__file__).resolve().parent.parent / "examples" / "vision-efficientnet-digits.yaml"
+LRS = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--experiment", type=Path, default=DEFAULT)
+    parser.add_argument("--epochs", type=int, default=10)
+    args = parser.parse_args()
+    base = yaml.safe_load(args.experiment.read_text())
+    policy = {"name": "linear-probe", "solver": "sgd"}
+    with tempfile.TemporaryDirectory() as tmp:
+        warm = load_config(
+            args.experiment, ["trainer.epochs=1", "trainer.max_steps_per_epoch=1", "trainer.progress=false"]
+        )
+        run_experiment(warm, Path(tmp) / "warm-up")  # imports and first-call costs counted for neither
+        single = load_config(
+            args.experiment,
+            [f"policy={json.dumps(policy)}", f"trainer.epochs={args.epochs}", "trainer.progress=false"],
+        )
+        started = time.perf_counter()
+        run_experiment(single, Path(tmp) / "single")
+        single_s = time.perf_counter() - started
+        matrix = {
+            "name": "sweep",
+            "output_dir": str(Path(tmp) / "sweep"),
+            "base": {"trainer": {**base["trainer"], "epochs": args.epochs, "progress": False}},
+            "experiments": [{"name": "vision", "source": base["source"], "task": base["task"]}],
+            "policies": [policy],
+            "sweep": {"trainer.lr": LRS},
+            "seeds": [0, 1, 2],
+        }
+        path = Path(tmp) / "sweep.yaml"
+        path.write_text(yaml.safe_dump(matrix))
+        started = time.perf_counter()
+        results = run_matrix(load_matrix(path), echo=lambda *_: None)
+        sweep_s = time.perf_counter() - started
+    computed = sum(1 for _, s in results if s["feature_cache"]["computed"])
+    print(
+        json.dumps(
+            {
+                "benchmark": "sweep_shared_cache",
+                "experiment": args.experiment.name,
+                "runs": len(results),
+                "epochs": args.epochs,
+                "wall_s_one_probe_run": round(single_s, 2),
+                "wall_s_sweep": round(sweep_s, 2),
+                "sweep_vs_one_run": round(sweep_s / single_s, 2),
+                "runs_that_computed_features": computed,
+                "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}",
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
