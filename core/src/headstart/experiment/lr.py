@@ -12,17 +12,14 @@
 * **auto** (``trainer.lr: auto``): the default rate × {1/3, 1, 3} is each tried in a short run
   (a quarter of the epochs, at least what the policy needs) and the one with the best validation
   monitor wins; the trials cost about 0.75 of a run (far less when the phase is cached or solved
-  by L-BFGS) and are kept under ``<run>/lr-trials/``.
+  by L-BFGS) and are kept under ``<run>/lr-trials/`` (``experiment/run.py``: ``auto_lr``).
 
 ``headstart plan`` prints the rate and its origin; ``summary.json`` has them under ``lr``.
 """
 
 from __future__ import annotations
 
-import copy
-import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..interfaces import SourceModel, TransferPolicy
@@ -73,42 +70,3 @@ def resolve_lr(
     origin = "auto" if trainer_lr == "auto" else "default"
     why = f"{source.name}: {source_lr:g}" if family is not None else f"no source default, {CORE_SOURCE_LR:g}"
     return LearningRate(float(base), float(head), origin, f"policy {policy.name} ({why})")
-
-
-def auto_lr(config: Any, run_dir: Path, centre: LearningRate) -> LearningRate:
-    """Try ``centre.lr`` × :data:`AUTO_FACTORS` in short runs under ``run_dir/lr-trials``; return
-    the rate whose best validation monitor is best."""
-    from ..registry import get_registry
-    from .build import build
-    from .config import parse_config
-    from .run import run_experiment
-
-    data = config.to_dict()
-    epochs = max(1, math.ceil(config.trainer.epochs / 4))
-    trial_data = copy.deepcopy(data)
-    trial_data["trainer"]["epochs"] = epochs
-    try:  # the fewest epochs the policy accepts (lp-ft needs two)
-        build(parse_config(trial_data))
-    except Exception:
-        epochs = config.trainer.epochs
-    trials: dict[str, float | None] = {}
-    best: tuple[float, float] | None = None
-    for factor in AUTO_FACTORS:
-        lr = centre.lr * factor
-        trial = copy.deepcopy(data)
-        trial["trainer"].update({"lr": lr, "epochs": epochs, "progress": False})
-        trial["policy"]["head_lr_scale"] = centre.head_lr_scale
-        _, summary = run_experiment(parse_config(trial), run_dir / "lr-trials" / f"lr={lr:.3g}")
-        value = summary["best"]["value"]
-        trials[f"{lr:.3g}"] = value
-        metric = get_registry().metrics.get(summary["monitor"])
-        higher = summary["monitor"] != "loss" and (metric[1].higher_is_better if metric else True)
-        if (
-            value is not None
-            and not math.isnan(value)
-            and (best is None or (value > best[1] if higher else value < best[1]))
-        ):
-            best = (lr, value)
-    chosen = best[0] if best is not None else centre.lr
-    detail = f"{centre.detail}; best of {len(AUTO_FACTORS)} trials of {epochs} epoch(s) on val"
-    return LearningRate(chosen, centre.head_lr_scale, "auto", detail, trials)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -15,11 +17,12 @@ from ..engine.atomic import atomic_write_json, atomic_write_text, remove_stale_t
 from ..engine.device import select_device
 from ..engine.loop import train
 from ..options import ConfigError
+from ..registry import get_registry
 from ..rundir import RunDir, slug
 from .build import build
 from .config import ExperimentConfig, apply_overrides, load_config, load_yaml, parse_config
 from .lock import RunLock
-from .lr import auto_lr
+from .lr import AUTO_FACTORS, LearningRate
 from .resume import check_resume
 
 
@@ -135,3 +138,37 @@ def load_run_config(run_dir: Path, overrides: list[str] | None = None) -> Experi
 
 
 __all__ = ["load_config", "load_run_config", "new_run_dir", "run_experiment"]
+
+
+def auto_lr(config: ExperimentConfig, run_dir: Path, centre: LearningRate) -> LearningRate:
+    """Try ``centre.lr`` × :data:`AUTO_FACTORS` in short runs under ``run_dir/lr-trials``; return
+    the rate whose best validation monitor is best."""
+    data = config.to_dict()
+    epochs = max(1, math.ceil(config.trainer.epochs / 4))
+    trial_data = copy.deepcopy(data)
+    trial_data["trainer"]["epochs"] = epochs
+    try:  # the fewest epochs the policy accepts (lp-ft needs two)
+        build(parse_config(trial_data))
+    except Exception:
+        epochs = config.trainer.epochs
+    trials: dict[str, float | None] = {}
+    best: tuple[float, float] | None = None
+    for factor in AUTO_FACTORS:
+        lr = centre.lr * factor
+        trial = copy.deepcopy(data)
+        trial["trainer"].update({"lr": lr, "epochs": epochs, "progress": False})
+        trial["policy"]["head_lr_scale"] = centre.head_lr_scale
+        _, summary = run_experiment(parse_config(trial), run_dir / "lr-trials" / f"lr={lr:.3g}")
+        value = summary["best"]["value"]
+        trials[f"{lr:.3g}"] = value
+        metric = get_registry().metrics.get(summary["monitor"])
+        higher = summary["monitor"] != "loss" and (metric[1].higher_is_better if metric else True)
+        if (
+            value is not None
+            and not math.isnan(value)
+            and (best is None or (value > best[1] if higher else value < best[1]))
+        ):
+            best = (lr, value)
+    chosen = best[0] if best is not None else centre.lr
+    detail = f"{centre.detail}; best of {len(AUTO_FACTORS)} trials of {epochs} epoch(s) on val"
+    return LearningRate(chosen, centre.head_lr_scale, "auto", detail, trials)
