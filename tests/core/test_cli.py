@@ -20,7 +20,21 @@ def test_plugins_lists_builtins_and_the_toy_plugin(capsys: pytest.CaptureFixture
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
     assert "toy  (headstart-toy 0.1.0)" in out and "sources      toy:…" in out
-    assert "policies     linear-probe, full, top-k" in out
+    # every policy on its own line with its docstring's first line; the kinds of other plugins on one line
+    assert (
+        "policies     linear-probe      Transfer learning: every source block frozen, only the new head trains." in out
+    )
+    for name in ("lora", "bitfit", "norm-tune", "filtered"):
+        line = next(line for line in out.splitlines() if line.split()[:1] == [name])
+        assert len(line.split(name, 1)[1].strip()) > 20, line  # a description follows the name
+
+
+def test_plugins_json_carries_descriptions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plugins", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    builtin = next(p for p in report["plugins"] if "policies" in p["contributes"] and p["builtin"])
+    assert set(builtin["descriptions"]) == set(builtin["contributes"]["policies"])
+    assert builtin["descriptions"]["bitfit"].startswith("BitFit")
 
 
 def test_plugins_json(capsys: pytest.CaptureFixture[str]) -> None:

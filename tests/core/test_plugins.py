@@ -205,6 +205,6 @@ def test_headstart_plugins_lists_a_raising_plugin_as_failed_and_the_rest(
     with pytest.warns(RuntimeWarning):
         assert main(["plugins"]) == 0
     out = capsys.readouterr().out
-    assert "policies     linear-probe, full, top-k" in out  # the built-ins still work
+    assert "policies     linear-probe      Transfer learning" in out  # the built-ins still work
     failed = out.split("failed to load:")[1].strip().splitlines()
     assert failed == ["raising (_RaisingPolicies): headstart_policies() raised RuntimeError: policy table is corrupt"]

@@ -181,6 +181,18 @@ class PluginSystem:
                     out.setdefault(CONTRIBUTION_HOOKS[hook_name], []).append(label)
         return out
 
+    def plugin_descriptions(self, name: str) -> dict[str, str]:
+        """The one-line description of each component one plugin contributes, by its listed name
+        (components without a description are left out)."""
+        out: dict[str, str] = {}
+        for items in self.contributions().values():
+            for plugin, item in items:
+                description = getattr(item, "description", "")
+                if plugin == name and description:
+                    label = getattr(item, "id", None) or getattr(item, "scheme", None) or item.name
+                    out[label] = description
+        return out
+
     def _disable(self, name: str, error: str) -> None:
         info = self._infos.pop(name, None)
         origin = info.module if info else "unknown origin"

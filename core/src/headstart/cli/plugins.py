@@ -28,9 +28,10 @@ def plugins_report() -> dict[str, Any]:
     for name, info in system.infos.items():
         try:
             contributes = system.plugin_contributions(name)
+            descriptions = system.plugin_descriptions(name)
             error = None
         except Exception as exc:  # a plugin whose hook raises is still listed
-            contributes, error = {}, f"{type(exc).__name__}: {exc}"
+            contributes, descriptions, error = {}, {}, f"{type(exc).__name__}: {exc}"
         plugins.append(
             {
                 "name": name,
@@ -40,6 +41,7 @@ def plugins_report() -> dict[str, Any]:
                 "module": info.module,
                 "hooks": info.hooks,
                 "contributes": contributes,
+                "descriptions": descriptions,
                 **({"error": error} if error else {}),
             }
         )
@@ -53,7 +55,12 @@ def _print_plugins(report: dict[str, Any]) -> None:
         origin = "built-in" if p["builtin"] else f"{p['distribution'] or '?'} {p['version'] or ''}".strip()
         print(f"\n{p['name']}  ({origin})")
         for kind, names in p["contributes"].items():
-            if names:
+            if kind == "policies" and names:  # each policy on its own line, with what it does
+                width = max(len(n) for n in names)
+                for i, n in enumerate(names):
+                    described = f"{n:<{width}}  {p['descriptions'].get(n, '')}".rstrip()
+                    print(f"  {kind if i == 0 else '':<12} {described}")
+            elif names:
                 shown = [f"{n}:…" for n in names] if kind == "sources" else names
                 print(f"  {kind:<12} {', '.join(shown)}")
         events = [h for h in p["hooks"] if h.startswith("headstart_on_")]
