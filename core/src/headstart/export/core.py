@@ -11,7 +11,7 @@ import torch
 
 from ..inference.predictor import Predictor, load
 from .errors import ExportError
-from .merge import merge_adapters
+from .merge import merge_checked
 
 #: A writer: ``(predictor, folder) -> facts`` (files written, ``max_abs_diff`` of the check …).
 Writer = Callable[[Predictor, Path], dict[str, Any]]
@@ -51,7 +51,7 @@ def export(
     else:
         predictor = load(run_dir, checkpoint=checkpoint, device="cpu")  # type: ignore[arg-type]
     make = getattr(predictor.task, "example_batch", None)
-    merged = merge_adapters(predictor.model, make()["inputs"] if callable(make) else None)
+    merged = merge_checked(predictor.model, make()["inputs"] if callable(make) else None)
     if merged.get("merge_max_abs_diff", 0.0) > tolerance:
         raise ExportError(f"merging the adapters changed the outputs by {merged['merge_max_abs_diff']:.3g}")
     formats = export_formats(predictor)

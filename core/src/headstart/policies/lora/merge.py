@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
+
+
+def adapter_layers(model: nn.Module) -> list[tuple[str, Any]]:
+    """The peft adapter layers of ``model`` (``BaseTunerLayer``), by module name."""
+    try:
+        from peft.tuners.tuners_utils import BaseTunerLayer
+    except ImportError:  # peft not installed: there can be no peft adapters either
+        return []
+    return [(name, m) for name, m in model.named_modules() if name and isinstance(m, BaseTunerLayer)]
 
 
 def merge_adapters(model: nn.Module) -> int:
@@ -10,11 +21,7 @@ def merge_adapters(model: nn.Module) -> int:
     in its place (``W <- W + (alpha / r) · B A``); returns how many layers were merged. The result
     has the parameter names of the model before adapters were added, so it loads and exports as
     the plain source does."""
-    try:
-        from peft.tuners.tuners_utils import BaseTunerLayer
-    except ImportError:  # peft not installed: there can be no peft adapters either
-        return 0
-    layers = [(name, m) for name, m in model.named_modules() if isinstance(m, BaseTunerLayer)]
+    layers = adapter_layers(model)
     for name, layer in layers:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
