@@ -15,6 +15,17 @@ from safetensors.torch import load_file
 from ..core.conftest import toy_config
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread() -> Any:
+    """Forked children run with one torch thread (``faults._in_forked_child``: a child must not
+    wait on the parent's thread pool, which ``fork`` does not copy); the runs in this process that
+    they are compared with use one thread too, so results stay bit-identical."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny_config(**trainer: Any) -> dict[str, Any]:
     """The toy experiment, 3 epochs of 2 steps, constant schedule (so epochs may be extended)."""
     settings = {"epochs": 3, "batch_size": 16, "lr": 0.01, "progress": False, "log_every": 1, "schedule": "constant"}

@@ -29,6 +29,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,19 @@ class Result:
         return self.code == -signal.SIGKILL
 
 
+#: How long a forked child may run before the test gives up on it (a hang must fail, not stall CI).
+CHILD_TIMEOUT_S = 600
+
+
+def _in_forked_child() -> None:
+    """First thing in a forked child: one torch thread, as DataLoader workers do. The parent's
+    intra-op thread pool is not copied by ``fork``; a child that enters a parallel region would
+    wait on it forever."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def fork_start(argv: list[str], fault: Fault | None, log_dir: Path, env: dict[str, str] | None = None) -> int:
     """Start ``headstart.cli.main(argv)`` in a forked child with ``fault`` installed; its pid."""
     out, err = log_dir / "child.out", log_dir / "child.err"
@@ -135,6 +149,7 @@ def fork_start(argv: list[str], fault: Fault | None, log_dir: Path, env: dict[st
         return pid
     code = 70  # the child: never returns into pytest
     try:
+        _in_forked_child()
         os.dup2(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
         os.dup2(os.open(err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
         sys.stdout = open(1, "w", closefd=False)
@@ -158,15 +173,30 @@ def fork_start(argv: list[str], fault: Fault | None, log_dir: Path, env: dict[st
         os._exit(code)
 
 
+def _waitpid(pid: int, flags: int = 0) -> int:
+    """``os.waitpid`` with a deadline: a child still running after ``CHILD_TIMEOUT_S`` is killed
+    and the test fails, naming it."""
+    deadline = time.monotonic() + CHILD_TIMEOUT_S
+    while True:
+        done, status = os.waitpid(pid, flags | os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise AssertionError(f"forked child {pid} still running after {CHILD_TIMEOUT_S} s: killed (a hang)")
+        time.sleep(0.02)
+
+
 def wait(pid: int, log_dir: Path) -> Result:
-    _, status = os.waitpid(pid, 0)
+    status = _waitpid(pid)
     code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
     return Result(code, (log_dir / "child.out").read_text(), (log_dir / "child.err").read_text())
 
 
 def wait_stopped(pid: int) -> None:
     """Block until the child stops itself (a ``stop`` fault); fail if it exits instead."""
-    _, status = os.waitpid(pid, os.WUNTRACED)
+    status = _waitpid(pid, os.WUNTRACED)
     assert os.WIFSTOPPED(status), f"child {pid} ended (status {status}) before reaching its stop point"
 
 
@@ -182,6 +212,7 @@ def count_calls(argv: list[str], under: Path, log_dir: Path) -> list[tuple[str, 
     if pid == 0:
         code = 70
         try:
+            _in_forked_child()
             sys.stdout = sys.stderr = open(os.devnull, "w")
             fault = Fault("none", 0, "kill", str(under))
             install(fault)
@@ -192,7 +223,7 @@ def count_calls(argv: list[str], under: Path, log_dir: Path) -> list[tuple[str, 
                 f.writelines(f"{c}\t{p}\n" for c, p in fault.seen)
         finally:
             os._exit(code)
-    os.waitpid(pid, 0)
+    _waitpid(pid)
     return [tuple(line.split("\t", 1)) for line in record.read_text().splitlines()]  # type: ignore[misc]
 
 
