@@ -200,7 +200,11 @@ def load(
         raise ConfigError(f"checkpoint = {checkpoint!r}; valid: best, last")
     config = load_run_config(run_dir)
     info = read_inference_file(run_dir)
-    section = source_section(run_dir, info.get("source"), config.source)
+    path = _checkpoint(run_dir, checkpoint)
+    # a full checkpoint supplies every weight: the weight-less stand-in in inference/source/ will do;
+    # a delta checkpoint stores only what trained, over the source's own (pretrained) weights
+    saved = None if ckpt.is_delta(path) else info.get("source")
+    section = source_section(run_dir, saved, config.source)
     name = section.pop("name")
     try:
         with seeded(config.seed):  # as build() made it: a delta checkpoint checks the frozen weights
@@ -213,7 +217,6 @@ def load(
     task.restore(info["task"], source)
     model = TransferModel(source, task.build_head(source.output_spec))
     prepare_model(build_policy(config), model, config.seed)  # adapters a policy adds (LoRA …)
-    path = _checkpoint(run_dir, checkpoint)
     ckpt.load_weights(path, model)
     dev = select_device(device)
     model.to(dev).eval()
