@@ -43,13 +43,27 @@ def test_help_lists_every_command_without_importing_torch() -> None:
         assert name in help_text
 
 
-def test_every_command_module_has_the_four_names() -> None:
+def test_every_command_module_has_the_three_names() -> None:
     names = []
     for module in cli.command_modules():
-        assert isinstance(module.NAME, str) and isinstance(module.HELP, str), module.__name__
+        assert isinstance(module.HELP, str), module.__name__
         assert callable(module.add_arguments) and callable(module.run), module.__name__
-        names.append(module.NAME)
+        names.append(cli.command_name(module))
     assert len(names) == len(set(names))
     first = ["plugins", "plan", "run", "compare", "report", "new-plugin"]
     assert [n for n in names if n in first] == first
     assert names.index("predict") == names.index("run") + 1 and "evaluate" in names
+
+
+def test_shared_arguments_are_the_same_in_every_command_that_takes_them() -> None:
+    parser = cli.build_parser()
+    for argv in (["predict", "R", "x.txt"], ["evaluate", "R", "--data", "d"]):
+        args = parser.parse_args(argv)
+        assert (args.run_dir, args.checkpoint, args.device, args.batch_size) == ("R", "best", "auto", 32)
+    export = parser.parse_args(["export", "R", "--to", "onnx", "--checkpoint", "last"])
+    assert (export.run_dir, export.checkpoint) == ("R", "last") and not hasattr(export, "device")
+    for argv in (["plan", "e.yaml"], ["rank", "e.yaml"], ["run", "e.yaml"]):
+        args = parser.parse_args([*argv, "--set", "a=1", "--set", "b=2"])
+        assert (args.experiment, args.set) == ("e.yaml", ["a=1", "b=2"])
+    assert parser.parse_args(["run", "--resume", "R"]).experiment is None
+    assert parser.parse_args(["plan", "e.yaml", "--json"]).json and not parser.parse_args(["plugins"]).json

@@ -1,15 +1,16 @@
 """The ``headstart`` command: parses its arguments without importing torch, then runs one command.
 
-Each command is one module of this package with four names:
+Each command is one module of this package, named as the command is typed (``_`` for ``-``:
+``new_plugin.py`` is ``headstart new-plugin``), with three names:
 
-- ``NAME``: the command as typed (``"new-plugin"``),
 - ``HELP``: its one-line help,
-- ``add_arguments(parser)``: its arguments,
+- ``add_arguments(parser)``: its arguments (the ones several commands share — an experiment file
+  and ``--set``, a run directory and ``--checkpoint``, ``--json`` — come from ``_options``),
 - ``run(args) -> int``: what it does; the exit status.
 
 A command module imports only ``argparse``, ``json``, ``os``, ``sys`` and this package at its
 top; everything else (torch, numpy, the experiment and engine modules, plugins, even ``pathlib``)
-is imported inside ``run``, so ``headstart --help`` and every other command start fast. **To add a command**: write ``cli/<name>.py`` with those four names
+is imported inside ``run``, so ``headstart --help`` and every other command start fast. **To add a command**: write ``cli/<name>.py`` with those three names
 and add its module name to ``COMMANDS`` below (the order is the order of ``headstart --help``).
 tests/core/test_cli_startup.py checks that building the parser imports no torch.
 """
@@ -107,12 +108,17 @@ def command_modules() -> list[ModuleType]:
     return [importlib.import_module(f".{name}", __name__) for name in COMMANDS]
 
 
+def command_name(module: ModuleType) -> str:
+    """The command as typed: its module's name, ``-`` for ``_`` (``new_plugin`` → ``new-plugin``)."""
+    return module.__name__.rpartition(".")[2].replace("_", "-")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="headstart", description="Transfer learning and fine-tuning for PyTorch.")
     parser.add_argument("--version", action="version", version=f"headstart {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in command_modules():
-        p = sub.add_parser(module.NAME, help=module.HELP)
+        p = sub.add_parser(command_name(module), help=module.HELP)
         module.add_arguments(p)
         p.set_defaults(func=module.run)
     return parser

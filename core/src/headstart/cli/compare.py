@@ -6,7 +6,6 @@ import argparse
 
 from ._options import add_set_option
 
-NAME = "compare"
 HELP = "run a matrix of experiments (resumable) and write its report"
 
 

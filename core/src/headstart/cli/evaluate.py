@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-NAME = "evaluate"
+from ._options import add_json_option, add_run_dir_arguments
+
 HELP = "the task's metrics of a finished run on a new labelled set"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", help="a run directory written by `headstart run`")
+    add_run_dir_arguments(parser, runs_model=True)
     parser.add_argument(
         "--data",
         required=True,
         help="a labelled set in the task's training format (an ImageFolder tree, a CSV / JSONL / CoNLL file, …)",
     )
-    parser.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a line of text")
+    add_json_option(parser, "print the metrics as JSON instead of a line of text")
     parser.add_argument("--output", "-o", metavar="FILE", help="also write the metrics as JSON here")
-    parser.add_argument("--batch-size", type=int, default=32, metavar="N")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda[:N]")
-    parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
 
 
 def run(args: argparse.Namespace) -> int:

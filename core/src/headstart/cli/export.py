@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-NAME = "export"
+from ._options import add_run_dir_arguments
+
 HELP = "write a finished run as hf / timm / torchvision / onnx / torch-export, checked against the model"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", help="a run directory written by `headstart run`")
+    add_run_dir_arguments(parser, runs_model=False)
     parser.add_argument(
         "--to",
         required=True,
@@ -17,7 +18,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="hf (NLP, speech), timm / torchvision (vision), onnx or torch-export (every domain)",
     )
     parser.add_argument("--output", "-o", metavar="DIR", help="where to write it (default: RUN_DIR/export/FORMAT)")
-    parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
 
 
 def run(args: argparse.Namespace) -> int:

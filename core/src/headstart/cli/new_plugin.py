@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-NAME = "new-plugin"
 HELP = "write a new plugin distribution (pyproject, hooks, component, tests)"
 
 

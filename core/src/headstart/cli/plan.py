@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._options import add_set_option
+from ._options import add_experiment_arguments, add_json_option
 
-NAME = "plan"
 HELP = "print the freeze plan of every phase without training"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("experiment", help="experiment YAML file")
-    add_set_option(parser)
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_experiment_arguments(parser, "experiment YAML file")
+    add_json_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,17 +6,17 @@ import argparse
 import json
 
 from .. import __version__
+from ._options import add_json_option
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-NAME = "plugins"
 HELP = "list plugins, what they contribute, and failures"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json_option(parser)
 
 
 def plugins_report() -> dict[str, Any]:

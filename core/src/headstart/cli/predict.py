@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-NAME = "predict"
+from ._options import add_run_dir_arguments
+
 HELP = "predict new inputs (files, folders, CSV/JSONL/TXT files, texts) with a finished run"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", help="a run directory written by `headstart run`")
+    add_run_dir_arguments(parser, runs_model=True)
     parser.add_argument(
         "inputs",
         nargs="+",
@@ -19,9 +20,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--output", "-o", metavar="FILE", help="write .jsonl or .csv here (default: JSONL on stdout)")
     parser.add_argument("--top-k", type=int, default=1, metavar="K", help="alternatives per classification (default 1)")
-    parser.add_argument("--batch-size", type=int, default=32, metavar="N")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda[:N]")
-    parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     parser.add_argument(
         "--on-error",
         choices=("fail", "skip"),

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._options import add_set_option
+from ._options import add_experiment_arguments, add_json_option
 
-NAME = "rank"
 HELP = "rank candidate sources for a task by LogME / H-score on their frozen features, before training"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("experiment", help="experiment YAML file: its task and trainer sections are used")
+    add_experiment_arguments(parser, "experiment YAML file: its task and trainer sections are used")
     parser.add_argument(
         "--sources",
         nargs="+",
@@ -20,7 +19,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="source names (timm:resnet50, hf:bert-base-uncased, run:runs/x …) or YAML mappings "
         "('{name: toy:mlp, width: 32}'); default: the experiment's own source",
     )
-    add_set_option(parser)
     parser.add_argument(
         "--cache-dir",
         metavar="DIR",
@@ -30,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", metavar="DIR", help="where to write rank.json and rank.csv (default: <output_dir>/rank)"
     )
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    add_json_option(parser, "print the rows as JSON instead of a table")
 
 
 def _source(text: str) -> dict[str, object]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-NAME = "report"
 HELP = "write report.md, results.csv/json and plots for run directories"
 
 

@@ -6,15 +6,13 @@ import argparse
 import os
 import sys
 
-from ._options import add_set_option
+from ._options import add_experiment_arguments
 
-NAME = "run"
 HELP = "train an experiment into a run directory"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("experiment", nargs="?", help="experiment YAML file (optional with --resume)")
-    add_set_option(parser)
+    add_experiment_arguments(parser, "experiment YAML file (optional with --resume)", optional=True)
     parser.add_argument("--run-dir", help="write the run here instead of a new directory under output_dir")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
     parser.add_argument(
