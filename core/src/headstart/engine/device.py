@@ -27,16 +27,21 @@ def select_device(name: str) -> torch.device:
 
 
 def select_precision(name: str, device: torch.device) -> str:
-    """``auto`` -> ``bf16`` on a CUDA device that supports it, else ``fp32``."""
+    """``auto`` -> ``bf16`` on a CUDA device that supports it, else ``fp32`` (``fp16`` is never
+    chosen for you: it needs loss scaling and can overflow; ask for it on GPUs without bf16)."""
     if name == "auto":
         return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
     return name
 
 
+_AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
 @contextlib.contextmanager
 def autocast(device: torch.device, precision: str) -> Iterator[None]:
-    if precision == "bf16":
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+    """Mixed precision for ``bf16`` and ``fp16`` (fp16 also needs loss scaling: ``engine/loss_scale.py``)."""
+    if precision in _AUTOCAST:
+        with torch.autocast(device_type=device.type, dtype=_AUTOCAST[precision]):
             yield
     else:
         yield

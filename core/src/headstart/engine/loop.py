@@ -16,8 +16,9 @@
 Exactness of resume: the data order of epoch ``e`` is a permutation seeded with ``(seed, e)``
 (the same for one process and for N, so a global batch holds the same examples either way), every
 RNG state is saved with each end-of-epoch checkpoint, the learning rate is a pure function of the
-step, and the optimizer keeps one fixed group layout across phases. A run resumed from ``last``
-therefore ends with the same weights as one that was never interrupted.
+step, the optimizer keeps one fixed group layout across phases, and under fp16 the loss scaler's
+state is saved too. A run resumed from ``last`` therefore ends with the same weights as one that
+was never interrupted.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from .device import autocast, peak_memory_mb, reset_peak_memory, to_device
 from .evaluate import compute_metrics, evaluate
 from .feature_cache import CachedSplit, FeatureCache, compute_features, split_key
 from .loaders import channels_last, make_loader
+from .loss_scale import LossScaler
 from .metrics_log import MetricsLog
 from .nonfinite import NonFiniteWatch, diverged, grad_norm, weights_finite
 from .optim import make_optimizer
@@ -114,6 +116,7 @@ def setup(run: RunContext, resume_from: Path | None = None) -> LoopState:
     if s.channels_last:
         run.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     run.optimizer = _make_optimizer(run)
+    run.loss_scaler = LossScaler(run.device) if run.precision == "fp16" else None
     monitor, higher = _monitor(run)
     log = MetricsLog(run.run_dir, write=d.main)
     cache = FeatureCache(
@@ -206,7 +209,7 @@ def loss_step(run: RunContext, state: LoopState, batch: dict[str, Any]) -> torch
 
 def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
     """One pass over this epoch's training batches; the mean training loss over every process."""
-    s, optimizer = run.settings, run.optimizer
+    s, optimizer, scaler = run.settings, run.optimizer, run.loss_scaler
     assert optimizer is not None and run.freezer.plan is not None
     run.model.train()
     trainable = [p for p in run.model.parameters() if p.requires_grad]
@@ -227,32 +230,43 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
         if i >= state.batches:
             break
         loss = loss_step(run, state, to_device(batch, run.device))
-        (loss / s.grad_accum).backward()  # type: ignore[no-untyped-call]
+        if scaler is not None:
+            scaler.backward(loss / s.grad_accum)  # fp16: the loss scaled up so small gradients survive
+        else:
+            (loss / s.grad_accum).backward()  # type: ignore[no-untyped-call]
         finite = torch.isfinite(loss.detach().float())
         loss_sum += torch.where(finite, loss.detach().float(), 0.0)
         seen += finite.float()
         if (i + 1) % s.grad_accum != 0 and i + 1 != state.batches:
             continue  # accumulate gradients over grad_accum batches
+        if scaler is not None:
+            scaler.unscale(optimizer)  # true gradients before clipping and their norm
         norm = grad_norm(trainable, s.clip_grad_norm)
-        if s.on_nonfinite == "skip" and bool(state.watch.bad(loss, norm)):  # one sync per step
+        watched = norm if scaler is None else None  # fp16: overflowed gradients are the scaler's to skip
+        if s.on_nonfinite == "skip" and bool(state.watch.bad(loss, watched)):  # one sync per step
+            if scaler is not None:
+                scaler.discard()
             optimizer.zero_grad(set_to_none=True)
             run.step, skipped = run.step + 1, skipped + 1
             bar.update(1)
             continue
-        state.watch.record(run.step + 1, loss, norm)  # on the device: read at the sync points
+        state.watch.record(run.step + 1, loss, watched)  # on the device: read at the sync points
         scale_lr(optimizer, state.lr_factor(run.step))
-        optimizer.step()
+        if scaler is not None:
+            scaler.step(optimizer, norm, run.step + 1)  # skipped by the scaler if the gradients overflowed
+        else:
+            optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         run.step += 1
         step_metrics: dict[str, Any] = {"lr": optimizer.param_groups[-1]["lr"]}
         if run.step % s.log_every == 0:  # the only host-device sync of the hot loop
             step_metrics["loss"] = loss.item()
-            state.watch.check(epoch, _diverged_hint(run, epoch))
+            _check_divergence(run, state, epoch)
             bar.set_postfix(loss=f"{step_metrics['loss']:.4f}")
         bar.update(1)
         run.hook.headstart_on_step_end(run=run, step=run.step, metrics=step_metrics)
     bar.close()
-    state.watch.check(epoch, _diverged_hint(run, epoch))
+    _check_divergence(run, state, epoch)
     if skipped and skipped == state.steps_per_epoch:
         raise diverged(
             "every optimizer step had a non-finite loss or gradients", run.step, epoch, _diverged_hint(run, epoch)
@@ -260,6 +274,13 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
     state.skipped_steps = skipped
     d = run.dist
     return ddp.sum_scalar(loss_sum.item(), d, run.device) / max(ddp.sum_scalar(seen.item(), d, run.device), 1)
+
+
+def _check_divergence(run: RunContext, state: LoopState, epoch: int) -> None:
+    """Raise :class:`TrainingDiverged` if a step went bad since the last check (one sync)."""
+    state.watch.check(epoch, _diverged_hint(run, epoch))
+    if run.loss_scaler is not None:
+        run.loss_scaler.check(epoch, _diverged_hint(run, epoch))
 
 
 def _diverged_hint(run: RunContext, epoch: int) -> str:
@@ -321,6 +342,8 @@ def evaluate_and_checkpoint(run: RunContext, state: LoopState, epoch: int, train
     }
     if s.on_nonfinite == "skip":
         row["skipped_steps"] = state.skipped_steps
+    if run.loss_scaler is not None:
+        row.update(run.loss_scaler.end_epoch())  # overflow_steps, loss_scale
     if not weights_finite(run.model):  # e.g. a plugin's event wrote non-finite values
         raise diverged("non-finite weights", run.step, epoch, _diverged_hint(run, epoch))
     row.update(state.row_extra)

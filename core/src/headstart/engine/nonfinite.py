@@ -26,13 +26,15 @@ class NonFiniteWatch:
         self.first = torch.full((2,), -1, dtype=torch.long, device=device)  # [step, kind]
         self.device = device
 
-    def bad(self, loss: torch.Tensor, grad_norm: torch.Tensor) -> torch.Tensor:
-        """A boolean tensor: this step's loss or gradient norm is not finite (no sync)."""
-        return ~(torch.isfinite(loss.detach().float()) & torch.isfinite(grad_norm.float()))
+    def bad(self, loss: torch.Tensor, grad_norm: torch.Tensor | None) -> torch.Tensor:
+        """A boolean tensor: this step's loss or gradient norm is not finite (no sync). The norm
+        is None under fp16 loss scaling, where overflowed gradients are the scaler's to skip."""
+        finite = torch.isfinite(loss.detach().float())
+        return ~(finite & torch.isfinite(grad_norm.float())) if grad_norm is not None else ~finite
 
-    def record(self, step: int, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
+    def record(self, step: int, loss: torch.Tensor, grad_norm: torch.Tensor | None) -> None:
         loss_bad = ~torch.isfinite(loss.detach().float())
-        bad = loss_bad | ~torch.isfinite(grad_norm.float())
+        bad = self.bad(loss, grad_norm)
         kind = torch.where(loss_bad, 1, 2)
         now = torch.stack([torch.full((), step, dtype=torch.long, device=self.device), kind.long()])
         self.first.copy_(torch.where((self.first[0] < 0) & bad, now, self.first))

@@ -15,6 +15,7 @@ from ..model import TransferModel
 from ..rundir import RunDir
 from . import checkpoint as ckpt
 from .distributed import Dist
+from .loss_scale import LossScaler
 from .settings import TrainerSettings
 
 
@@ -39,6 +40,7 @@ class RunContext:
     hook: Any
     dist: Dist = field(default_factory=Dist)
     optimizer: torch.optim.Optimizer | None = None
+    loss_scaler: LossScaler | None = None  # under fp16 only
     epoch: int = 0
     step: int = 0
     best_value: float | None = None
@@ -68,6 +70,7 @@ def checkpoint_state(run: RunContext) -> dict[str, Any]:
         "optimizer": run.optimizer.state_dict(),
         "freeze": run.freezer.state_dict(),
         "rng": ckpt.rng_state(),
+        "loss_scale": run.loss_scaler.state_dict() if run.loss_scaler is not None else None,
     }
 
 
@@ -78,6 +81,8 @@ def restore(run: RunContext, path: Path) -> None:
     run.freezer.check_state(state["freeze"])
     ckpt.load_weights(path, run.model)
     run.optimizer.load_state_dict(state["optimizer"])
+    if run.loss_scaler is not None and state.get("loss_scale") is not None:
+        run.loss_scaler.load_state_dict(state["loss_scale"])
     run.epoch, run.step = int(state["epoch"]), int(state["step"])
     run.best_value, run.best_epoch = state["best_value"], state["best_epoch"]
     run.bad_epochs, run.elapsed_s = int(state["bad_epochs"]), float(state["elapsed_s"])

@@ -25,7 +25,9 @@ class TrainerSettings:
       the task's first metric; ``loss`` for validation loss); ``patience``: epochs without
       improvement (by more than ``min_delta``) before stopping (null: never stop early).
     * ``device``: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:1`` …;
-      ``precision``: ``auto`` (bf16 autocast on a GPU that supports it, else fp32), ``fp32``, ``bf16``.
+      ``precision``: ``auto`` (bf16 autocast on a GPU that supports it, else fp32), ``fp32``, ``bf16``,
+      ``fp16`` (fp16 autocast with dynamic loss scaling, for GPUs without bf16 such as the T4 and
+      V100; see ``engine/loss_scale.py``).
     * ``num_workers``: data-loading worker processes (decoding and augmentation run there), or
       ``auto``: on a GPU, the cores this process may use, shared by the processes of its node,
       less one for the training loop, at most 8 (``resolve_workers``); on a CPU 0, because the
@@ -62,7 +64,7 @@ class TrainerSettings:
     patience: int | None = None
     min_delta: float = 0.0
     device: str = "auto"
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     num_workers: int | Literal["auto"] = "auto"
     log_every: int = 10
     progress: bool = True
