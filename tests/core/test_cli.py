@@ -50,7 +50,7 @@ def test_plan_prints_a_table_per_phase(write_config: Callable[..., Path], capsys
     path = write_config(toy_config(policy={"name": "lp-ft"}, trainer={"epochs": 4}))
     assert main(["plan", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "phase 1/2 'lp' (epochs 1-2)" in out and "phase 2/2 'ft' (epochs 3-4)" in out
+    assert "phase 1/2 'lp' (epochs 0-1)" in out and "phase 2/2 'ft' (epochs 2-3)" in out
     assert "blocks stem..stage3 run under no_grad" in out
     assert main(["plan", str(path), "--json", "--set", "policy.name=top-k"]) == 0
     plan = json.loads(capsys.readouterr().out)

@@ -58,8 +58,8 @@ def test_stop_names_the_step_and_keeps_the_last_checkpoint(
     _nan_at_steps(monkeypatch, {5})  # 3 steps per epoch: the second epoch's second step
     assert main(["run", str(_exp(tmp_path)), "--run-dir", str(run_dir)]) == 1
     err = capsys.readouterr().err
-    assert "training diverged: non-finite loss at step 5 (epoch 2)" in err
-    assert "checkpoints/last (epoch 1) is intact" in err
+    assert "training diverged: non-finite loss at step 5 (epoch 1)" in err  # epochs from 0, as in the files
+    assert "checkpoints/last (epoch 0) is intact" in err
     assert (run_dir / "checkpoints" / "last").resolve().name == "epoch-0000"
     assert [r["epoch"] for r in rows(run_dir)] == [0]
     # the run goes on from its last good checkpoint once the cause is gone

@@ -126,7 +126,7 @@ def test_overflowed_steps_are_skipped_and_counted_not_divergence(
 
 def test_a_non_finite_loss_under_fp16_is_divergence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _scale_loss_at(monkeypatch, {8}, math.nan)
-    with pytest.raises(TrainingDiverged, match=r"non-finite loss at step 8 \(epoch 2\)"):
+    with pytest.raises(TrainingDiverged, match=r"non-finite loss at step 8 \(epoch 1\)"):
         run_experiment(parse_config(_fp16()), tmp_path / "run")
     assert (tmp_path / "run" / "checkpoints" / "last").resolve().name == "epoch-0000"
 
@@ -136,7 +136,7 @@ def test_too_many_overflows_in_a_row_is_divergence(tmp_path: Path, monkeypatch: 
     _scale_loss_at(monkeypatch, set(range(8, 100)), 1e30)
     with pytest.raises(TrainingDiverged, match=r"non-finite gradients in 4 optimizer steps in a row .* at step 11"):
         run_experiment(parse_config(_fp16()), tmp_path / "run")
-    assert [r["epoch"] for r in _rows(tmp_path / "run")] == [0]  # epoch 2 was not saved
+    assert [r["epoch"] for r in _rows(tmp_path / "run")] == [0]  # epoch 1 was not saved
 
 
 class _Interrupt:

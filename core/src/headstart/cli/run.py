@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     best = summary["best"]
     print(f"run directory: {run_dir}")
     print(
-        f"best {summary['monitor']} = {best['value']} at epoch {None if best['epoch'] is None else best['epoch'] + 1}; "
+        f"best {summary['monitor']} = {best['value']} at epoch {best['epoch']}; "
         f"trainable parameters {summary['trainable_params_max']:,} of {summary['total_params']:,}; "
         f"{summary['wall_time_s']:.1f} s"
     )

@@ -220,7 +220,7 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
     skipped = 0
     bar = tqdm(
         total=state.steps_per_epoch,
-        desc=f"epoch {epoch + 1}/{s.epochs} [{run.freezer.plan.phase.name}]",
+        desc=f"epoch {epoch} ({epoch + 1}/{s.epochs}) [{run.freezer.plan.phase.name}]",
         disable=None if s.progress and run.dist.main else True,  # None: no bar when not a terminal
         leave=False,
         dynamic_ncols=True,
@@ -284,7 +284,7 @@ def _check_divergence(run: RunContext, state: LoopState, epoch: int) -> None:
 
 
 def _diverged_hint(run: RunContext, epoch: int) -> str:
-    saved = f"checkpoints/last (epoch {epoch}) is intact" if epoch else "no checkpoint was written"
+    saved = f"checkpoints/last (epoch {epoch - 1}) is intact" if epoch else "no checkpoint was written"
     return (
         f"nothing of this epoch was saved ({saved}). Try a lower trainer.lr (now {run.freezer.lr:g}), "
         "trainer.clip_grad_norm, trainer.precision: fp32, or trainer.on_nonfinite: skip"
@@ -362,7 +362,7 @@ def evaluate_and_checkpoint(run: RunContext, state: LoopState, epoch: int, train
     row["elapsed_s"] = run.elapsed_s + time.perf_counter() - state.started
     if s.progress and d.main:
         shown = ", ".join(f"{k}={v:.4f}" for k, v in row.items() if isinstance(v, float) and k != "elapsed_s")
-        tqdm.write(f"epoch {epoch + 1}/{s.epochs} [{row['phase']}] {shown}")
+        tqdm.write(f"epoch {epoch} ({epoch + 1}/{s.epochs}) [{row['phase']}] {shown}")
     state.log.append(row)
     run.hook.headstart_on_epoch_end(run=run, epoch=epoch, metrics=row)
 

@@ -65,4 +65,4 @@ def weights_finite(model: nn.Module) -> bool:
 
 
 def diverged(what: str, step: int, epoch: int, hint: str) -> TrainingDiverged:
-    return TrainingDiverged(f"training diverged: {what} at step {step} (epoch {epoch + 1}); {hint}")
+    return TrainingDiverged(f"training diverged: {what} at step {step} (epoch {epoch}); {hint}")

@@ -54,7 +54,7 @@ def headstart_on_epoch_end(run: Any, epoch: int, metrics: dict[str, float]) -> N
         return
     for name, value in metrics.items():
         if isinstance(value, int | float) and not isinstance(value, bool) and name not in ("epoch", "step"):
-            writer.add_scalar(f"epoch/{name}", value, epoch + 1)
+            writer.add_scalar(f"epoch/{name}", value, epoch)
     writer.flush()
 
 

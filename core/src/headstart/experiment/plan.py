@@ -11,7 +11,7 @@ from .build import Built
 def _epochs(built: Built, i: int) -> str:
     start = built.phases[i].start_epoch
     end = built.phases[i + 1].start_epoch if i + 1 < len(built.phases) else built.config.trainer.epochs
-    return f"epochs {start + 1}-{end}" if end - start > 1 else f"epoch {start + 1}"
+    return f"epochs {start}-{end - 1}" if end - start > 1 else f"epoch {start}"
 
 
 def plan_rows(plan: FreezePlan) -> list[dict[str, Any]]:

@@ -54,7 +54,7 @@ def plot_learning_curves(records: list[RunRecord], out: Path) -> list[Path]:
             for row in r.curve:
                 value = row.get(f"val_{r.metric}")
                 if value is not None:
-                    curves[r.policy][int(row["epoch"]) + 1].append(float(value))
+                    curves[r.policy][int(row["epoch"])].append(float(value))
         for policy, points in sorted(curves.items()):
             epochs = sorted(points)
             ax.plot(epochs, [sum(points[e]) / len(points[e]) for e in epochs], marker="o", label=policy)
