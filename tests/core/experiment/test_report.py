@@ -92,6 +92,28 @@ def test_report_files_and_plots(finished_matrix: Path, tmp_path: Path) -> None:
         assert f"]({Path(p).name})" in report
 
 
+def test_learning_curves_show_validation_metric_and_training_loss(finished_matrix: Path) -> None:
+    """Each experiment's curves (at its smallest budget) are the mean over seeds of the runs'
+    own metrics.jsonl columns, and the figure draws both panels, a line per policy."""
+    from headstart.experiment.plots import curve_figure, learning_curves
+
+    budget, curves = learning_curves(find_runs([finished_matrix]))["a"]
+    assert budget == 4 and set(curves) == {"val", "train_loss"}
+    runs = [finished_matrix / f"a__full__b4__s{seed}" / "metrics.jsonl" for seed in (0, 1, 2)]
+    history = [[json.loads(line) for line in p.read_text().splitlines()] for p in runs]
+    for panel, column in (("val", "val_accuracy"), ("train_loss", "train_loss")):
+        expected = {e: sum(h[e][column] for h in history) / 3 for e in (0, 1)}
+        assert curves[panel]["full"] == pytest.approx(expected)
+    assert set(curves["train_loss"]) == {"linear-probe", "full"}
+
+    fig = curve_figure("a", budget, curves, "accuracy")
+    val_ax, loss_ax = fig.axes
+    assert (val_ax.get_ylabel(), loss_ax.get_ylabel()) == ("validation accuracy", "training loss")
+    drawn = {line.get_label(): list(line.get_ydata()) for line in loss_ax.get_lines()}
+    assert drawn["full"] == pytest.approx(list(curves["train_loss"]["full"].values()))
+    assert [line.get_label() for line in val_ax.get_lines()] == list(drawn)  # same policies, same order
+
+
 def test_no_runs_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no finished runs"):
         write_report([tmp_path], tmp_path / "rep")

@@ -1,5 +1,5 @@
-"""PNG plots of a report with matplotlib (headless): learning curves, metric vs label budget,
-and a policy × experiment heat map."""
+"""PNG plots of a report with matplotlib (headless): learning curves (validation metric and
+training loss), metric vs label budget, and a policy × experiment heat map."""
 
 from __future__ import annotations
 
@@ -37,35 +37,65 @@ def _score(row: dict[str, Any]) -> tuple[float, float]:
     return row["best_mean"], row["best_ci95"]
 
 
-def plot_learning_curves(records: list[RunRecord], out: Path) -> list[Path]:
-    """One figure per experiment: validation metric per epoch, one line per policy (mean over seeds)."""
-    plt = _pyplot()
+#: Learning curves: panel (``val``, ``train_loss``) -> policy -> epoch -> mean over seeds.
+CurveSet = dict[str, dict[str, dict[int, float]]]
+
+
+def learning_curves(records: list[RunRecord]) -> dict[str, tuple[int | None, CurveSet]]:
+    """Per experiment, at its smallest label budget: each policy's validation metric and training
+    loss per epoch (numbered from 0, as in ``metrics.jsonl``), the mean over seeds."""
     by_exp: dict[str, list[RunRecord]] = defaultdict(list)
     for r in records:
         by_exp[r.experiment].append(r)
-    paths = []
+    out: dict[str, tuple[int | None, CurveSet]] = {}
     for experiment, rs in sorted(by_exp.items()):
         budget = min((r.budget for r in rs if r.budget is not None), default=None)
-        fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-        curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+        points: dict[str, dict[str, dict[int, list[float]]]] = {"val": defaultdict(lambda: defaultdict(list))}
+        points["train_loss"] = defaultdict(lambda: defaultdict(list))
         for r in rs:
             if r.budget != budget:
                 continue
             for row in r.curve:
-                value = row.get(f"val_{r.metric}")
-                if value is not None:
-                    curves[r.policy][int(row["epoch"])].append(float(value))
-        for policy, points in sorted(curves.items()):
-            epochs = sorted(points)
-            ax.plot(epochs, [sum(points[e]) / len(points[e]) for e in epochs], marker="o", label=policy)
-        metric = rs[0].metric
-        ax.set(
-            xlabel="epoch",
-            ylabel=f"validation {metric}",
-            title=f"{experiment}" + (f" ({budget} per class)" if budget is not None else ""),
-        )
+                for panel, column in (("val", f"val_{r.metric}"), ("train_loss", "train_loss")):
+                    if row.get(column) is not None and math.isfinite(float(row[column])):
+                        points[panel][r.policy][int(row["epoch"])].append(float(row[column]))
+        curves: CurveSet = {
+            panel: {policy: {e: sum(v) / len(v) for e, v in sorted(per.items())} for policy, per in sorted(pol.items())}
+            for panel, pol in points.items()
+        }
+        out[experiment] = (budget, curves)
+    return out
+
+
+def curve_figure(experiment: str, budget: int | None, curves: CurveSet, metric: str) -> Any:
+    """Two panels side by side: validation ``metric`` and training loss per epoch, a line per
+    policy (the same colour in both)."""
+    plt = _pyplot()
+    fig, (val_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4), dpi=100)
+    for ax, panel, label in ((val_ax, "val", f"validation {metric}"), (loss_ax, "train_loss", "training loss")):
+        for policy, points in curves[panel].items():
+            ax.plot(list(points), list(points.values()), marker="o", label=policy)
+        ax.set(xlabel="epoch", ylabel=label)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        paths.append(_finish(plt, fig, ax, out / f"curves_{slug(experiment)}.png"))
+        ax.grid(alpha=0.3)
+    val_ax.legend(fontsize=8)
+    fig.suptitle(experiment + (f" ({budget} per class)" if budget is not None else ""))
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curves(records: list[RunRecord], out: Path) -> list[Path]:
+    """One figure per experiment: validation metric and training loss per epoch, one line per
+    policy (mean over seeds)."""
+    plt = _pyplot()
+    metric = {r.experiment: r.metric for r in records}
+    paths = []
+    for experiment, (budget, curves) in learning_curves(records).items():
+        fig = curve_figure(experiment, budget, curves, metric[experiment])
+        path = out / f"curves_{slug(experiment)}.png"
+        save_figure(fig, path)
+        plt.close(fig)
+        paths.append(path)
     return paths
 
 
