@@ -27,6 +27,32 @@ def toy_config(**overrides: Any) -> dict[str, Any]:
     return config
 
 
+#: One toy experiment of a matrix: a small MLP on two synthetic classes.
+TOY_EXPERIMENT: dict[str, Any] = {
+    "name": "a",
+    "source": {"name": "toy:mlp", "in_features": 4, "width": 8},
+    "task": {"name": "vector-classification", "synthetic": {"classes": 2, "per_class": 8, "in_features": 4}},
+}
+
+
+def toy_matrix(tmp_path: Path, *, trainer: dict[str, Any] | None = None, **overrides: Any) -> Path:
+    """``tmp_path/matrix.yaml``: matrix ``m`` of :data:`TOY_EXPERIMENT` with linear-probe, seed 0,
+    2 epochs of batch 8 (``trainer`` changes the base trainer settings); ``overrides`` replace
+    whole top-level keys. Returns the file's path."""
+    data: dict[str, Any] = {
+        "name": "m",
+        "output_dir": str(tmp_path / "out"),
+        "base": {"trainer": {"epochs": 2, "batch_size": 8, "progress": False, **(trainer or {})}},
+        "experiments": [TOY_EXPERIMENT],
+        "policies": ["linear-probe"],
+        "seeds": [0],
+        **overrides,
+    }
+    path = tmp_path / "matrix.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def write_config(tmp_path: Path) -> Callable[..., Path]:
     def write(config: dict[str, Any] | None = None, name: str = "exp.yaml") -> Path:

@@ -5,37 +5,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from headstart.cli import main
 
+from ..core.conftest import toy_matrix
 from .faults import Fault, fork_main
 
 
 def _matrix(tmp_path: Path, lr: float = 0.01) -> Path:
-    data: dict[str, Any] = {
-        "name": "m",
-        "output_dir": str(tmp_path / "out"),
-        "base": {"trainer": {"epochs": 1, "batch_size": 16, "lr": lr, "progress": False}},
-        "experiments": [
-            {
-                "name": "a",
-                "source": {"name": "toy:mlp", "in_features": 4, "width": 8},
-                "task": {
-                    "name": "vector-classification",
-                    "synthetic": {"classes": 2, "per_class": 8, "in_features": 4},
-                },
-            }
-        ],
-        "policies": ["linear-probe"],
-        "seeds": [0],
-    }
-    path = tmp_path / "matrix.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return toy_matrix(tmp_path, trainer={"epochs": 1, "batch_size": 16, "lr": lr})
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -13,29 +13,12 @@ from headstart import ConfigError, hookimpl
 from headstart.experiment.matrix import dry_run, load_matrix, run_matrix
 from headstart.plugins import get_plugin_system
 
+from ..conftest import toy_matrix
+
 
 def _matrix(tmp_path: Path, **extra: Any) -> Path:
-    data: dict[str, Any] = {
-        "name": "m",
-        "output_dir": str(tmp_path / "out"),
-        "base": {"trainer": {"epochs": 2, "batch_size": 8, "progress": False}},
-        "experiments": [
-            {
-                "name": "a",
-                "source": {"name": "toy:mlp", "in_features": 4, "width": 8},
-                "task": {
-                    "name": "vector-classification",
-                    "synthetic": {"classes": 2, "per_class": 8, "in_features": 4},
-                },
-            },
-        ],
-        "policies": ["linear-probe", {"name": "top-k", "k": 1}],
-        "seeds": [0, 1],
-    }
-    data.update(extra)
-    path = tmp_path / "matrix.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    """Two policies and two seeds of the toy matrix."""
+    return toy_matrix(tmp_path, **{"policies": ["linear-probe", {"name": "top-k", "k": 1}], "seeds": [0, 1], **extra})
 
 
 def test_cells_are_experiments_times_policies_budgets_and_seeds(tmp_path: Path) -> None:

@@ -6,13 +6,13 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from headstart.experiment.matrix import load_matrix, run_matrix
 from headstart.experiment.report import aggregate, find_runs, mean_ci95, t_quantile_975, write_report
+
+from ..conftest import TOY_EXPERIMENT, toy_matrix
 
 
 def test_ci95_on_known_inputs() -> None:
@@ -35,26 +35,13 @@ def test_t_quantiles() -> None:
 @pytest.fixture(scope="module")
 def finished_matrix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("report")
-    data: dict[str, Any] = {
-        "output_dir": str(tmp / "out"),
-        "base": {"trainer": {"epochs": 2, "batch_size": 8, "progress": False}},
-        "experiments": [
-            {
-                "name": name,
-                "source": {"name": "toy:mlp", "in_features": 4, "width": 8},
-                "task": {
-                    "name": "vector-classification",
-                    "synthetic": {"classes": 2, "per_class": 8, "in_features": 4},
-                },
-            }
-            for name in ("a", "b")
-        ],
-        "policies": ["linear-probe", "full"],
-        "seeds": [0, 1, 2],
-        "label_budgets": [4, 8],
-    }
-    path = tmp / "m.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path = toy_matrix(
+        tmp,
+        experiments=[{**TOY_EXPERIMENT, "name": name} for name in ("a", "b")],
+        policies=["linear-probe", "full"],
+        seeds=[0, 1, 2],
+        label_budgets=[4, 8],
+    )
     run_matrix(load_matrix(path), echo=lambda *_: None)
     return tmp / "out"
 

@@ -6,35 +6,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from headstart import ConfigError
 from headstart.experiment.matrix import dry_run, load_matrix, run_matrix
 from headstart.experiment.records import RunRecord
 from headstart.experiment.report import aggregate, find_runs, markdown_table
 
+from ..conftest import toy_matrix
+
 
 def _matrix(tmp_path: Path, **extra: Any) -> Path:
-    data: dict[str, Any] = {
-        "output_dir": str(tmp_path / "out"),
-        "base": {"trainer": {"epochs": 2, "batch_size": 8, "progress": False}},
-        "experiments": [
-            {
-                "name": "a",
-                "source": {"name": "toy:mlp", "in_features": 4, "width": 8},
-                "task": {
-                    "name": "vector-classification",
-                    "synthetic": {"classes": 2, "per_class": 8, "in_features": 4},
-                },
-            }
-        ],
-        "policies": ["full"],
-        "seeds": [0],
-    }
-    data.update(extra)
-    path = tmp_path / "m.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    """The toy matrix with the ``full`` policy."""
+    return toy_matrix(tmp_path, **{"policies": ["full"], **extra})
 
 
 def test_a_sweep_expands_into_configurations_globally_and_per_policy(tmp_path: Path) -> None:

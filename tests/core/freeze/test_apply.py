@@ -25,6 +25,23 @@ def _step(model: TransferModel, optimizer: torch.optim.Optimizer) -> None:
     optimizer.zero_grad(set_to_none=True)
 
 
+def _applied(
+    model: TransferModel,
+    trainable: set[str] | None = None,
+    optimizer_class: type[torch.optim.Optimizer] = torch.optim.SGD,
+    norm_mode: NormMode | None = None,
+) -> tuple[Freezer, torch.optim.Optimizer]:
+    """A freezer on ``model`` with one phase applied (``trainable`` blocks; every block when
+    ``None``) and its optimizer, each group at the learning rate the phase gives it."""
+    freezer = Freezer(model, lr=0.1, norm_mode=norm_mode)
+    optimizer = optimizer_class(freezer.param_groups(), lr=0.0)
+    blocks = freezer.block_names if trainable is None else trainable
+    freezer.apply(Phase("phase", 0, frozenset(blocks)), 0, optimizer)
+    for g in optimizer.param_groups:
+        g["lr"] = g["base_lr"]
+    return freezer, optimizer
+
+
 def test_requires_grad_and_group_lrs_follow_each_phase(model: TransferModel) -> None:
     freezer = Freezer(model, lr=0.1)
     optimizer = torch.optim.SGD(freezer.param_groups(), lr=0.0)
@@ -41,11 +58,7 @@ def test_requires_grad_and_group_lrs_follow_each_phase(model: TransferModel) -> 
 
 
 def test_frozen_blocks_do_not_change_and_trainable_ones_do(model: TransferModel) -> None:
-    freezer = Freezer(model, lr=0.1)
-    optimizer = torch.optim.AdamW(freezer.param_groups(), lr=0.0)
-    freezer.apply(Phase("top", 0, frozenset({"stage3", HEAD})), 0, optimizer)
-    for g in optimizer.param_groups:
-        g["lr"] = g["base_lr"]
+    _, optimizer = _applied(model, {"stage3", HEAD}, torch.optim.AdamW)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     _step(model, optimizer)
     for name, p in model.named_parameters():
@@ -54,11 +67,7 @@ def test_frozen_blocks_do_not_change_and_trainable_ones_do(model: TransferModel)
 
 
 def test_frozen_batchnorm_keeps_running_stats_through_train_and_an_epoch(model: TransferModel) -> None:
-    freezer = Freezer(model, lr=0.1)
-    optimizer = torch.optim.SGD(freezer.param_groups(), lr=0.0)
-    freezer.apply(Phase("lp", 0, frozenset({HEAD})), 0, optimizer)
-    for g in optimizer.param_groups:
-        g["lr"] = g["base_lr"]
+    _, optimizer = _applied(model, {HEAD})
     bn = model.backbone.stem[1]
     mean, var = bn.running_mean.clone(), bn.running_var.clone()
     model.train()
@@ -70,9 +79,7 @@ def test_frozen_batchnorm_keeps_running_stats_through_train_and_an_epoch(model: 
 
 
 def test_trainable_block_batchnorm_updates_in_train_mode(model: TransferModel) -> None:
-    freezer = Freezer(model, lr=0.1)
-    optimizer = torch.optim.SGD(freezer.param_groups(), lr=0.0)
-    freezer.apply(Phase("full", 0, frozenset(freezer.block_names)), 0, optimizer)
+    _, optimizer = _applied(model)
     bn = model.backbone.stem[1]
     mean = bn.running_mean.clone()
     _step(model, optimizer)
@@ -80,11 +87,7 @@ def test_trainable_block_batchnorm_updates_in_train_mode(model: TransferModel) -
 
 
 def test_frozen_stats_mode_fixes_statistics_but_trains_affine(model: TransferModel) -> None:
-    freezer = Freezer(model, lr=0.1, norm_mode=NormMode.FROZEN_STATS)
-    optimizer = torch.optim.SGD(freezer.param_groups(), lr=0.0)
-    freezer.apply(Phase("full", 0, frozenset(freezer.block_names)), 0, optimizer)
-    for g in optimizer.param_groups:
-        g["lr"] = g["base_lr"]
+    _, optimizer = _applied(model, norm_mode=NormMode.FROZEN_STATS)
     bn = model.backbone.stem[1]
     mean, weight = bn.running_mean.clone(), bn.weight.detach().clone()
     _step(model, optimizer)
@@ -117,11 +120,7 @@ def test_frozen_prefix_runs_without_autograd_and_stores_no_gradients() -> None:
 
 
 def test_phase_change_keeps_optimizer_state_of_blocks_that_stay_trainable(model: TransferModel) -> None:
-    freezer = Freezer(model, lr=0.1)
-    optimizer = torch.optim.AdamW(freezer.param_groups(), lr=0.0)
-    freezer.apply(Phase("lp", 0, frozenset({HEAD})), 0, optimizer)
-    for g in optimizer.param_groups:
-        g["lr"] = g["base_lr"]
+    freezer, optimizer = _applied(model, {HEAD}, torch.optim.AdamW)
     _step(model, optimizer)
     head_state = optimizer.state[model.head.fc.weight]["exp_avg"].clone()
     freezer.apply(Phase("ft", 1, frozenset(freezer.block_names)), 1, optimizer)

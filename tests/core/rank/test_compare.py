@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from headstart import ConfigError
 from headstart.cli import main
@@ -16,26 +15,20 @@ from headstart.experiment.matrix import load_matrix
 from headstart.rank import kendall_tau
 from headstart.rank.compare import compare_estimates
 
+from ..conftest import toy_matrix
+
 TASK = {"name": "vector-classification", "synthetic": {"classes": 3, "per_class": 16, "in_features": 4, "spread": 1.0}}
 
 
 def _matrix(tmp_path: Path, **extra: Any) -> Path:
-    data: dict[str, Any] = {
-        "name": "r",
-        "output_dir": str(tmp_path / "out"),
-        "base": {"trainer": {"epochs": 2, "batch_size": 8, "progress": False, "device": "cpu"}},
-        "experiments": [
-            {"name": f"w{w}", "source": {"name": "toy:mlp", "in_features": 4, "width": w, "depth": 1}, "task": TASK}
-            for w in (4, 16, 64)
-        ],
-        "policies": ["linear-probe"],
-        "seeds": [0],
-        "rank": True,
-        **extra,
-    }
-    path = tmp_path / "matrix.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    """Matrix ``r``: three widths of the toy MLP, ranked."""
+    experiments = [
+        {"name": f"w{w}", "source": {"name": "toy:mlp", "in_features": 4, "width": w, "depth": 1}, "task": TASK}
+        for w in (4, 16, 64)
+    ]
+    return toy_matrix(
+        tmp_path, trainer={"device": "cpu"}, **{"name": "r", "experiments": experiments, "rank": True, **extra}
+    )
 
 
 def test_rank_key_is_checked(tmp_path: Path) -> None:

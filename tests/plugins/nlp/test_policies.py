@@ -46,6 +46,20 @@ def sentiment_data(tmp_path: Path) -> dict[str, str]:
     return {s: str(write_rows(tmp_path / f"{s}.csv", sentiment_rows(n, i))) for i, (s, n) in enumerate(sizes.items())}
 
 
+def _train(
+    run_nlp: Runner, tiny_bert: Path, data: dict[str, str], policy: dict[str, Any]
+) -> tuple[Path, dict[str, Any]]:
+    """``(run_dir, summary)`` of 2 short epochs of sentiment classification on the tiny BERT under ``policy``."""
+    return run_nlp(
+        {"name": f"hf:{tiny_bert}"},
+        {"name": "text-classification", "data": data},
+        policy,
+        epochs=2,
+        batch_size=4,
+        max_steps_per_epoch=2,
+    )
+
+
 def test_every_foundation_policy_is_covered() -> None:
     assert set(EXPECTED) <= set(get_registry().policies)
 
@@ -53,14 +67,7 @@ def test_every_foundation_policy_is_covered() -> None:
 @pytest.mark.parametrize("policy", sorted(EXPECTED))
 def test_policy_on_an_nlp_source(policy: str, tiny_bert: Path, sentiment_data: dict[str, str], run_nlp: Runner) -> None:
     options, moved = EXPECTED[policy]
-    run_dir, summary = run_nlp(
-        {"name": f"hf:{tiny_bert}"},
-        {"name": "text-classification", "data": sentiment_data},
-        {"name": policy, **options},
-        epochs=2,
-        batch_size=4,
-        max_steps_per_epoch=2,
-    )
+    run_dir, summary = _train(run_nlp, tiny_bert, sentiment_data, {"name": policy, **options})
     assert summary["epochs_run"] == 2 and summary["test"] is not None
     before = load_file(str(tiny_bert / "model.safetensors"))
     after = run_weights(run_dir)  # the whole model, also from a delta checkpoint (only what trained)
@@ -85,14 +92,7 @@ def test_parameter_efficient_policy_on_an_nlp_source(
     policy: str, tiny_bert: Path, sentiment_data: dict[str, str], run_nlp: Runner
 ) -> None:
     options, may_change = PEFT[policy]
-    run_dir, summary = run_nlp(
-        {"name": f"hf:{tiny_bert}"},
-        {"name": "text-classification", "data": sentiment_data},
-        {"name": policy, **options},
-        epochs=2,
-        batch_size=4,
-        max_steps_per_epoch=2,
-    )
+    run_dir, summary = _train(run_nlp, tiny_bert, sentiment_data, {"name": policy, **options})
     fresh = {f"backbone.{k}": v for k, v in get_registry().source(f"hf:{tiny_bert}").backbone.state_dict().items()}
     after = run_weights(run_dir)
     source = {k.replace(".base_layer.", "."): v for k, v in after.items() if k.startswith("backbone.")}

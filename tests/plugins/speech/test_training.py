@@ -37,6 +37,20 @@ def _ctc_config(checkpoint: Path, corpus: Path, **trainer: Any) -> dict[str, Any
     }
 
 
+def _keyword_config(
+    name: str, source: dict[str, Any], policy: str, keyword_folder: Path, **trainer: Any
+) -> dict[str, Any]:
+    """Keyword classification of ``keyword_folder`` from ``source`` under ``policy`` (lr 1e-2)."""
+    return {
+        "name": name,
+        "seed": 0,
+        "source": source,
+        "task": {"name": "audio-classification", "data": str(keyword_folder)},
+        "policy": {"name": policy},
+        "trainer": {**TRAINER, "lr": 1e-2, **trainer},
+    }
+
+
 @pytest.mark.slow
 def test_ctc_training_drives_cer_down(
     tmp_path: Path, write_config: Callable[..., Path], ta_checkpoint: Path, word_corpus: Path
@@ -60,15 +74,10 @@ POLICIES = ["linear-probe", "full", "top-k", "discriminative", "gradual-unfreeze
 def test_every_policy_on_a_speech_source(
     policy: str, tmp_path: Path, write_config: Callable[..., Path], hf_dir: Path, keyword_folder: Path
 ) -> None:
-    config = {
-        "name": f"kws-{policy}",
-        "seed": 0,
-        "source": {"name": f"hf:{hf_dir}", "mask_time_prob": 0.05, "mask_time_length": 2},
-        "task": {"name": "audio-classification", "data": str(keyword_folder)},
-        "policy": {"name": policy},
-        "trainer": {**TRAINER, "epochs": 4, "lr": 1e-2, "max_steps_per_epoch": 2},
-    }
-    path = write_config(config)
+    source = {"name": f"hf:{hf_dir}", "mask_time_prob": 0.05, "mask_time_length": 2}
+    path = write_config(
+        _keyword_config(f"kws-{policy}", source, policy, keyword_folder, epochs=4, max_steps_per_epoch=2)
+    )
     built = build(load_config(path))
     plans = built.plans()
     # the wav2vec 2.0 convention: the feature encoder stays frozen (unless it is re-initialised)
@@ -99,14 +108,7 @@ def test_a_finished_speech_run_is_a_source(
     run_experiment(
         load_config(write_config(_ctc_config(ta_checkpoint, word_corpus, epochs=2, lr=5e-3), "source.yaml")), source_dir
     )
-    target = {
-        "name": "target",
-        "seed": 0,
-        "source": {"name": f"run:{source_dir}"},
-        "task": {"name": "audio-classification", "data": str(keyword_folder)},
-        "policy": {"name": "linear-probe"},
-        "trainer": {**TRAINER, "epochs": 2, "lr": 1e-2},
-    }
+    target = _keyword_config("target", {"name": f"run:{source_dir}"}, "linear-probe", keyword_folder, epochs=2)
     built = build(load_config(write_config(target, "target.yaml")))
     assert built.source.name == f"run:{source_dir}"
     assert [b.name for b in built.source.blocks][:2] == ["feature_encoder", "feature_projection"]
@@ -133,14 +135,9 @@ PEFT: dict[str, Callable[[str], bool]] = {
 def test_parameter_efficient_policy_on_a_speech_source(
     policy: str, tmp_path: Path, write_config: Callable[..., Path], hf_dir: Path, keyword_folder: Path
 ) -> None:
-    config = {
-        "name": f"kws-{policy}",
-        "seed": 0,
-        "source": {"name": f"hf:{hf_dir}"},
-        "task": {"name": "audio-classification", "data": str(keyword_folder)},
-        "policy": {"name": policy},
-        "trainer": {**TRAINER, "epochs": 2, "lr": 1e-2, "max_steps_per_epoch": 2},
-    }
+    config = _keyword_config(
+        f"kws-{policy}", {"name": f"hf:{hf_dir}"}, policy, keyword_folder, epochs=2, max_steps_per_epoch=2
+    )
     path = write_config(config)
     built = build(load_config(path))
     before = {k.replace(".base_layer.", "."): v.detach().clone() for k, v in built.model.backbone.state_dict().items()}
