@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .engine import CheckpointError, RunContext, TrainerSettings
     from .experiment import ExperimentConfig, format_plan, load_config, parse_config, run_experiment
     from .experiment.build import build  # by its module: mypy confuses the name with the submodule here
+    from .export.hf import checked_hf_export, hf_model, hf_writer
     from .freeze import BlockMapError, FreezePlan, PolicyError, is_norm, resolve_blocks
     from .heads import ClassificationHead, SequenceHead, pool
     from .inference import Predictor, input_path, load, top_labels
@@ -108,6 +109,10 @@ _EXPORTS: dict[str, str] = {
     "load_config": ".experiment",
     "parse_config": ".experiment",
     "run_experiment": ".experiment",
+    # export (the plugins' hf writers)
+    "checked_hf_export": ".export.hf",
+    "hf_model": ".export.hf",
+    "hf_writer": ".export.hf",
     # freeze
     "BlockMapError": ".freeze",
     "FreezePlan": ".freeze",
@@ -233,8 +238,11 @@ __all__ = [
     "build",
     "check_options",
     "check_splits",
+    "checked_hf_export",
     "format_plan",
     "get_registry",
+    "hf_model",
+    "hf_writer",
     "hookimpl",
     "input_path",
     "is_norm",

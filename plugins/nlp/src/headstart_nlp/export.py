@@ -21,21 +21,18 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from headstart import ClassificationHead, ConfigError, SequenceHead
+from headstart import ClassificationHead, ConfigError, SequenceHead, checked_hf_export, hf_model, hf_writer
 
 if TYPE_CHECKING:
     from headstart import Predictor
 
 MODELING = Path(__file__).with_name("hf_modeling.py")
+#: its name in the exported folder (``config.json``'s ``auto_map`` names it)
+MODELING_FILE = "modeling_headstart.py"
 
 
-def _labels(predictor: Predictor) -> tuple[dict[int, str], dict[str, int]]:
-    labels = predictor.labels or ["value"]
-    return dict(enumerate(labels)), {label: i for i, label in enumerate(labels)}
-
-
-def _diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a.float() - b.float()).abs().max())
+def _labels(predictor: Predictor) -> list[str]:
+    return predictor.labels or ["value"]
 
 
 def _token_classification(predictor: Predictor, folder: Path) -> dict[str, Any]:
@@ -45,32 +42,24 @@ def _token_classification(predictor: Predictor, folder: Path) -> dict[str, Any]:
     linears = [m for m in head.modules() if isinstance(m, nn.Linear)] if isinstance(head, SequenceHead) else []
     if len(linears) != 1:
         raise ConfigError("only a linear head (no task.hidden) is AutoModelForTokenClassification; use --to onnx")
-    id2label, label2id = _labels(predictor)
-    base: Any = predictor.model.backbone.config  # a transformers config
-    config = base.__class__.from_dict({**base.to_dict(), "id2label": id2label, "label2id": label2id})
-    model = AutoModelForTokenClassification.from_config(config)
-    base = getattr(model, model.base_model_prefix)
-    missing, unexpected = base.load_state_dict(predictor.model.backbone.state_dict(), strict=False)
-    unexpected = [k for k in unexpected if not k.startswith("pooler.")]  # the token model has no pooler
-    if missing or unexpected:
-        raise ConfigError(
-            f"the encoder does not fit {type(model).__name__}: missing {missing[:5]}, unexpected {unexpected[:5]}"
-        )
+    model = hf_model(
+        AutoModelForTokenClassification,
+        predictor,
+        labels=_labels(predictor),
+        ignore_unexpected=("pooler.",),  # the token model has no pooler
+    )
     with torch.no_grad():
         model.classifier.weight.copy_(linears[0].weight)
         model.classifier.bias.copy_(linears[0].bias)
     model.save_pretrained(folder)
     predictor.source.preprocessor.save_pretrained(folder)
-    reloaded = AutoModelForTokenClassification.from_pretrained(folder).eval()
     inputs = predictor.task.example_batch()["inputs"]  # type: ignore[attr-defined]
-    with torch.no_grad():
-        diff = _diff(reloaded(**inputs).logits, predictor.model(inputs))
-    return {
-        "files": sorted(p.name for p in folder.iterdir()),
-        "load_with": f"AutoModelForTokenClassification.from_pretrained({str(folder)!r}) or pipeline('token-classification', model=…)",
-        "max_abs_diff": diff,
-        "checked_with": "transformers AutoModelForTokenClassification",
-    }
+    return checked_hf_export(
+        folder,
+        AutoModelForTokenClassification,
+        lambda reloaded: (reloaded(**inputs).logits, predictor.model(inputs)),
+        pipeline="token-classification",
+    )
 
 
 def _sequence_classification(predictor: Predictor, folder: Path) -> dict[str, Any]:
@@ -90,9 +79,8 @@ def _sequence_classification(predictor: Predictor, folder: Path) -> dict[str, An
         bias = last.replace(".weight", ".bias")
         state[bias] = state[bias] * task.std + task.mean
     state.update({f"encoder.{k}": v for k, v in predictor.model.backbone.state_dict().items()})
-    id2label, label2id = _labels(predictor)
+    labels = _labels(predictor)
     base: Any = predictor.model.backbone.config  # a transformers config
-    encoder = base.to_dict()
     config = {
         "model_type": "headstart-text",
         "architectures": ["HeadstartForSequenceClassification"],
@@ -100,14 +88,14 @@ def _sequence_classification(predictor: Predictor, folder: Path) -> dict[str, An
             "AutoConfig": "modeling_headstart.HeadstartTextConfig",
             "AutoModelForSequenceClassification": "modeling_headstart.HeadstartForSequenceClassification",
         },
-        "encoder": encoder,
+        "encoder": base.to_dict(),
         "pooling": head.pooling,
         "head_hidden": hidden,
-        "id2label": {str(k): v for k, v in id2label.items()},
-        "label2id": label2id,
+        "id2label": {str(i): label for i, label in enumerate(labels)},
+        "label2id": {label: i for i, label in enumerate(labels)},
         "problem_type": "regression" if regression else "single_label_classification",
     }
-    (folder / "modeling_headstart.py").write_text(MODELING.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / MODELING_FILE).write_text(MODELING.read_text(encoding="utf-8"), encoding="utf-8")
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     from safetensors.torch import save_file
 
@@ -115,25 +103,19 @@ def _sequence_classification(predictor: Predictor, folder: Path) -> dict[str, An
         {k: v.contiguous() for k, v in state.items()}, str(folder / "model.safetensors"), metadata={"format": "pt"}
     )
     predictor.source.preprocessor.save_pretrained(folder)
-    reloaded = AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True).eval()
     inputs = predictor.task.example_batch()["inputs"]  # type: ignore[attr-defined]
-    with torch.no_grad():
+
+    def outputs(reloaded: Any) -> tuple[torch.Tensor, torch.Tensor]:
         ours = predictor.model(inputs)
-        if regression:
-            ours = ours * task.std + task.mean
-        diff = _diff(reloaded(**inputs).logits, ours)
-    return {
-        "files": sorted(p.name for p in folder.iterdir()),
-        "load_with": f"AutoModelForSequenceClassification.from_pretrained({str(folder)!r}, trust_remote_code=True)",
-        "max_abs_diff": diff,
-        "checked_with": "transformers AutoModelForSequenceClassification (trust_remote_code: modeling_headstart.py)",
+        return reloaded(**inputs).logits, ours * task.std + task.mean if regression else ours
+
+    return checked_hf_export(folder, AutoModelForSequenceClassification, outputs, remote_code=MODELING_FILE)
+
+
+export_hf = hf_writer(
+    {
+        "token-classification": _token_classification,
+        "text-classification": _sequence_classification,
+        "text-regression": _sequence_classification,
     }
-
-
-def export_hf(predictor: Predictor, folder: Path) -> dict[str, Any]:
-    name = getattr(predictor.task, "name", "")
-    if name == "token-classification":
-        return _token_classification(predictor, folder)
-    if name in ("text-classification", "text-regression"):
-        return _sequence_classification(predictor, folder)
-    raise ConfigError(f"--to hf does not know task {name!r}; use --to onnx")
+)

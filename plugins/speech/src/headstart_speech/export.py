@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from headstart import ClassificationHead, ConfigError
+from headstart import ClassificationHead, ConfigError, checked_hf_export, hf_model, hf_writer
 
 if TYPE_CHECKING:
     from headstart import Predictor
@@ -39,20 +39,6 @@ def _single_linear(head: nn.Module) -> nn.Linear:
     if len(linears) != 1:
         raise ConfigError("only a linear head (no head_hidden) maps onto a transformers class; use --to onnx")
     return linears[0]
-
-
-def _config(predictor: Predictor, **changes: Any) -> Any:
-    base: Any = predictor.model.backbone.config  # a transformers config
-    return base.__class__.from_dict({**base.to_dict(), **changes})
-
-
-def _load_encoder(model: Any, predictor: Predictor) -> None:
-    base = getattr(model, model.base_model_prefix)
-    missing, unexpected = base.load_state_dict(predictor.model.backbone.state_dict(), strict=False)
-    if missing or unexpected:
-        raise ConfigError(
-            f"the encoder does not fit {type(model).__name__}: missing {missing[:5]}, unexpected {unexpected[:5]}"
-        )
 
 
 def _feature_extractor(predictor: Predictor) -> Any:
@@ -91,24 +77,20 @@ def _ctc(predictor: Predictor, folder: Path) -> dict[str, Any]:
     )
     Wav2Vec2Processor(feature_extractor=_feature_extractor(predictor), tokenizer=tokenizer).save_pretrained(folder)
     linear = _single_linear(predictor.model.head)
-    model = AutoModelForCTC.from_config(_config(predictor, vocab_size=len(vocab), pad_token_id=0, architectures=None))
-    _load_encoder(model, predictor)
+    model = hf_model(AutoModelForCTC, predictor, vocab_size=len(vocab), pad_token_id=0, architectures=None)
     with torch.no_grad():
         model.lm_head.weight.copy_(linear.weight)
         model.lm_head.bias.copy_(linear.bias)
     model.save_pretrained(folder)
-    reloaded = AutoModelForCTC.from_pretrained(folder).eval()
     batch = task.example_batch()
-    with torch.no_grad():
+
+    def outputs(reloaded: Any) -> tuple[torch.Tensor, torch.Tensor]:
         ours, _ = predictor.model(batch["inputs"])
         theirs = reloaded(**_hf_inputs(predictor, batch)).logits
-    n = min(ours.shape[1], theirs.shape[1])
-    return {
-        "files": sorted(p.name for p in folder.iterdir()),
-        "load_with": f"AutoModelForCTC.from_pretrained({str(folder)!r}) or pipeline('automatic-speech-recognition', model=…)",
-        "max_abs_diff": float((ours[:, :n] - theirs[:, :n]).abs().max()),
-        "checked_with": "transformers AutoModelForCTC",
-    }
+        n = min(ours.shape[1], theirs.shape[1])
+        return theirs[:, :n], ours[:, :n]
+
+    return checked_hf_export(folder, AutoModelForCTC, outputs, pipeline="automatic-speech-recognition")
 
 
 def _classification(predictor: Predictor, folder: Path) -> dict[str, Any]:
@@ -118,19 +100,16 @@ def _classification(predictor: Predictor, folder: Path) -> dict[str, Any]:
     if not isinstance(head, ClassificationHead) or head.pooling != "mean":
         raise ConfigError("only mean pooling maps onto AutoModelForAudioClassification; use --to onnx")
     linear = _single_linear(head)
-    labels = list(predictor.labels or [])
     backbone: Any = predictor.model.backbone  # a transformers model
     hidden = int(backbone.config.hidden_size)
-    config = _config(
+    model = hf_model(
+        AutoModelForAudioClassification,
         predictor,
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
+        labels=list(predictor.labels or []),
         classifier_proj_size=hidden,
         use_weighted_layer_sum=False,
         architectures=None,
     )
-    model = AutoModelForAudioClassification.from_config(config)
-    _load_encoder(model, predictor)
     with torch.no_grad():
         model.projector.weight.copy_(torch.eye(hidden))
         model.projector.bias.zero_()
@@ -138,24 +117,15 @@ def _classification(predictor: Predictor, folder: Path) -> dict[str, Any]:
         model.classifier.bias.copy_(linear.bias)
     model.save_pretrained(folder)
     _feature_extractor(predictor).save_pretrained(folder)
-    reloaded = AutoModelForAudioClassification.from_pretrained(folder).eval()
     task: Any = predictor.task
     wave = task.example_batch()["inputs"]["input_values"][0]
     batch = task.predict_collate([wave])  # one recording: no padding to treat differently
-    with torch.no_grad():
-        diff = float((reloaded(**_hf_inputs(predictor, batch)).logits - predictor.model(batch["inputs"])).abs().max())
-    return {
-        "files": sorted(p.name for p in folder.iterdir()),
-        "load_with": f"AutoModelForAudioClassification.from_pretrained({str(folder)!r}) or pipeline('audio-classification', model=…)",
-        "max_abs_diff": diff,
-        "checked_with": "transformers AutoModelForAudioClassification",
-    }
+    return checked_hf_export(
+        folder,
+        AutoModelForAudioClassification,
+        lambda reloaded: (reloaded(**_hf_inputs(predictor, batch)).logits, predictor.model(batch["inputs"])),
+        pipeline="audio-classification",
+    )
 
 
-def export_hf(predictor: Predictor, folder: Path) -> dict[str, Any]:
-    name = getattr(predictor.task, "name", "")
-    if name == "speech-recognition":
-        return _ctc(predictor, folder)
-    if name == "audio-classification":
-        return _classification(predictor, folder)
-    raise ConfigError(f"--to hf does not know task {name!r}; use --to onnx")
+export_hf = hf_writer({"speech-recognition": _ctc, "audio-classification": _classification})
