@@ -18,13 +18,10 @@ from .version import __version__
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads it by name)
 if TYPE_CHECKING:
     from .api import RunResult, add_callback, remove_callback, run
-    from .data import (
-        CARVED_SPLITS,
-        SPLITS,
+    from .data.budget import sample_per_class
+    from .data.formats import (
         DataError,
-        Split,
         base_suffix,
-        check_splits,
         open_text,
         package_dir,
         read_csv,
@@ -33,8 +30,8 @@ if TYPE_CHECKING:
         read_tsv,
         require_columns,
         resolve_path,
-        sample_per_class,
     )
+    from .data.splits import CARVED_SPLITS, SPLITS, Split, check_splits
     from .engine import CheckpointError, RunContext, TrainerSettings
     from .experiment import ExperimentConfig, format_plan, load_config, parse_config, run_experiment
     from .experiment.build import build  # by its module: mypy confuses the name with the submodule here
@@ -83,21 +80,21 @@ _EXPORTS: dict[str, str] = {
     "remove_callback": ".api",
     "run": ".api",
     # data
-    "CARVED_SPLITS": ".data",
-    "SPLITS": ".data",
-    "Split": ".data",
-    "check_splits": ".data",
-    "base_suffix": ".data",
-    "open_text": ".data",
-    "package_dir": ".data",
-    "read_delimited": ".data",
-    "resolve_path": ".data",
-    "DataError": ".data",
-    "read_csv": ".data",
-    "read_jsonl": ".data",
-    "read_tsv": ".data",
-    "require_columns": ".data",
-    "sample_per_class": ".data",
+    "CARVED_SPLITS": ".data.splits",
+    "SPLITS": ".data.splits",
+    "Split": ".data.splits",
+    "check_splits": ".data.splits",
+    "base_suffix": ".data.formats",
+    "open_text": ".data.formats",
+    "package_dir": ".data.formats",
+    "read_delimited": ".data.formats",
+    "resolve_path": ".data.formats",
+    "DataError": ".data.formats",
+    "read_csv": ".data.formats",
+    "read_jsonl": ".data.formats",
+    "read_tsv": ".data.formats",
+    "require_columns": ".data.formats",
+    "sample_per_class": ".data.budget",
     # engine
     "CheckpointError": ".engine",
     "RunContext": ".engine",

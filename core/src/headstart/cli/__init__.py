@@ -44,7 +44,7 @@ COMMANDS: tuple[str, ...] = (
 
 def user_errors() -> tuple[type[Exception], ...]:
     """Errors that are the user's input, shown as one line without a traceback."""
-    from ..data import DataError
+    from ..data.formats import DataError
     from ..engine.checkpoint import CheckpointError
     from ..freeze import BlockMapError, FreezeStateError, PolicyError
     from ..options import ConfigError

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ..data import DataError
+from ..data.formats import DataError
 
 
 def top_labels(logits: torch.Tensor, labels: Sequence[str], top_k: int = 1) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..data import read_csv, read_jsonl, read_tsv
+from ..data.formats import read_csv, read_jsonl, read_tsv
 
 TABLES = {".csv": read_csv, ".tsv": read_tsv, ".jsonl": read_jsonl}
 

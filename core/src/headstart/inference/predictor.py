@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 from tqdm.auto import tqdm
 
-from ..data import DataError
+from ..data.formats import DataError
 from ..engine import checkpoint as ckpt
 from ..engine.delta import seeded
 from ..engine.device import autocast, select_device, select_precision, to_device
