@@ -8,22 +8,24 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .onnx import dynamic_shapes, flatten, outputs_of
+from .traced import Traced, outputs_of
 
 if TYPE_CHECKING:
     from ..inference.predictor import Predictor
 
 
 def export_program(predictor: Predictor, folder: Path) -> dict[str, Any]:
-    flat, args, names = flatten(predictor)
-    flat.eval()
+    traced = Traced.of(predictor)
     file = folder / "model.pt2"
     with torch.no_grad():
-        expected = outputs_of(flat(*args))
-        program = torch.export.export(flat, args, dynamic_shapes=(dynamic_shapes(args),))
+        program = torch.export.export(traced.model, traced.args, dynamic_shapes=traced.dynamic_shapes())
     torch.export.save(program, str(file))
     loaded = torch.export.load(str(file)).module()
     with torch.no_grad():
-        got = outputs_of(loaded(*args))
-    diff = max(float((g.float() - e.float()).abs().max()) for g, e in zip(got, expected, strict=True))
-    return {"files": [file.name], "inputs": names, "max_abs_diff": diff, "checked_with": "torch.export.load"}
+        got = outputs_of(loaded(*traced.args))
+    return {
+        "files": [file.name],
+        "inputs": traced.names,
+        "max_abs_diff": traced.max_abs_diff(got),
+        "checked_with": "torch.export.load",
+    }

@@ -61,6 +61,13 @@ def prepare_model(policy: TransferPolicy, model: TransferModel, seed: int) -> fr
     return frozenset(n for n, p in model.named_parameters() if id(p) not in before)
 
 
+def check_option(ok: bool, option: str, rule: str, value: object) -> None:
+    """How a policy rejects an option's value: ``ValueError: OPTION must be RULE, got VALUE``
+    unless ``ok`` (``check_option(self.k >= 0, "k", ">= 0", self.k)``)."""
+    if not ok:
+        raise ValueError(f"{option} must be {rule}, got {value!r}")
+
+
 def backbone_blocks(blocks: Sequence[str]) -> list[str]:
     """The source blocks of ``blocks`` (everything but the head, which must come last)."""
     if not blocks or blocks[-1] != HEAD:

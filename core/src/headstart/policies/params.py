@@ -17,7 +17,7 @@ import torch
 
 from ..freeze.select import selector_error
 from ..interfaces import HEAD, Phase
-from .base import Policy, backbone_blocks
+from .base import Policy, backbone_blocks, check_option
 
 if TYPE_CHECKING:
     from ..model import TransferModel
@@ -45,45 +45,42 @@ def _selectors(value: Sequence[str] | str, option: str) -> tuple[str, ...]:
     return selectors
 
 
-def _check_scale(scale: float) -> None:
-    if not scale > 0:
-        raise ValueError(f"lr_scale must be > 0, got {scale}")
+@dataclass(frozen=True)
+class OneSelection(Policy):
+    """Base of the policies that train one selection (``selector``) in every source block, and
+    the whole new head, in one phase named after the policy; ``lr_scale`` multiplies the source's
+    learning rate."""
+
+    lr_scale: float = 1.0
+    selector: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        check_option(self.lr_scale > 0, "lr_scale", "> 0", self.lr_scale)
+
+    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
+        backbone = backbone_blocks(blocks)
+        scale = dict.fromkeys(backbone, self.lr_scale)
+        return [Phase(self.name, 0, frozenset(blocks), scale, params=dict.fromkeys(backbone, (self.selector,)))]
 
 
 @dataclass(frozen=True)
-class BitFit(Policy):
+class BitFit(OneSelection):
     """BitFit: only the biases of the source train (and the new head) — Ben Zaken et al., 2022.
 
     ``lr_scale`` multiplies the source's learning rate (biases alone usually want a larger one)."""
 
-    lr_scale: float = 1.0
     name: ClassVar[str] = "bitfit"
-
-    def __post_init__(self) -> None:
-        _check_scale(self.lr_scale)
-
-    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
-        backbone = backbone_blocks(blocks)
-        scale = dict.fromkeys(backbone, self.lr_scale)
-        return [Phase("bitfit", 0, frozenset(blocks), scale, params=dict.fromkeys(backbone, ("bias",)))]
+    selector: ClassVar[str] = "bias"
 
 
 @dataclass(frozen=True)
-class NormTune(Policy):
+class NormTune(OneSelection):
     """Only the normalisation layers' affine parameters of the source train (and the new head).
 
     ``lr_scale`` multiplies the source's learning rate."""
 
-    lr_scale: float = 1.0
     name: ClassVar[str] = "norm-tune"
-
-    def __post_init__(self) -> None:
-        _check_scale(self.lr_scale)
-
-    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
-        backbone = backbone_blocks(blocks)
-        scale = dict.fromkeys(backbone, self.lr_scale)
-        return [Phase("norm-tune", 0, frozenset(blocks), scale, params=dict.fromkeys(backbone, ("norm",)))]
+    selector: ClassVar[str] = "norm"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from ..interfaces import HEAD, Phase
-from .base import Policy
+from .base import Policy, check_option
 from .base import backbone_blocks as _backbone
 
 if TYPE_CHECKING:
@@ -28,8 +28,7 @@ def _decayed(blocks: Sequence[str], decay: float) -> dict[str, float]:
 
 
 def _check_decay(decay: float) -> None:
-    if not 0.0 < decay <= 1.0:
-        raise ValueError(f"decay must be in (0, 1], got {decay}")
+    check_option(0.0 < decay <= 1.0, "decay", "in (0, 1]", decay)
 
 
 Solver = Literal["lbfgs", "sgd"]
@@ -38,8 +37,7 @@ PROBE_LR = 5e-3
 
 
 def _check_solver(solver: str) -> None:
-    if solver not in ("lbfgs", "sgd"):
-        raise ValueError(f"solver must be lbfgs or sgd, got {solver!r}")
+    check_option(solver in ("lbfgs", "sgd"), "solver", "lbfgs or sgd", solver)
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,7 @@ class Full(Policy):
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
         _backbone(blocks)
-        return [Phase("full", 0, frozenset(blocks))]
+        return [Phase(self.name, 0, frozenset(blocks))]
 
 
 @dataclass(frozen=True)
@@ -85,8 +83,7 @@ class TopK(Policy):
     name: ClassVar[str] = "top-k"
 
     def __post_init__(self) -> None:
-        if self.k < 0:
-            raise ValueError(f"k must be >= 0, got {self.k}")
+        check_option(self.k >= 0, "k", ">= 0", self.k)
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
         backbone = _backbone(blocks)
@@ -123,8 +120,7 @@ class GradualUnfreeze(Policy):
     name: ClassVar[str] = "gradual-unfreeze"
 
     def __post_init__(self) -> None:
-        if self.every < 1:
-            raise ValueError(f"every must be >= 1, got {self.every}")
+        check_option(self.every >= 1, "every", ">= 1", self.every)
         _check_decay(self.decay)
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
@@ -155,10 +151,8 @@ class LPFT(Policy):
 
     def __post_init__(self) -> None:
         _check_solver(self.solver)
-        if self.lp_epochs is not None and self.lp_epochs < 1:
-            raise ValueError(f"lp_epochs must be >= 1, got {self.lp_epochs}")
-        if not self.ft_lr_scale > 0:
-            raise ValueError(f"ft_lr_scale must be > 0, got {self.ft_lr_scale}")
+        check_option(self.lp_epochs is None or self.lp_epochs >= 1, "lp_epochs", ">= 1", self.lp_epochs)
+        check_option(self.ft_lr_scale > 0, "ft_lr_scale", "> 0", self.ft_lr_scale)
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
         _backbone(blocks)
@@ -176,14 +170,10 @@ class LPFT(Policy):
 
 
 @dataclass(frozen=True)
-class Scratch(Policy):
+class Scratch(Full):
     """The from-scratch baseline: the source's weights are re-initialised, everything trains."""
 
     name: ClassVar[str] = "scratch"
-
-    def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
-        _backbone(blocks)
-        return [Phase("scratch", 0, frozenset(blocks))]
 
     def prepare(self, model: TransferModel, seed: int) -> None:
         model.source.reinitialize(seed)

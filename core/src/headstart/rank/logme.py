@@ -17,6 +17,7 @@ This is the paper's Algorithm 1 with one decomposition shared by every column: w
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -114,18 +115,12 @@ def logme_columns(
     return value / n
 
 
-def logme(
-    features: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    regression: bool = False,
-    tol: float = 1e-10,
-    max_iter: int = 1000,
-) -> float:
+def logme(features: torch.Tensor, targets: torch.Tensor, *, regression: bool = False, **solver: Any) -> float:
     """LogME of ``features [n, D]`` for ``targets``: class indices ``[n]`` (each class present is
     one indicator column) or, with ``regression=True``, real targets ``[n]`` or ``[n, K]``.
 
     The per-example log evidence averaged over columns; higher means the features explain the
-    targets better with a linear model.
+    targets better with a linear model. ``solver``: ``tol`` and ``max_iter`` of
+    :func:`logme_columns`.
     """
-    return float(logme_columns(features, targets, regression=regression, tol=tol, max_iter=max_iter).mean())
+    return float(logme_columns(features, targets, regression=regression, **solver).mean())

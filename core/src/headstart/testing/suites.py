@@ -30,32 +30,12 @@ from ..inference.state import INFERENCE_FILE
 from ..interfaces import PredictingTask, SourceModel, SourceProvider, TargetTask, TransferPolicy
 from ..options import ConfigError, call_with_options
 from ..registry import get_registry
+from . import sources, tasks
 from .components import check_unknown_name
 from .errors import ContractError
 from .examples import TaskExample, as_task_example, policy_options, task_example
 from .policies import check_policy
 from .policy_model import check_policy_on_model
-from .sources import (
-    check_block_map,
-    check_describe,
-    check_forward,
-    check_output_spec,
-    check_provider,
-    check_reinitialize_and_round_trip,
-    check_source,
-    check_unknown_option,
-    check_unknown_source,
-)
-from .tasks import (
-    check_data,
-    check_frozen_prefix,
-    check_head,
-    check_picklable,
-    check_predict,
-    check_round_trip,
-    check_step,
-    check_training_run,
-)
 
 
 def _required(cls: type, attr: str, example: str) -> str:
@@ -136,30 +116,30 @@ class SourceContract:
 
     def test_is_a_source_model(self, source: SourceModel) -> None:
         if not isinstance(source, SourceModel):
-            check_source(source)  # raises with the missing members
+            sources.check_source(source)  # raises with the missing members
 
     def test_block_map_covers_every_parameter_once(self, source: SourceModel) -> None:
-        check_block_map(source)
+        sources.check_block_map(source)
 
     def test_output_spec_and_describe(self, source: SourceModel) -> None:
-        check_output_spec(source)
-        check_describe(source)
+        sources.check_output_spec(source)
+        sources.check_describe(source)
 
     def test_reinitialize_and_checkpoint_round_trip(self, tmp_path: Path) -> None:
-        check_reinitialize_and_round_trip(self.make_source(), tmp_path)
+        sources.check_reinitialize_and_round_trip(self.make_source(), tmp_path)
 
     def test_forward_follows_block_order(self, source: SourceModel) -> None:
         inputs = self.example_inputs(source)
         if inputs is None:
             pytest.skip("example_inputs() is not overridden; the task contract checks forward")
-        check_forward(source, inputs)
+        sources.check_forward(source, inputs)
 
     def test_provider(self) -> None:
         for provider in self._providers():
-            check_provider(provider)
+            sources.check_provider(provider)
 
     def test_unknown_name_lists_valid_ones(self) -> None:
-        check_unknown_source(self.source_name.partition(":")[0])
+        sources.check_unknown_source(self.source_name.partition(":")[0])
 
     def test_unknown_option_is_an_error(self) -> None:
         for provider in self._providers():
@@ -167,7 +147,7 @@ class SourceContract:
                 provider.resolve(self.source_name.partition(":")[2], **self.source_options)
             except LookupError:
                 continue
-            check_unknown_option(provider, self.source_name, self.source_options)
+            sources.check_unknown_option(provider, self.source_name, self.source_options)
             return
         raise ContractError(f"no provider resolved {self.source_name!r}")
 
@@ -207,39 +187,39 @@ class TaskContract:
             get_registry().metric(m)
 
     def test_data_and_collate(self, example: TaskExample) -> None:
-        check_data(self.make(example)[0])
+        tasks.check_data(self.make(example)[0])
 
     def test_head_built_from_output_spec(self, example: TaskExample) -> None:
         task, source = self.make(example)
-        batch = check_data(task)
-        check_head(task, source, check_forward(source, batch["inputs"]))
+        batch = tasks.check_data(task)
+        tasks.check_head(task, source, sources.check_forward(source, batch["inputs"]))
 
     def test_forward_backward_step(self, example: TaskExample) -> None:
         task, source = self.make(example)
-        check_step(task, source, check_data(task), task.build_head(source.output_spec))
+        tasks.check_step(task, source, tasks.check_data(task), task.build_head(source.output_spec))
 
     def test_frozen_prefix_under_a_freeze_plan(self, example: TaskExample) -> None:
         task, source = self.make(example)
-        check_frozen_prefix(task, source, check_data(task))
+        tasks.check_frozen_prefix(task, source, tasks.check_data(task))
 
     def test_checkpoint_round_trip(self, example: TaskExample, tmp_path: Path) -> None:
         task, source = self.make(example)
-        check_round_trip(task, source, check_data(task), tmp_path)
+        tasks.check_round_trip(task, source, tasks.check_data(task), tmp_path)
 
     def test_picklable_for_data_workers(self, example: TaskExample) -> None:
-        check_picklable(self.make(example)[0])
+        tasks.check_picklable(self.make(example)[0])
 
     def test_trains_one_epoch(self, example: TaskExample, tmp_path: Path) -> None:
-        check_training_run(example.source, {"name": self.task_name, **example.task}, tmp_path)
+        tasks.check_training_run(example.source, {"name": self.task_name, **example.task}, tmp_path)
 
     def test_predicts_from_its_run_directory(self, example: TaskExample, tmp_path: Path) -> None:
         task, _ = self.make(example, prepare=False)
         if not isinstance(task, PredictingTask):
             pytest.skip(f"task {self.task_name!r} does not implement PredictingTask: no headstart predict / evaluate")
-        check_training_run(example.source, {"name": self.task_name, **example.task}, tmp_path)
+        tasks.check_training_run(example.source, {"name": self.task_name, **example.task}, tmp_path)
         state = json.loads((tmp_path / "run" / INFERENCE_FILE).read_text(encoding="utf-8"))
         assert state["task"], f"task {self.task_name!r}: inference_state() is empty"
-        check_predict(tmp_path / "run", example.inputs, self.task_name)
+        tasks.check_predict(tmp_path / "run", example.inputs, self.task_name)
 
     def test_unknown_task_name_lists_valid_ones(self) -> None:
         check_unknown_name("task")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from torch import nn
 
 from ...interfaces import HEAD, Phase
-from ..base import Policy, backbone_blocks
+from ..base import Policy, backbone_blocks, check_option
 
 if TYPE_CHECKING:
     from ...model import TransferModel
@@ -55,20 +55,14 @@ class Lora(Policy):
     name: ClassVar[str] = "lora"
 
     def __post_init__(self) -> None:
-        if self.rank < 1:
-            raise ValueError(f"rank must be >= 1, got {self.rank}")
-        if not self.alpha > 0:
-            raise ValueError(f"alpha must be > 0, got {self.alpha}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_option(self.rank >= 1, "rank", ">= 1", self.rank)
+        check_option(self.alpha > 0, "alpha", "> 0", self.alpha)
+        check_option(0.0 <= self.dropout < 1.0, "dropout", "in [0, 1)", self.dropout)
         if self.blocks is not None and self.top is not None:
             raise ValueError("give blocks or top, not both")
-        if not self.lr_scale > 0:
-            raise ValueError(f"lr_scale must be > 0, got {self.lr_scale}")
-        if self.head_epochs < 0:
-            raise ValueError(f"head_epochs must be >= 0, got {self.head_epochs}")
-        if self.top is not None and self.top < 1:
-            raise ValueError(f"top must be >= 1, got {self.top}")
+        check_option(self.lr_scale > 0, "lr_scale", "> 0", self.lr_scale)
+        check_option(self.head_epochs >= 0, "head_epochs", ">= 0", self.head_epochs)
+        check_option(self.top is None or self.top >= 1, "top", ">= 1", self.top)
         for option in ("targets", "blocks"):
             value = getattr(self, option)
             if isinstance(value, str):
