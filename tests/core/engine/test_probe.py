@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from torch import nn
 
 from headstart import ClassificationHead, Features, FeatureSpec, SequenceHead
 from headstart.engine.feature_cache import CachedSplit
-from headstart.engine.probe import L2_GRID, NotApplicable, applies, fit_probe, linear_layer
+from headstart.engine.probe import L2_GRID, NotApplicable, applies, fit_probe, folds_of, linear_layer
 
 
 def _blobs(n: int, dim: int, classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,3 +106,55 @@ def test_it_applies_only_to_one_linear_layer_giving_one_row_per_example() -> Non
     assert applies(per_position, seq)  # a linear head on cached fields, but …
     with pytest.raises(NotApplicable, match="one input row"):  # … one output per position, not per example
         fit_probe(per_position, seq, None, _loss, _accuracy)
+
+
+def _noisy_blobs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """10 informative dimensions and 90 of pure noise: with 100 examples, regularisation matters."""
+    x, y = _blobs(n, 10, 5, seed=seed)
+    return torch.cat([x, torch.randn(n, 90, generator=torch.Generator().manual_seed(seed + 10))], 1), y
+
+
+def test_without_val_the_strength_is_chosen_by_cross_validation_on_train() -> None:
+    xa, ya = _noisy_blobs(600, seed=0)
+    x, y, xt, yt = xa[:100], ya[:100], xa[100:], ya[100:]  # 500 held out from the same distribution
+    head = _Head(100, 5)
+    result = fit_probe(head, _split(x, y), None, _loss, _accuracy, folds=4)
+    assert result.chosen_by == "4-fold cross-validation on train (no val split)"
+    assert result.to_dict()["cv_scores"] == result.scores and "val_scores" not in result.to_dict()
+    # each strength's score is the mean over the folds of a fit on the other folds, scored on it
+    parts = folds_of(y, len(y), 4)
+    per_fold = []
+    for i, held in enumerate(parts):
+        rest = torch.cat([p for j, p in enumerate(parts) if j != i])
+        fold = fit_probe(_Head(100, 5), _split(x[rest], y[rest]), _split(x[held], y[held]), _loss, _accuracy)
+        per_fold.append(fold.scores)
+    for key, value in result.scores.items():
+        assert value == pytest.approx(sum(f[key] for f in per_fold) / 4, abs=1e-6)
+    assert result.score == max(result.scores.values()) and result.scores[f"{result.l2:g}"] == result.score
+    # the head is refit on all of train at the chosen strength
+    refit = _Head(100, 5)
+    fit_probe(refit, _split(x, y), None, _loss, _accuracy, grid=[result.l2])
+    head.eval()
+    refit.eval()
+    torch.testing.assert_close(head(Features(x)), refit(Features(x)), atol=1e-4, rtol=1e-4)
+    # held out, it does as well as scikit-learn's own cross-validation over the same grid
+    cs = [1.0 / (s * len(x)) for s in L2_GRID]
+    sk = LogisticRegressionCV(Cs=cs, cv=4, scoring="accuracy", max_iter=5000).fit(x.numpy(), y.numpy())
+    assert _accuracy(head(Features(xt)), {"targets": yt}) >= float(sk.score(xt.numpy(), yt.numpy())) - 0.02
+
+
+def test_folds_are_disjoint_cover_the_split_and_keep_the_class_balance() -> None:
+    y = torch.tensor([0] * 30 + [1] * 10 + [2] * 5)
+    parts = folds_of(y, len(y), 5)
+    assert sorted(torch.cat(parts).tolist()) == list(range(len(y)))
+    for part in parts:
+        assert torch.bincount(y[part], minlength=3).tolist() == [6, 2, 1]
+    assert [p.tolist() for p in folds_of(y, len(y), 5)] == [p.tolist() for p in parts]  # seeded
+    assert len(folds_of(torch.randn(7), 7, 3)) == 3  # real-valued targets: plain (unstratified) folds
+
+
+def test_too_few_examples_for_the_folds_fall_back_to_the_middle_of_the_grid() -> None:
+    x, y = _blobs(8, 4, 2, seed=0)
+    result = fit_probe(_Head(4, 2), _split(x, y), None, _loss, _accuracy, folds=5)
+    assert result.chosen_by == "default (no val split)" and result.l2 == sorted(L2_GRID)[len(L2_GRID) // 2]
+    assert result.score is None and result.scores == {}

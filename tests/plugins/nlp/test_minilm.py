@@ -15,10 +15,15 @@ from headstart import get_registry, pool
 
 MINILM = "hf:sentence-transformers/all-MiniLM-L6-v2"
 
-#: Measured on 2 CPU cores with this exact setup (seed 0, the one the test uses): linear probe
-#: 0.690 test accuracy, scratch 0.493 — a margin of 0.197; with seed 1 of the data draw 0.693 vs
-#: 0.503 (0.190). From scratch, 128 labels teach the encoder next to nothing (it stays at the
-#: majority class). The assertion keeps more than half the margin as headroom.
+#: Measured on CPU with this exact setup (run seed 0, so label draw 0 of core's stratified sampler):
+#: the linear probe — L-BFGS, L2 chosen by 5-fold cross-validation on the 128 training examples
+#: since the task has no val split — scores 0.610 test accuracy; scratch 0.490 (it stays near the
+#: majority class: 128 labels teach a random encoder next to nothing). Over label draws 0–7 the
+#: probe scores 0.61 / 0.64 / 0.67 / 0.68 / 0.68 / 0.62 / 0.67 / 0.66 (mean 0.654), like
+#: scikit-learn's LogisticRegressionCV on the same features (0.64 / 0.66 / 0.66 / 0.65 / 0.69 /
+#: 0.64 / 0.63 / 0.66, mean 0.654): draw 0 is the hardest of the eight. (Before the shared sampler
+#: this test drew other examples; that draw gave 0.65–0.69 whatever the L2, hence the 0.69 once
+#: recorded here: the difference is which 128 reviews are labelled, not the probe.)
 MARGIN = 0.08
 
 Runner = Callable[..., tuple[Path, dict[str, Any]]]
@@ -36,12 +41,6 @@ def test_minilm_embeddings_place_paraphrases_together() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="regression found at the end of the 2026-12-01 session, not yet explained: the pretrained "
-    "probe now scores 0.57 (L-BFGS, no val split so L2 falls back to 1e-3) or 0.59 (solver: sgd) "
-    "where it scored 0.69 before that session; see the session note",
-    strict=False,
-)
 def test_pretrained_minilm_beats_the_same_architecture_from_scratch_with_few_labels(run_nlp: Runner) -> None:
     task = {
         "name": "text-classification",
@@ -61,6 +60,8 @@ def test_pretrained_minilm_beats_the_same_architecture_from_scratch_with_few_lab
     assert pretrained["task"]["examples"] == scratch["task"]["examples"] == {"train": 128, "test": 300}
     assert scratch["source"]["weights"].startswith("random (reinitialised")
     assert pretrained["feature_cache"]["computed"] >= 1  # the probe trained on cached features
+    probe = pretrained["probe"]["linear-probe"]  # no val split: L2 chosen by cross-validation on train
+    assert probe["chosen_by"].startswith("5-fold cross-validation") and len(probe["cv_scores"]) == 7
     acc_pre, acc_scratch = pretrained["test"]["accuracy"], scratch["test"]["accuracy"]
     assert acc_pre >= 0.6, (acc_pre, acc_scratch)
     assert acc_pre - acc_scratch >= MARGIN, (acc_pre, acc_scratch)

@@ -4,9 +4,14 @@ This is the protocol papers use for linear-probe numbers (CLIP, SimCLR …): whe
 trains on frozen features, the problem is convex, so instead of epochs of a stochastic optimizer
 the head is fit to convergence with ``torch.optim.LBFGS`` (strong-Wolfe line search) for each L2
 strength of a log-spaced grid, warm-started from the strongest to the weakest, and the strength
-with the best validation metric wins. The objective is the task's own loss on the whole training
-split plus ``l2 / 2 * ||W||²`` on the weight matrix (never on the bias), so ``l2 = 1 / (C · N)``
-in scikit-learn's ``LogisticRegression(C=C)`` terms on N training examples.
+with the best validation metric wins. A task without a validation split gets the same search on
+``k`` stratified folds of the training features (the folds' mean score per strength, as
+scikit-learn's ``LogisticRegressionCV``), then one fit on all of them at the chosen strength:
+never an unvalidated default, which at a few labels per class can cost several points. The
+objective is the task's own loss on the whole training split plus ``l2 / 2 * ||W||²`` on the
+weight matrix (never on the bias), so ``l2 = 1 / (C · N)`` in scikit-learn's
+``LogisticRegression(C=C)`` terms on N training examples (multinomial; for two classes scikit-learn
+fits one weight vector, whose equivalent strength is ``l2 / 2``).
 
 It applies when the head's only parameterised module is an ``nn.Linear`` whose output is the
 head's output, one row per example (pooling and dropout in front of it are fine: the pooled input
@@ -50,7 +55,8 @@ def applies(head: nn.Module, train: CachedSplit | None) -> bool:
 
 @dataclass
 class ProbeResult:
-    """What the fit chose: ``l2`` (and scikit-learn's ``C`` for it), the validation score per strength."""
+    """What the fit chose: ``l2`` (and scikit-learn's ``C`` for it), the score per strength on the
+    validation split or, when ``chosen_by`` says cross-validation, the mean over the folds."""
 
     l2: float
     C: float
@@ -61,12 +67,13 @@ class ProbeResult:
     chosen_by: str = "validation"
 
     def to_dict(self) -> dict[str, Any]:
+        held = "val" if self.chosen_by == "validation" else "cv"  # scores on val, or the folds' mean
         return {
             "solver": "lbfgs",
             "l2": self.l2,
             "C": self.C,
-            "val_score": self.score,
-            "val_scores": self.scores,
+            f"{held}_score": self.score,
+            f"{held}_scores": self.scores,
             "train_loss": self.train_loss,
             "iterations": self.iterations,
             "chosen_by": self.chosen_by,
@@ -122,6 +129,66 @@ def _fit(
     return int(opt.state[linear.weight].get("n_iter", 0))
 
 
+def folds_of(targets: Any, n: int, k: int, seed: int = 0) -> list[torch.Tensor]:
+    """``k`` disjoint index sets covering ``range(n)``: a seeded permutation dealt round-robin,
+    grouped by class first when ``targets`` is one integer label per example (stratified)."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    if isinstance(targets, torch.Tensor) and targets.shape == (n,) and not targets.is_floating_point():
+        order = order[torch.argsort(targets.cpu()[order], stable=True)]
+    return [order[i::k].sort().values for i in range(k)]
+
+
+@dataclass
+class _Data:
+    """The linear layer's inputs of some examples and their task fields."""
+
+    x: torch.Tensor
+    fields: dict[str, Any]
+
+    def subset(self, index: torch.Tensor) -> _Data:
+        sub = {
+            k: v[index] if isinstance(v, torch.Tensor) else [v[i] for i in index.tolist()]
+            for k, v in self.fields.items()
+        }
+        return _Data(self.x[index], sub)
+
+
+def _search(
+    linear: nn.Linear,
+    fit: _Data,
+    held: _Data,
+    strengths: Sequence[float],
+    loss: Callable[[Any, dict[str, Any]], torch.Tensor],
+    score: Callable[[Any, dict[str, Any]], float],
+    max_iter: int,
+) -> tuple[list[float], list[dict[str, torch.Tensor]], int]:
+    """Fit on ``fit`` for each strength (strongest first, each warm-starting the next, from zero
+    weights) and score on ``held``: the scores, the weights after each fit, the L-BFGS iterations."""
+    with torch.no_grad():
+        linear.weight.zero_()
+        if linear.bias is not None:
+            linear.bias.zero_()
+    scores: list[float] = []
+    states: list[dict[str, torch.Tensor]] = []
+    iterations = 0
+    for l2 in strengths:
+        iterations += _fit(linear, lambda out: loss(out, fit.fields), fit.x, l2, max_iter)
+        with torch.no_grad():
+            scores.append(float(score(linear(held.x), held.fields)))
+        states.append({k: v.detach().clone() for k, v in linear.state_dict().items()})
+    return scores, states, iterations
+
+
+def _best(scores: Sequence[float], higher_is_better: bool) -> int:
+    """The index of the best score (the first, i.e. the strongest regulariser, on ties; NaN never wins
+    unless every score is NaN)."""
+    best = 0
+    for i, value in enumerate(scores):
+        if math.isnan(scores[best]) or (value > scores[best] if higher_is_better else value < scores[best]):
+            best = i
+    return best
+
+
 def fit_probe(
     head: nn.Module,
     train: CachedSplit,
@@ -132,13 +199,17 @@ def fit_probe(
     higher_is_better: bool = True,
     grid: Sequence[float] = L2_GRID,
     max_iter: int = 1000,
+    folds: int = 5,
     device: torch.device | None = None,
 ) -> ProbeResult:
     """Fit ``head``'s linear layer by L-BFGS for every strength of ``grid`` and keep the one whose
     ``score`` on ``val`` is best (ties: the stronger regulariser). ``loss(outputs, batch)`` is the
     task's loss, ``score(outputs, batch)`` the monitored metric over a whole split (``batch``
-    holds the split's cached fields, ``targets`` …). Without ``val`` the middle of the grid is
-    used. The head ends with the chosen weights."""
+    holds the split's cached fields, ``targets`` …). Without ``val``, the strength is chosen by
+    ``folds``-fold cross-validation on ``train`` (stratified by class when the targets are class
+    labels; the mean of the folds' scores), then the head is refit on all of ``train`` with it;
+    with fewer than two examples per fold (or ``folds < 2``, or a one-strength grid) the middle of
+    the grid is used. The head ends with the chosen weights."""
     linear = linear_layer(head)
     if linear is None or train.extras is None:
         raise NotApplicable("the L-BFGS probe needs a head whose only trainable layer is one nn.Linear")
@@ -146,39 +217,45 @@ def fit_probe(
     if not strengths or any(not s >= 0 for s in strengths):
         raise ValueError(f"the L2 grid must be non-negative numbers, got {list(grid)}")
     device = device or linear.weight.device
-    x_train = linear_inputs(head, linear, train, device)
-    fields = to_device(train.fields(torch.arange(len(train))), device)
-    x_val = linear_inputs(head, linear, val, device) if val is not None and val.extras is not None else None
-    val_fields = to_device(val.fields(torch.arange(len(val))), device) if x_val is not None and val else None
-    with torch.no_grad():
-        linear.weight.zero_()
-        if linear.bias is not None:
-            linear.bias.zero_()
-    best: tuple[float, float, dict[str, torch.Tensor]] | None = None
-    scores: dict[str, float] = {}
-    iterations = 0
-    for l2 in strengths if x_val is not None else [strengths[len(strengths) // 2]]:
-        iterations += _fit(linear, lambda out: loss(out, fields), x_train, l2, max_iter)
-        if x_val is None:
-            best = (l2, math.nan, {})
-            break
+    whole = _Data(linear_inputs(head, linear, train, device), to_device(train.fields(torch.arange(len(train))), device))
+    if val is not None and val.extras is not None:
+        held = _Data(linear_inputs(head, linear, val, device), to_device(val.fields(torch.arange(len(val))), device))
+        scores, states, iterations = _search(linear, whole, held, strengths, loss, score, max_iter)
+        chosen, chosen_by = _best(scores, higher_is_better), "validation"
+        linear.load_state_dict(states[chosen])
+    else:
+        scores, iterations = [], 0
+        if len(strengths) > 1 and folds >= 2 and len(train) >= 2 * folds:
+            parts = folds_of(whole.fields.get("targets"), len(train), folds)
+            per_fold = []
+            for i, part in enumerate(parts):
+                rest = torch.cat([p for j, p in enumerate(parts) if j != i])
+                fold_scores, _, n = _search(
+                    linear, whole.subset(rest), whole.subset(part), strengths, loss, score, max_iter
+                )
+                per_fold.append(fold_scores)
+                iterations += n
+            scores = [sum(f[s] for f in per_fold) / folds for s in range(len(strengths))]
+            chosen, chosen_by = (
+                _best(scores, higher_is_better),
+                f"{folds}-fold cross-validation on train (no val split)",
+            )
+        else:
+            chosen, chosen_by = len(strengths) // 2, "default (no val split)"
         with torch.no_grad():
-            value = float(score(linear(x_val), val_fields or {}))
-        scores[f"{l2:g}"] = value
-        if best is None or math.isnan(best[1]) or (value > best[1] if higher_is_better else value < best[1]):
-            best = (l2, value, {k: v.detach().clone() for k, v in linear.state_dict().items()})
-    assert best is not None
-    if best[2]:
-        linear.load_state_dict(best[2])
+            linear.weight.zero_()
+            if linear.bias is not None:
+                linear.bias.zero_()
+        iterations += _fit(linear, lambda out: loss(out, whole.fields), whole.x, strengths[chosen], max_iter)
     with torch.no_grad():
-        train_loss = float(loss(linear(x_train), fields))
-    l2 = best[0]
+        train_loss = float(loss(linear(whole.x), whole.fields))
+    l2 = strengths[chosen]
     return ProbeResult(
         l2=l2,
         C=math.inf if l2 == 0 else 1.0 / (l2 * max(len(train), 1)),
-        score=None if x_val is None else best[1],
+        score=scores[chosen] if scores else None,
         train_loss=train_loss,
-        scores=scores,
+        scores={f"{s:g}": v for s, v in zip(strengths, scores, strict=True)} if scores else {},
         iterations=iterations,
-        chosen_by="validation" if x_val is not None else "default (no val split)",
+        chosen_by=chosen_by,
     )
