@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from step_clock import StepClock, steps_per_s  # benchmarks/step_clock.py
 
-from headstart import hookimpl, parse_config
+from headstart import parse_config
 from headstart.experiment import build, run_experiment
-from headstart.plugins import get_plugin_system
 
 
 def config(args: argparse.Namespace, out: str) -> dict[str, Any]:
@@ -54,24 +54,6 @@ def config(args: argparse.Namespace, out: str) -> dict[str, Any]:
         },
         "output_dir": out,
     }
-
-
-class StepClock:
-    """Times optimizer steps through the engine's events: wall time and this thread's CPU time."""
-
-    def __init__(self) -> None:
-        self.first = self.last = (0.0, 0.0)
-        self.steps = 0
-
-    @hookimpl
-    def headstart_on_epoch_start(self, run: Any, epoch: int) -> None:
-        self.steps = 0
-
-    @hookimpl
-    def headstart_on_step_end(self, run: Any, step: int, metrics: dict[str, Any]) -> None:
-        self.last, self.steps = (time.perf_counter(), time.thread_time()), self.steps + 1
-        if self.steps == 1:
-            self.first = self.last
 
 
 def hand_loop(args: argparse.Namespace, cfg: dict[str, Any], fused: bool | None = None) -> tuple[float, float]:
@@ -99,8 +81,7 @@ def hand_loop(args: argparse.Namespace, cfg: dict[str, Any], fused: bool | None 
 
 def headstart_loop(cfg: dict[str, Any], clock: StepClock, out: Path) -> tuple[float, float]:
     run_experiment(parse_config(cfg), out)
-    n = clock.steps - 1  # from the end of the first step to the end of the last
-    return n / (clock.last[0] - clock.first[0]), n / (clock.last[1] - clock.first[1])
+    return steps_per_s(clock.wall), steps_per_s(clock.cpu)
 
 
 def main() -> None:
@@ -112,8 +93,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--depth", type=int, default=4)
     args = parser.parse_args()
-    clock = StepClock()
-    get_plugin_system().register(clock, "benchmark-clock")
+    clock = StepClock.registered()
     runs: dict[str, list[tuple[float, float]]] = {"hand": [], "headstart": [], "hand_fused": []}
     with tempfile.TemporaryDirectory() as tmp:
         cfg = config(args, tmp)

@@ -19,8 +19,9 @@ import platform
 import shutil
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -67,12 +68,73 @@ def wav2vec2_base_dir(out: Path, tiny: bool = False) -> Path:
     return out
 
 
+@dataclass(frozen=True)
+class Sizes:
+    """Input sizes of the three workloads."""
+
+    image_px: int
+    image_batch: int
+    tokens: int
+    text_batch: int
+    audio_s: float
+    audio_batch: int
+
+
+class Workload(NamedTuple):
+    """One model to time: its name, Headstart source, a synthetic batch, and how many ``unit``
+    (images, tokens, seconds of audio) one batch holds."""
+
+    name: str
+    source: str
+    inputs: dict[str, torch.Tensor]
+    items: float
+    unit: str
+
+
+def workloads(tmp: Path, sizes: Sizes, tiny: bool = False) -> list[Workload]:
+    """ResNet-50, BERT-base and wav2vec 2.0 base (``tiny``: 2-layer stand-ins of the last two, whose
+    configurations are written under ``tmp``) on random batches of ``sizes``."""
+    s = sizes
+    samples = int(s.audio_s * 16000)
+    return [
+        Workload(
+            "resnet50",
+            "torchvision:resnet50",
+            {"images": torch.randn(s.image_batch, 3, s.image_px, s.image_px)},
+            s.image_batch,
+            "images_per_s",
+        ),
+        Workload(
+            "bert-base",
+            f"hf:{bert_base_dir(tmp / 'bert', tiny=tiny)}",
+            {
+                "input_ids": torch.randint(1000, 30000, (s.text_batch, s.tokens)),
+                "attention_mask": torch.ones(s.text_batch, s.tokens, dtype=torch.long),
+                "token_type_ids": torch.zeros(s.text_batch, s.tokens, dtype=torch.long),
+            },
+            s.text_batch * s.tokens,
+            "tokens_per_s",
+        ),
+        Workload(
+            "wav2vec2-base",
+            f"hf:{wav2vec2_base_dir(tmp / 'w2v', tiny=tiny)}",
+            {
+                "input_values": torch.randn(s.audio_batch, samples),
+                "lengths": torch.full((s.audio_batch,), samples),
+                "attention_mask": torch.ones(s.audio_batch, samples, dtype=torch.long),
+            },
+            s.audio_batch * s.audio_s,
+            "audio_seconds_per_s",
+        ),
+    ]
+
+
+#: On a GPU: the models' usual training sizes.
+GPU_SIZES = Sizes(image_px=224, image_batch=128, tokens=512, text_batch=32, audio_s=10.0, audio_batch=16)
+
+
 def measure(
-    name: str,
-    source_name: str,
-    inputs: dict[str, torch.Tensor],
-    items: float,
-    unit: str,
+    workload: Workload,
     device: torch.device,
     precision: str,
     steps: int,
@@ -80,9 +142,10 @@ def measure(
     compile: str | None = None,
     channels_last: bool = False,
 ) -> dict[str, Any]:
-    """Time ``steps`` training steps of the source with a 10-class head. ``trainable_top``: train
+    """Time ``steps`` training steps of the workload's source with a 10-class head. ``trainable_top``: train
     only the last N blocks (the head is one; None: all), with the frozen prefix under no_grad;
     ``compile``: a ``torch.compile`` backend; ``channels_last``: image model and inputs."""
+    name, source_name, inputs, items, unit = workload
     source = get_registry().source(source_name, pretrained=False)
     model = TransferModel(source, ClassificationHead(source.output_spec, 10)).to(device)
     freezer = Freezer(model, lr=1e-4, weight_decay=0.01)
@@ -146,53 +209,11 @@ def main() -> None:
     device = select_device(args.device)
     precision = select_precision("auto", device)
     gpu = device.type == "cuda"
-    image, img_batch = (224, 128) if gpu else (64, 8)
-    seq, txt_batch = (512, 32) if gpu else (64, 8)
-    audio_s, wav_batch = (10.0, 16) if gpu else (2.0, 2)
+    sizes = GPU_SIZES if gpu else Sizes(image_px=64, image_batch=8, tokens=64, text_batch=8, audio_s=2.0, audio_batch=2)
     steps = 20 if gpu else 3
-    samples = int(audio_s * 16000)
     tmp = Path(tempfile.mkdtemp())
     try:
-        rows = [
-            measure(
-                "resnet50",
-                "torchvision:resnet50",
-                {"images": torch.randn(img_batch, 3, image, image)},
-                img_batch,
-                "images_per_s",
-                device,
-                precision,
-                steps,
-            ),
-            measure(
-                "bert-base",
-                f"hf:{bert_base_dir(tmp / 'bert')}",
-                {
-                    "input_ids": torch.randint(1000, 30000, (txt_batch, seq)),
-                    "attention_mask": torch.ones(txt_batch, seq, dtype=torch.long),
-                    "token_type_ids": torch.zeros(txt_batch, seq, dtype=torch.long),
-                },
-                txt_batch * seq,
-                "tokens_per_s",
-                device,
-                precision,
-                steps,
-            ),
-            measure(
-                "wav2vec2-base",
-                f"hf:{wav2vec2_base_dir(tmp / 'w2v')}",
-                {
-                    "input_values": torch.randn(wav_batch, samples),
-                    "lengths": torch.full((wav_batch,), samples),
-                    "attention_mask": torch.ones(wav_batch, samples, dtype=torch.long),
-                },
-                wav_batch * audio_s,
-                "audio_seconds_per_s",
-                device,
-                precision,
-                steps,
-            ),
-        ]
+        rows = [measure(w, device, precision, steps) for w in workloads(tmp, sizes)]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(
@@ -201,14 +222,7 @@ def main() -> None:
                 "benchmark": "throughput",
                 "device": torch.cuda.get_device_name(device) if gpu else f"cpu ({torch.get_num_threads()} threads)",
                 "precision": precision,
-                "sizes": {
-                    "image_px": image,
-                    "image_batch": img_batch,
-                    "tokens": seq,
-                    "text_batch": txt_batch,
-                    "audio_s": audio_s,
-                    "audio_batch": wav_batch,
-                },
+                "sizes": asdict(sizes),
                 "models": rows,
                 "machine": f"{platform.machine()}, torch {torch.__version__}",
             }

