@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -50,3 +51,75 @@ def test_a_class_without_training_examples_is_refused(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1, err
     assert f"{train}: no training examples of class 'maybe'" in err and "remove it from task.labels" in err
+
+
+def _refused(config: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """Run ``config`` (a task's contract example, changed), expect exit 2 and return the one line."""
+    config = {k: v for k, v in config.items() if k != "inputs"}
+    config.update(policy="linear-probe", trainer={"epochs": 1, "batch_size": 2, "progress": False, "device": "cpu"})
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["run", str(path), "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("headstart: error: "), err
+    assert not (tmp_path / "run" / "checkpoints" / "last").exists()
+    return err
+
+
+def test_an_empty_image_class_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from headstart_vision.tasks import ImageClassification
+
+    config = ImageClassification.contract_example(tmp_path)
+    folder = Path(config["task"]["data"]) / "train" / "blue"
+    for image in folder.iterdir():
+        image.unlink()
+    err = _refused({**config, "task": {**config["task"], "name": "image-classification"}}, tmp_path, capsys)
+    assert f"{folder}: class folder 'blue' has no images" in err and "remove it or add images" in err
+
+
+def test_an_image_class_whose_every_training_image_is_unreadable_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``skip_bad`` leaves unreadable images out; a class it empties is refused, not dropped."""
+    from headstart_vision.tasks import ImageClassification
+
+    config = ImageClassification.contract_example(tmp_path)
+    for image in (Path(config["task"]["data"]) / "train" / "blue").iterdir():
+        image.write_bytes(b"not a png")
+    task = {**config["task"], "name": "image-classification", "skip_bad": True}
+    err = _refused({**config, "task": task}, tmp_path, capsys)
+    assert f"{config['task']['data']}: no training examples of class 'blue'" in err
+    assert "every training image of it is unreadable" in err
+
+
+def test_an_empty_audio_class_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from headstart_speech.tasks import AudioClassification
+
+    config = AudioClassification.contract_example(tmp_path)
+    folder = Path(config["task"]["data"]) / "train" / "maybe"
+    folder.mkdir()
+    err = _refused({**config, "task": {**config["task"], "name": "audio-classification"}}, tmp_path, capsys)
+    assert f"{folder}: class folder 'maybe' has no audio files" in err and "add recordings or remove" in err
+
+
+def test_an_audio_label_without_training_recordings_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from headstart_speech.tasks import AudioClassification
+
+    config = AudioClassification.contract_example(tmp_path)
+    task = {**config["task"], "name": "audio-classification", "labels": ["yes", "no", "maybe"]}
+    err = _refused({**config, "task": task}, tmp_path, capsys)
+    train = Path(config["task"]["data"]) / "train"
+    assert f"{train}: no training examples of class 'maybe'" in err and "remove it from task.labels" in err
+
+
+def test_a_tag_type_without_training_words_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from headstart_nlp.ner import TokenClassification
+
+    config = TokenClassification.contract_example(tmp_path)
+    labels = ["O", "B-PER", "I-PER", "B-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]  # I-LOC unused: fine
+    task = {**config["task"], "name": "token-classification", "labels": labels}
+    err = _refused({**config, "task": task}, tmp_path, capsys)
+    assert f"{config['task']['data']['train']}: no training examples of tag 'MISC' (tags: PER, LOC, ORG, MISC)" in err

@@ -19,6 +19,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy rea
 if TYPE_CHECKING:
     from .api import RunResult, add_callback, remove_callback, run
     from .data.budget import sample_per_class
+    from .data.classes import require_every_class
     from .data.formats import (
         DataError,
         base_suffix,
@@ -94,6 +95,7 @@ _EXPORTS: dict[str, str] = {
     "read_jsonl": ".data.formats",
     "read_tsv": ".data.formats",
     "require_columns": ".data.formats",
+    "require_every_class": ".data.classes",
     "sample_per_class": ".data.budget",
     # engine
     "CheckpointError": ".engine",
@@ -256,6 +258,7 @@ __all__ = [
     "read_tsv",
     "remove_callback",
     "require_columns",
+    "require_every_class",
     "reset_parameters",
     "resolve_blocks",
     "resolve_path",

@@ -19,7 +19,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from headstart import SPLITS, Batch, DataError, FeatureSpec, SequenceHead, SourceModel, check_splits
+from headstart import (
+    SPLITS,
+    Batch,
+    DataError,
+    FeatureSpec,
+    SequenceHead,
+    SourceModel,
+    check_splits,
+    require_every_class,
+)
 
 from .data import read_conll
 from .entities import SCHEMES, Scheme, check_tags, entities, split_tag
@@ -121,6 +130,7 @@ class TokenClassification:
             self.examples[split] = out
         if self.max_train is not None and len(self.examples["train"]) > self.max_train:
             self.examples["train"] = random.Random(self.seed).sample(self.examples["train"], self.max_train)
+        self._require_every_tag()
         self.examples = {s: self.examples[s] for s in SPLITS if s in self.examples}
         self.facts = {
             "tag_counts": {
@@ -128,6 +138,16 @@ class TokenClassification:
             },
             "truncated": {s: self._count_truncated(ex) for s, ex in self.examples.items()},
         }
+
+    def _require_every_tag(self) -> None:
+        """Every entity type of the tag set (``PER`` of ``B-PER`` / ``I-PER``; a plain tag is its
+        own type) has a training word: a type never seen in training would be predicted blind."""
+        types = list(dict.fromkeys(split_tag(t)[1] for t in self.labels if t != "O"))
+        seen = [split_tag(self.labels[t])[1] for _, tags in self.examples["train"] for t in tags]
+        fix = "add training sentences with it or remove its tags from task.labels"
+        if self.given_labels is None:  # the tag set came from train: max_train left the type out
+            fix = f"raise max_train (now {self.max_train}) so that every type keeps a training sentence"
+        require_every_class(types, seen, self.data["train"], fix, what="tag")
 
     def _count_truncated(self, sentences: list[Sentence]) -> int:
         enc = self.tokenizer([list(w) for w, _ in sentences], is_split_into_words=True, truncation=False, verbose=False)

@@ -23,6 +23,7 @@ from headstart import (
     DataError,
     FeatureSpec,
     SourceModel,
+    require_every_class,
     sample_per_class,
     top_labels,
 )
@@ -103,13 +104,7 @@ class TextClassification(TextTask):
 
     def select(self, train: list[Example]) -> list[Example]:
         kept = self._budget(train)
-        counts = Counter(ex[2] for ex in kept)
-        empty = [label for i, label in enumerate(self.labels) if not counts[i]]
-        if empty:
-            raise DataError(
-                f"{self.options.data['train']}: no training examples of class {', '.join(map(repr, empty))} "
-                f"(task.labels: {', '.join(self.labels)}); add examples of it or remove it from task.labels"
-            )
+        require_every_class(self.labels, [self.labels[ex[2]] for ex in kept], self.options.data["train"])
         return kept
 
     def _budget(self, train: list[Example]) -> list[Example]:

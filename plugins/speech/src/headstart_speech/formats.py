@@ -98,8 +98,13 @@ def read_audio_folder(path: str | Path) -> list[Example]:
     """``<dir>/<label>/**/<file>.wav|flac|ogg|mp3``: one label per sub-directory (ImageFolder-style)."""
     root = _dir(path, "a directory with one sub-directory of audio files per label")
     out: list[Example] = []
-    for label_dir in sorted(d for d in root.iterdir() if d.is_dir()):
+    for label_dir in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
         files = sorted(f for f in label_dir.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+        if not files:
+            raise DataError(
+                f"{label_dir}: class folder {label_dir.name!r} has no audio files ({', '.join(AUDIO_SUFFIXES)}); "
+                "add recordings or remove the folder"
+            )
         out.extend({"path": str(f), "label": label_dir.name, "_where": str(f)} for f in files)
     if not out:
         raise DataError(

@@ -31,6 +31,7 @@ from headstart import (
     check_options,
     check_splits,
     input_path,
+    require_every_class,
     sample_per_class,
     top_labels,
 )
@@ -404,6 +405,16 @@ class AudioClassification(_AudioTask):
             return None
         seed = self.options.data_seed if self.options.data_seed is not None else 0
         return functools.partial(budget_per_class, limit=self.options.max_per_class, seed=seed)
+
+    def prepare(self, source: SourceModel) -> None:
+        """Read and check every split; each label must keep a usable training recording."""
+        super().prepare(source)
+        fix = "add recordings of it or remove it from task.labels"
+        if not self.given:  # the labels came from the train rows: skip_bad left out every file of it
+            fix = "every training recording of it is unusable (skip_bad left them out); fix or replace those files"
+        if "train" in self.datasets:
+            kept = [item.reference for item in self.datasets["train"].items]
+            require_every_class(self.labels, kept, self.locations["train"], fix)
 
     def _setup(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         if not self.given:

@@ -41,6 +41,7 @@ from headstart import (
     SourceModel,
     check_splits,
     input_path,
+    require_every_class,
     sample_per_class,
     top_labels,
 )
@@ -187,6 +188,8 @@ class ImageClassification:
             for split in list(splits):
                 splits[split], bad = verify_images(splits[split], self.skip_bad)
                 self.skipped.extend(bad)
+            fix = "every training image of it is unreadable (skip_bad left them out); fix or replace those files"
+            require_every_class(self.labels, [i.label for i in splits["train"]], self.origin, fix)
             self.labels = check_labels(splits)
         self.items = {s: v for s, v in splits.items() if v}
         counts = class_counts(self.items["train"])
