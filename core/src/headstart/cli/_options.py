@@ -30,12 +30,16 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, help: str, *, opti
 
 def add_run_dir_arguments(parser: argparse.ArgumentParser, *, runs_model: bool) -> None:
     """``RUN_DIR`` and ``--checkpoint best|last``: a finished run to load; with ``runs_model``, also
-    ``--batch-size`` and ``--device`` for the forward passes."""
+    ``--batch-size`` and ``--device`` for the forward passes. The options are listed apart, after
+    the command's own, in ``--help``."""
     parser.add_argument("run_dir", help="a run directory written by `headstart run`")
+    group = parser.add_argument_group("loading the run")
     if runs_model:
-        parser.add_argument("--batch-size", type=int, default=32, metavar="N")
-        parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda[:N]")
-    parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
+        group.add_argument("--batch-size", type=int, default=32, metavar="N")
+        group.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda[:N]")
+    group.add_argument(
+        "--checkpoint", choices=("best", "last"), default="best", help="which checkpoint (default: best)"
+    )
 
 
 def add_json_option(parser: argparse.ArgumentParser, help: str = "machine-readable output") -> None:
