@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--to",
         required=True,
         metavar="FORMAT",
-        help="hf (NLP, speech), timm / torchvision (vision), onnx or torch-export (every domain)",
+        help="hf (NLP, speech), timm / torchvision (vision), onnx or torch-export (every domain), "
+        "full (every weight into the run's own checkpoints: a self-contained run directory)",
     )
     parser.add_argument("--output", "-o", metavar="DIR", help="where to write it (default: RUN_DIR/export/FORMAT)")
 

@@ -4,7 +4,9 @@ Core writes the formats that work for every domain — ``onnx`` (through ``torch
 exporter, checked with onnxruntime) and ``torch-export`` (a ``torch.export`` program, checked by
 loading it back). A source adds its ecosystem's formats (``hf`` for Hugging Face models,
 ``timm`` and ``torchvision`` for those libraries' models) through an optional method,
-``export_formats() -> {name: function(predictor, folder) -> dict}``. Every export writes
+``export_formats() -> {name: function(predictor, folder) -> dict}``. ``full`` rewrites a run's small
+(delta) checkpoints with every weight, so the run directory loads without the source's pretrained
+weights (``export/full.py``). Every export writes
 ``export.json``: the format, the files, and the largest difference between the export's outputs
 and Headstart's own on the same inputs.
 """

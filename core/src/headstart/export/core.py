@@ -18,10 +18,14 @@ Writer = Callable[[Predictor, Path], dict[str, Any]]
 
 
 def _core_formats() -> dict[str, Writer]:
+    from .full import write_full_checkpoints
     from .onnx import export_onnx
     from .program import export_program
 
-    return {"onnx": export_onnx, "torch-export": export_program}
+    def export_full(predictor: Predictor, folder: Path) -> dict[str, Any]:
+        return write_full_checkpoints(predictor.run_dir)  # the run's own checkpoints, not ``folder``
+
+    return {"onnx": export_onnx, "torch-export": export_program, "full": export_full}
 
 
 def export_formats(predictor: Predictor) -> dict[str, Writer]:

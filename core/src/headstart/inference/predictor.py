@@ -186,6 +186,16 @@ def _checkpoint(run_dir: Path, which: CheckpointKind) -> Path:
     return ckpt.resolve(link)
 
 
+def _unreachable_source(run_dir: Path, checkpoint: str, name: str, exc: Exception) -> str:
+    reason = (str(exc).strip().splitlines() or [""])[0]
+    return (
+        f"{run_dir}: its {checkpoint!r} checkpoint stores only the weights that trained; the rest are "
+        f"the pretrained weights of source {name!r}, which cannot be loaded here ({type(exc).__name__}: "
+        f"{reason}). Make that source reachable under the same name, or where it is, run "
+        f"`headstart export {run_dir} --to full` to store every weight in the run directory"
+    )
+
+
 def load(
     run_dir: str | Path,
     *,
@@ -209,8 +219,12 @@ def load(
     try:
         with seeded(config.seed):  # as build() made it: a delta checkpoint checks the frozen weights
             source = get_registry().source(name, **section)
-    except UnknownNameError as exc:
-        raise ConfigError(f"{run_dir}: cannot rebuild the source: {exc}") from None
+    except Exception as exc:
+        if saved is None and info.get("source") is not None:  # a delta; a full checkpoint would not need it
+            raise ConfigError(_unreachable_source(run_dir, checkpoint, name, exc)) from None
+        if isinstance(exc, UnknownNameError):
+            raise ConfigError(f"{run_dir}: cannot rebuild the source: {exc}") from None
+        raise
     task = build_task(config)
     if not isinstance(task, PredictingTask):
         raise ConfigError(f"task {config.task['name']!r} does not implement PredictingTask; it cannot predict")
