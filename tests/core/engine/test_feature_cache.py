@@ -79,6 +79,8 @@ def test_keys_change_with_weights_transform_and_split() -> None:
     base = cache_key({"name": "s"}, {"name": "t", "size": 8}, "train", 10, weights_hash(model))
     assert cache_key({"name": "s"}, {"name": "t", "size": 9}, "train", 10, weights_hash(model)) != base
     assert cache_key({"name": "s"}, {"name": "t", "size": 8}, "val", 10, weights_hash(model)) != base
+    for precision in ("bf16", "fp16"):  # features computed under autocast are other numbers
+        assert cache_key({"name": "s"}, {"name": "t", "size": 8}, "train", 10, weights_hash(model), precision) != base
     with torch.no_grad():
         model.weight[0, 0] += 1e-3
     assert cache_key({"name": "s"}, {"name": "t", "size": 8}, "train", 10, weights_hash(model)) != base

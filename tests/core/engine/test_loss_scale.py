@@ -190,3 +190,17 @@ def test_fp16_on_cuda_trains_and_resumes_exactly(tmp_path: Path, extra_plugin: A
     straight, resumed = run_weights(tmp_path / "straight"), run_weights(tmp_path / "resumed")
     assert all(torch.equal(straight[k], resumed[k]) for k in straight), "resumed weights differ"
     assert _rows(tmp_path / "straight") == _rows(tmp_path / "resumed")
+
+
+def test_fp16_head_training_on_cached_features_has_its_own_cache_entries(tmp_path: Path) -> None:
+    """A head-only phase trains under fp16 on cached features; features computed under fp32
+    autocast are not reused for fp16 (nor the other way round) in a shared cache."""
+    shared = str(tmp_path / "cache")
+    probe = {"name": "linear-probe", "solver": "sgd"}
+    fp32 = {**_fp16()["trainer"], "precision": "fp32", "feature_cache": "disk", "feature_cache_dir": shared}
+    first = run_experiment(parse_config(toy_config(policy=probe, trainer=fp32)), tmp_path / "fp32")[1]
+    _, summary = run_experiment(
+        parse_config(toy_config(policy=probe, trainer={**fp32, "precision": "fp16"})), tmp_path / "fp16"
+    )
+    assert first["feature_cache"]["computed"] == summary["feature_cache"]["computed"] == 3  # train, val, test
+    assert summary["best"]["value"] > 0.5 and all(r["loss_scale"] > 0 for r in _rows(tmp_path / "fp16"))

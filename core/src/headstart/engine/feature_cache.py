@@ -54,12 +54,20 @@ def weights_hash(module: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def cache_key(source_config: dict[str, Any], task_config: dict[str, Any], split: str, size: int, weights: str) -> str:
-    text = json.dumps(
-        {"source": source_config, "task": task_config, "split": split, "size": size, "weights": weights, "v": FORMAT},
-        sort_keys=True,
-        default=str,
-    )
+def cache_key(
+    source_config: dict[str, Any],
+    task_config: dict[str, Any],
+    split: str,
+    size: int,
+    weights: str,
+    precision: str = "fp32",
+) -> str:
+    """Features computed under another autocast precision (bf16, fp16) get another key; fp32's
+    keys are those of caches written before precision was part of the key."""
+    what = {"source": source_config, "task": task_config, "split": split, "size": size, "weights": weights, "v": FORMAT}
+    if precision != "fp32":
+        what["precision"] = precision
+    text = json.dumps(what, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -289,6 +297,7 @@ class FeatureCache:
         return split
 
 
-def split_key(config: dict[str, Any], split: str, size: int, backbone: torch.nn.Module) -> str:
-    """The cache key of ``split`` (``size`` examples) for a run's resolved ``config`` and backbone."""
-    return cache_key(config["source"], config["task"], split, size, weights_hash(backbone))
+def split_key(config: dict[str, Any], split: str, size: int, backbone: torch.nn.Module, precision: str = "fp32") -> str:
+    """The cache key of ``split`` (``size`` examples) for a run's resolved ``config`` and backbone,
+    its features computed under ``precision``."""
+    return cache_key(config["source"], config["task"], split, size, weights_hash(backbone), precision)

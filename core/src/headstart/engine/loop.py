@@ -187,7 +187,7 @@ def _cached_split(run: RunContext, cache: FeatureCache, plan: FreezePlan, split:
     if run.settings.feature_cache == "auto" and run.settings.max_steps_per_epoch is not None:
         return None  # a capped (smoke) epoch uses a few examples: computing them all would cost more
     loader = make_loader(run, split, train=False)
-    key = split_key(run.config, split, len(loader.dataset), run.model.backbone)  # type: ignore[arg-type]
+    key = split_key(run.config, split, len(loader.dataset), run.model.backbone, run.precision)  # type: ignore[arg-type]
     return cache.get(key, lambda: compute_features(run.model, loader, run.device, run.precision))
 
 

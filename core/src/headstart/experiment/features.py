@@ -41,8 +41,7 @@ def cached_features(
     )
     mode = "disk" if cache_dir is not None else "memory"
     cache = FeatureCache(mode, Path(cache_dir or "."), settings.feature_cache_max_mb)
-    key = split_key(config.to_dict(), split, len(data), built.model.backbone)  # type: ignore[arg-type]
+    precision = select_precision(settings.precision, device)
+    key = split_key(config.to_dict(), split, len(data), built.model.backbone, precision)  # type: ignore[arg-type]
     built.model.to(device)
-    return cache.get(
-        key, lambda: compute_features(built.model, loader, device, select_precision(settings.precision, device))
-    )
+    return cache.get(key, lambda: compute_features(built.model, loader, device, precision))
