@@ -22,6 +22,17 @@ def test_bitfit_and_norm_tune_select_inside_every_source_block() -> None:
     assert dict(norm.params) == dict.fromkeys(BLOCKS[:-1], ("norm",))
 
 
+def test_one_selection_policies_name_their_phase_scale_the_source_and_refuse_a_bad_scale() -> None:
+    (bitfit,) = BitFit().phases(BLOCKS, 3)
+    (norm,) = NormTune(lr_scale=3.0).phases(BLOCKS, 3)
+    assert (bitfit.name, norm.name) == ("bitfit", "norm-tune")
+    assert dict(bitfit.lr_scale) == dict.fromkeys(BLOCKS[:-1], 1.0)
+    assert dict(norm.lr_scale) == dict.fromkeys(BLOCKS[:-1], 3.0)  # the head keeps its own rate
+    for policy in (BitFit, NormTune):
+        with pytest.raises(ValueError, match=r"^lr_scale must be > 0, got 0$"):
+            policy(lr_scale=0)
+
+
 def test_filtered_restricts_a_schedule_to_a_selection() -> None:
     phases = Filtered("gradual-unfreeze", ["bias"], {"every": 1}).phases(BLOCKS, 3)
     assert [sorted(p.trainable) for p in phases] == [[HEAD], ["head", "stage2"], ["head", "stage1", "stage2"]]

@@ -78,7 +78,8 @@ def test_lp_ft_needs_an_epoch_to_fine_tune() -> None:
 
 def test_scratch_reinitialises_in_prepare_and_trains_everything() -> None:
     (phase,) = Scratch().phases(BLOCKS, 2)
-    assert set(phase.trainable) == set(BLOCKS)
+    assert set(phase.trainable) == set(BLOCKS) and phase.name == "scratch"
+    assert Full().phases(BLOCKS, 2)[0].name == "full"
     model = make_model()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     assert prepare_model(Full(), model, seed=3) == frozenset()
@@ -88,7 +89,16 @@ def test_scratch_reinitialises_in_prepare_and_trains_everything() -> None:
     assert changed and all(n.startswith("backbone.") for n in changed)
 
 
-@pytest.mark.parametrize("bad", [lambda: Discriminative(decay=0), lambda: GradualUnfreeze(every=0), lambda: TopK(k=-1)])
-def test_bad_options_are_refused(bad) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (lambda: Discriminative(decay=0), r"decay must be in \(0, 1\], got 0"),
+        (lambda: GradualUnfreeze(every=0), "every must be >= 1, got 0"),
+        (lambda: TopK(k=-1), "k must be >= 0, got -1"),
+        (lambda: LPFT(lp_epochs=0), "lp_epochs must be >= 1, got 0"),
+        (lambda: LinearProbe(solver="adam"), "solver must be lbfgs or sgd, got 'adam'"),
+    ],
+)
+def test_bad_options_are_refused_naming_the_option_the_rule_and_the_value(bad, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=f"^{message}$"):
         bad()
