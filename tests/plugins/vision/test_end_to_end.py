@@ -12,10 +12,16 @@ from headstart.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "vision-efficientnet-digits.yaml"
 
-# Measured on 2 CPU cores (seed 0, 200 training images, 3 epochs, 48 px): the linear probe on the
-# ImageNet weights reaches 0.80 test accuracy, the same probe on a random initialisation 0.55.
+# Measured on CPU with the converged probe (L-BFGS, L2 by 5-fold cross-validation on train: the
+# task has no val split), 5 training images per class, 48 px, test 359 images. ImageNet weights vs
+# a random initialisation, seeds 0 / 1 / 2: 0.772 vs 0.685, 0.783 vs 0.646, 0.825 vs 0.755 (gaps
+# 0.087 / 0.137 / 0.070). The digits are easy for a converged probe even on random convolutional
+# features, and the gap closes as labels grow (10 per class, seed 0: 0.850 vs 0.808; 20 per class,
+# before cross-validation: 0.88 vs 0.84), so the test compares at 5 per class, where the gap is
+# real; the bounds keep headroom under the smallest measured values.
 MIN_PRETRAINED_ACCURACY = 0.70
-MIN_MARGIN = 0.15
+MIN_MARGIN = 0.05
+PER_CLASS = 5
 
 
 def digits_probe(digits: Path, tmp_path: Path, pretrained: bool) -> dict[str, Any]:
@@ -29,7 +35,7 @@ def digits_probe(digits: Path, tmp_path: Path, pretrained: bool) -> dict[str, An
                 "name": "image-classification",
                 "data": str(digits),
                 "split": {"val": 0.0, "test": 0.2},
-                "max_per_class": 20,
+                "max_per_class": PER_CLASS,
                 "image_size": 48,
                 "augment": False,
             },
@@ -41,19 +47,14 @@ def digits_probe(digits: Path, tmp_path: Path, pretrained: bool) -> dict[str, An
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="margin calibrated with the SGD head; with the converged L-BFGS probe (default since the "
-    "2026-12-01 session) the random-init baseline rises to 0.84 against the ImageNet weights' 0.88: "
-    "MIN_MARGIN needs re-measuring over seeds (see the session note)",
-    strict=False,
-)
 def test_imagenet_weights_beat_a_random_initialisation_under_the_same_budget(digits_tree: Path, tmp_path: Path) -> None:
     pretrained = digits_probe(digits_tree, tmp_path, pretrained=True)
     random = digits_probe(digits_tree, tmp_path, pretrained=False)
     assert pretrained["source"]["weights"]["source"] == "local"
     assert random["source"]["weights"]["source"] == "random"
-    assert pretrained["task"]["examples"] == {"train": 200, "test": 359}
+    assert pretrained["task"]["examples"] == {"train": 10 * PER_CLASS, "test": 359}
     assert pretrained["trainable_params_max"] == 1280 * 10 + 10  # linear probe: the head only
+    assert pretrained["probe"]["linear-probe"]["chosen_by"].startswith("5-fold cross-validation")
     acc_pretrained, acc_random = pretrained["test"]["accuracy"], random["test"]["accuracy"]
     assert acc_pretrained >= MIN_PRETRAINED_ACCURACY, (acc_pretrained, acc_random)
     assert acc_pretrained - acc_random >= MIN_MARGIN, (acc_pretrained, acc_random)
