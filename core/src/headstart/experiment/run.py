@@ -39,12 +39,18 @@ def new_run_dir(config: ExperimentConfig) -> Path:
 
 
 def _prepare(config: ExperimentConfig, run_dir: Path, resume: bool, allow_change: list[str] | tuple[str, ...]) -> None:
-    """Under the run lock, before anything is built: refuse a changed resume or a second run into
-    a used directory, remove what killed processes left behind, check the directory is writable,
+    """Under the run lock, before anything is built: refuse a changed resume, the resume of a
+    merged model or a second run into a used directory, remove what killed processes left behind, check the directory is writable,
     and save the config."""
     files = RunDir(run_dir)
     requested = config.to_dict()
     write_config = True
+    if resume and files.last.exists() and "merged_from" in (state := ckpt.load_state(ckpt.resolve(files.last))):
+        raise ckpt.CheckpointError(
+            f"{run_dir}: holds a merged model (`headstart merge` of {state['merged_from']}), which has no "
+            "training state and cannot be resumed; resume the original run, or start a new one from it "
+            f"(source: run:{run_dir})"
+        )
     if resume and files.is_run():
         stored = parse_config(load_yaml(files.config)).to_dict()
         write_config = bool(check_resume(stored, requested, allow_change, where=str(run_dir)))

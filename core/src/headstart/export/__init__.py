@@ -8,10 +8,12 @@ loading it back). A source adds its ecosystem's formats (``hf`` for Hugging Face
 (delta) checkpoints with every weight, so the run directory loads without the source's pretrained
 weights (``export/full.py``). Every export writes
 ``export.json``: the format, the files, and the largest difference between the export's outputs
-and Headstart's own on the same inputs.
+and Headstart's own on the same inputs. ``merge_run`` (``headstart merge``) writes a run whose
+adapters are merged into its weights as a new run directory holding the full model.
 """
 
 from .core import export, export_formats
 from .errors import ExportError
+from .merge import merge_run
 
-__all__ = ["ExportError", "export", "export_formats"]
+__all__ = ["ExportError", "export", "export_formats", "merge_run"]

@@ -230,7 +230,8 @@ def load(
         raise ConfigError(f"task {config.task['name']!r} does not implement PredictingTask; it cannot predict")
     task.restore(info["task"], source)
     model = TransferModel(source, task.build_head(source.output_spec))
-    prepare_model(build_policy(config), model, config.seed)  # adapters a policy adds (LoRA …)
+    if not info.get("merged"):  # `headstart merge` folded the adapters into the weights already
+        prepare_model(build_policy(config), model, config.seed)  # adapters a policy adds (LoRA …)
     ckpt.load_weights(path, model)
     dev = select_device(device)
     model.to(dev).eval()
