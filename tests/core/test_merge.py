@@ -11,10 +11,11 @@ import torch
 from safetensors.torch import load_file
 
 from headstart import CheckpointError, get_registry, load, parse_config
+from headstart.cli import main
 from headstart.engine.delta import seeded
-from headstart.export import ExportError, merge_run
 from headstart.experiment import run_experiment
 from headstart.experiment.run import load_run_config
+from headstart.export import merge_run
 
 from .conftest import toy_config
 
@@ -54,12 +55,13 @@ def test_a_merged_run_holds_every_weight_and_predicts_the_same(
     assert torch.equal(source.backbone.state_dict()["stem.0.weight"], weights["backbone.stem.0.weight"])
 
 
-def test_a_merged_run_refuses_a_resume_and_a_used_output(tmp_path: Path) -> None:
+def test_the_merge_command_and_what_a_merged_run_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_dir = _run(tmp_path, {"name": "lora", "rank": 2})
-    merge_run(run_dir, tmp_path / "merged")
-    config = load_run_config(tmp_path / "merged")
-    with pytest.raises(CheckpointError, match="holds a merged model .* cannot be resumed"):
-        run_experiment(config, tmp_path / "merged", resume=True)
-    with pytest.raises(ExportError, match="exists and is not empty"):
-        merge_run(run_dir, tmp_path / "merged")
+    assert main(["merge", str(run_dir), "--output", str(tmp_path / "merged")]) == 0
+    out = capsys.readouterr().out
+    assert "adapter layer(s) merged" in out and "holds the full model" in out and "max abs difference" in out
+    with pytest.raises(CheckpointError, match=r"holds a merged model .* cannot be resumed"):
+        run_experiment(load_run_config(tmp_path / "merged"), tmp_path / "merged", resume=True)
+    assert main(["merge", str(run_dir), "-o", str(tmp_path / "merged")]) == 2
+    assert "exists and is not empty; give a new folder" in capsys.readouterr().err
     assert load(tmp_path / "merged", device="cpu")  # the refused calls left it intact

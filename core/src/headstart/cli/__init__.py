@@ -35,6 +35,7 @@ COMMANDS: tuple[str, ...] = (
     "predict",
     "evaluate",
     "export",
+    "merge",
     "compare",
     "report",
     "new_plugin",

@@ -2,7 +2,7 @@
 
 Two families of commands take the same leading arguments: those that read an experiment
 (``plan``, ``run``, ``rank``: the experiment YAML file and ``--set``) and those that load a finished
-run (``predict``, ``evaluate``, ``export``: ``RUN_DIR`` and ``--checkpoint``, and for the ones that run
+run (``predict``, ``evaluate``, ``export``, ``merge``: ``RUN_DIR`` and ``--checkpoint``, and for the ones that run
 the model, ``--batch-size`` and ``--device``).
 """
 
