@@ -12,7 +12,11 @@ For each policy, one training step (feature cache off) of the same model on the 
 * ``cuda_peak_mb``: ``torch.cuda.max_memory_allocated`` of the step, on a GPU.
 
 Prints one JSON line. ``--experiment`` picks the model (default: the vision example's
-EfficientNet-Lite0 at 224 px, batch 32).
+EfficientNet-Lite0 at 224 px, batch 32) and ``--set`` overrides its config, e.g. the speech
+target's source run::
+
+    python benchmarks/memory_per_policy.py --experiment examples/speech-target.yaml \
+        --set source.name=run:runs/peft/speech-source --batch 8
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +46,23 @@ POLICIES = [
 ]
 
 
-def measure(experiment: Path, policy: str, extra: list[str], batch_size: int, device: torch.device) -> dict[str, Any]:
+def measure(
+    experiment: Path,
+    policy: str,
+    extra: list[str],
+    batch_size: int,
+    device: torch.device,
+    overrides: Sequence[str] = (),
+) -> dict[str, Any]:
     config = load_config(
         experiment,
-        [f"policy={{name: {policy}}}", *extra, f"trainer.batch_size={batch_size}", "trainer.feature_cache=off"],
+        [
+            *overrides,
+            f"policy={{name: {policy}}}",
+            *extra,
+            f"trainer.batch_size={batch_size}",
+            "trainer.feature_cache=off",
+        ],
     )
     built = build(config)
     model = built.model.to(device)
@@ -90,9 +108,10 @@ def main() -> None:
     parser.add_argument("--experiment", type=Path, default=DEFAULT)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     args = parser.parse_args()
     device = select_device(args.device)
-    rows = [measure(args.experiment, name, extra, args.batch, device) for name, extra in POLICIES]
+    rows = [measure(args.experiment, name, extra, args.batch, device, args.set) for name, extra in POLICIES]
     full = rows[0]["saved_activations_mb"]
     print(
         json.dumps(
@@ -100,6 +119,7 @@ def main() -> None:
                 "benchmark": "memory_per_policy",
                 "experiment": str(args.experiment.name),
                 "batch": args.batch,
+                "overrides": args.set,
                 "policies": rows,
                 "activation_saving_vs_full": {
                     r["policy"]: round(1 - r["saved_activations_mb"] / full, 4) for r in rows[1:]
