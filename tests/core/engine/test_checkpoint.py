@@ -114,3 +114,35 @@ def test_rng_state_round_trips_through_weights_only(tmp_path: Path) -> None:
     ckpt.set_rng_state(ckpt.load_state(tmp_path / "e")["rng"])
     got = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(expected[0], got[0]) and np.array_equal(expected[1], got[1]) and expected[2] == got[2]
+
+
+@pytest.mark.parametrize(("policy", "buffers_stored"), [("linear-probe", False), ("norm-tune", True)])
+def test_a_delta_stores_the_buffers_training_can_move_and_nothing_frozen(
+    tmp_path: Path, policy: str, buffers_stored: bool
+) -> None:
+    """A linear probe keeps every BatchNorm of the source in eval mode: its checkpoints hold the
+    head alone (tiny, cheap to write each epoch). norm-tune trains the norm layers, whose running
+    statistics move: they are stored. Either way the run loads back whole and equal."""
+    from safetensors import safe_open
+
+    from headstart import parse_config
+    from headstart.experiment import run_experiment
+
+    from ...conftest import run_weights
+    from ..conftest import toy_config
+
+    trainer = {"epochs": 2, "batch_size": 8, "lr": 0.01, "progress": False}
+    config = toy_config(policy={"name": policy, "solver": "sgd"} if policy == "linear-probe" else {"name": policy})
+    run_dir, _ = run_experiment(parse_config({**config, "trainer": trainer}), tmp_path / "run")
+    with safe_open(str(run_dir / "checkpoints" / "last" / "model.safetensors"), framework="pt") as f:
+        stored = set(f.keys())
+    assert any(k.startswith("head.") for k in stored)
+    assert any("running_mean" in k for k in stored) == buffers_stored
+    if not buffers_stored:
+        assert all(k.startswith("head.") for k in stored)
+    # loaded as users load it: the whole model, the frozen part from the source (hash-checked)
+    loaded = run_weights(run_dir)
+    assert any(k.startswith("backbone.") and "running_var" in k for k in loaded)
+    with safe_open(str(run_dir / "checkpoints" / "last" / "model.safetensors"), framework="pt") as f:
+        for key in stored:
+            torch.testing.assert_close(loaded[key], f.get_tensor(key))

@@ -95,7 +95,7 @@ def save_checkpoint(
         if keys is None:
             save_model(model, str(tmp / WEIGHTS), metadata=marker, force_contiguous=True)
         else:
-            entries = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items() if k in keys}
+            entries = {k: v.clone().contiguous() for k, v in delta.entries(model, keys).items()}
             save_file(entries, str(tmp / WEIGHTS), metadata={**marker, **(metadata or {})})
         torch.save({"format": FORMAT, "version": VERSION, **state}, tmp / STATE)
         for f in (WEIGHTS, STATE):

@@ -2,8 +2,9 @@
 
 A run whose phases together train less than :data:`DELTA_FRACTION` of the model's parameters
 (``linear-probe``, ``lora``, ``bitfit``, ``norm-tune`` …) writes *delta* checkpoints: the
-parameters any phase trains, plus every buffer (BatchNorm statistics may move), plus a reference
-to what the rest must be — the source's description and a SHA-256 of every entry left out. Loading
+parameters any phase trains, plus the buffers training can move (those of modules some phase
+leaves in training mode, e.g. BatchNorm statistics; all buffers when the caller does not say),
+plus a reference to what the rest must be — the source's description and a SHA-256 of every entry left out. Loading
 one rebuilds the model as the run did (source, then the policy's ``prepare``), checks that hash,
 and loads the stored entries: a frozen source that differs (other weights, other options) is
 refused, naming both hashes.
@@ -25,16 +26,44 @@ from torch import nn
 DELTA_FRACTION = 0.5
 
 
-def delta_keys(model: nn.Module, trained: Iterable[str]) -> frozenset[str] | None:
+def delta_keys(
+    model: nn.Module, trained: Iterable[str], moving: Collection[str] | None = None
+) -> frozenset[str] | None:
     """The state-dict keys a delta checkpoint of ``model`` stores, given the names of every
-    parameter any phase trains; None when so much trains that a full checkpoint is as good."""
+    parameter any phase trains and of the buffers training can change (``None``: every buffer);
+    None when so much trains that a full checkpoint is as good."""
     params = dict(model.named_parameters())
     trained = set(trained)
     total = sum(p.numel() for p in params.values())
     if total == 0 or sum(params[n].numel() for n in trained) >= DELTA_FRACTION * total:
         return None
     state = model.state_dict(keep_vars=True)
-    return frozenset(k for k, v in state.items() if k in trained or not isinstance(v, nn.Parameter))
+    return frozenset(
+        k
+        for k, v in state.items()
+        if k in trained or (not isinstance(v, nn.Parameter) and (moving is None or k in moving))
+    )
+
+
+def entries(model: nn.Module, keys: Collection[str]) -> dict[str, torch.Tensor]:
+    """The state-dict entries ``keys`` of ``model``, found by name (a delta's few entries without
+    walking the whole state dict); the state dict itself when a key is not a parameter or buffer."""
+    out: dict[str, torch.Tensor] = {}
+    for key in keys:
+        owner, _, name = key.rpartition(".")
+        try:
+            module = model.get_submodule(owner)
+        except AttributeError:
+            break
+        value: torch.Tensor | None = module._parameters.get(name)
+        if value is None:
+            value = module._buffers.get(name)
+        if value is None:
+            break
+        out[key] = value.detach()
+    else:
+        return out
+    return {k: v for k, v in model.state_dict().items() if k in keys}
 
 
 def frozen_hash(model: nn.Module, stored: Collection[str]) -> str:
@@ -60,10 +89,16 @@ def reference(model: nn.Module, stored: Collection[str], source: Mapping[str, An
     }
 
 
-def for_run(model: nn.Module, trained_per_phase: Iterable[Iterable[str]], source: Mapping[str, Any]) -> Delta | None:
-    """The delta a run's checkpoints store — from the parameters each phase trains — or None
-    when the run writes full checkpoints. Call it before training changes any weight."""
-    keys = delta_keys(model, set().union(*map(set, trained_per_phase)))
+def for_run(
+    model: nn.Module,
+    trained_per_phase: Iterable[Iterable[str]],
+    source: Mapping[str, Any],
+    moving_buffers: Collection[str] | None = None,
+) -> Delta | None:
+    """The delta a run's checkpoints store — from the parameters each phase trains and the
+    buffers training can move (``Freezer.moving_buffers``; None: all) — or None when the run
+    writes full checkpoints. Call it before training changes any weight."""
+    keys = delta_keys(model, set().union(*map(set, trained_per_phase)), moving_buffers)
     return None if keys is None else Delta(keys, reference(model, keys, source))
 
 

@@ -34,8 +34,9 @@ def evaluate(run: RunContext, loader: Iterable[Any], cached: CachedSplit | None 
     """Mean loss (weighted by batch size) and every metric the task names. ``cached`` features,
     when given, stand in for the source's forward."""
     model, task, device = run.model, run.task, run.device
-    was_training = model.training
-    model.eval()
+    switched = model.head if cached is not None else model  # on cached features only the head runs
+    was_training = switched.training
+    switched.eval()
     total, count = torch.zeros((), device=device), 0
     preds: list[Any] = []
     refs: list[Any] = []
@@ -55,7 +56,7 @@ def evaluate(run: RunContext, loader: Iterable[Any], cached: CachedSplit | None 
             preds.extend(p)
             refs.extend(r)
     finally:
-        model.train(was_training)
+        switched.train(was_training)
     total_sum = ddp.sum_scalar(total.item(), run.dist, device)
     count_sum = ddp.sum_scalar(float(count), run.dist, device)
     preds, refs = ddp.gather_lists(preds, run.dist), ddp.gather_lists(refs, run.dist)

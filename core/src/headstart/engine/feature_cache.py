@@ -130,9 +130,15 @@ class CachedSplit:
         ``_features`` (what the head takes), ``_index`` and every cached field of the task's batch."""
         return {**self.fields(index), "_features": self.lookup(index, torch.device("cpu"))}
 
-    def collate(self, items: list[int]) -> dict[str, Any]:
-        """``collate_fn`` for a ``DataLoader`` over ``range(len(split))``."""
-        return self.batch(torch.tensor(items, dtype=torch.long))
+    def subset(self, indices: list[int]) -> CachedSplit:
+        """The examples ``indices`` of this split, in that order (a label budget's draw)."""
+        extras = None
+        if self.extras is not None:
+            index = torch.tensor(indices, dtype=torch.long)
+            extras = {
+                k: v[index] if isinstance(v, torch.Tensor) else [v[i] for i in indices] for k, v in self.extras.items()
+            }
+        return CachedSplit(self._items(indices), self.sequence, extras)
 
     @property
     def nbytes(self) -> int:
@@ -277,22 +283,28 @@ class FeatureCache:
         self._splits: dict[str, CachedSplit] = {}
         self.stats = {"computed": 0, "reused_from_disk": 0}
 
+    def find(self, key: str) -> CachedSplit | None:
+        """The split cached under ``key`` — in this run's memory or, in ``disk`` / ``auto`` mode,
+        in the directory — or None (nothing is computed)."""
+        path = self.directory / f"{key}.safetensors"
+        if key not in self._splits and self.mode in ("disk", "auto") and path.is_file():
+            self._splits[key] = _open(path)
+            self.stats["reused_from_disk"] += 1
+        return self._splits.get(key)
+
     def get(self, key: str, make: Any) -> CachedSplit:
         """The split cached under ``key``; ``make()`` -> (values, sequence, extras) computes it if needed."""
-        if key in self._splits:
-            return self._splits[key]
+        found = self.find(key)
+        if found is not None:
+            return found
         path = self.directory / f"{key}.safetensors"
-        if self.mode in ("disk", "auto") and path.is_file():
-            split: CachedSplit = _open(path)
-            self.stats["reused_from_disk"] += 1
-        else:
-            values, sequence, extras = make()
-            self.stats["computed"] += 1
-            split = CachedSplit(values, sequence, extras)
-            big = split.nbytes > self.max_memory_mb * 2**20
-            if self.mode == "disk" or (self.mode == "auto" and (self.shared or big)):
-                extras = _save(path, values, sequence, extras)
-                split = _DiskSplit(path, len(values), sequence, extras)
+        values, sequence, extras = make()
+        self.stats["computed"] += 1
+        split = CachedSplit(values, sequence, extras)
+        big = split.nbytes > self.max_memory_mb * 2**20
+        if self.mode == "disk" or (self.mode == "auto" and (self.shared or big)):
+            extras = _save(path, values, sequence, extras)
+            split = _DiskSplit(path, len(values), sequence, extras)
         self._splits[key] = split
         return split
 

@@ -8,6 +8,7 @@ rebuild, a loader iterates over its tensors in the same order and never touches 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
@@ -41,6 +42,23 @@ class _Collate:
         return batch
 
 
+class CachedBatches:
+    """The batches a ``DataLoader`` over a cached split would yield for ``order`` (same examples,
+    same order), built by indexing the cache's tensors once per batch: no per-example fetch, no
+    collate, no loader machinery — what keeps a cached epoch's cost near the head's own steps."""
+
+    def __init__(self, cached: CachedSplit, order: Iterable[int], batch_size: int, size: int) -> None:
+        self.cached, self.order, self.batch_size, self.size = cached, order, batch_size, size
+
+    def __len__(self) -> int:
+        return -(-self.size // self.batch_size)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        index = torch.tensor(list(self.order), dtype=torch.long)
+        for chunk in torch.split(index, self.batch_size):
+            yield self.cached.batch(chunk)
+
+
 def make_loader(
     run: RunContext,
     split: str,
@@ -48,19 +66,15 @@ def make_loader(
     epoch: int = 0,
     augment: bool = True,
     cached: CachedSplit | None = None,
-) -> DataLoader[Any]:
+) -> DataLoader[Any] | CachedBatches:
     """Training: this rank's share of a permutation seeded by (seed, epoch). Evaluation: this
     rank's strided shard, in order. With ``cached`` (and its per-example fields), batches are
     built from the cache's tensors — same order, no dataset, no transform, no collate."""
     s, d = run.settings, run.dist
     from_cache = cached is not None and cached.extras is not None
-    collate: Any
-    if cached is not None and from_cache:
-        data: Any = range(len(cached))
-        collate = cached.collate
-    else:
+    data: Any = range(len(cached)) if cached is not None and from_cache else None
+    if data is None:
         data = _Indexed(run.task.dataset(split, train=train and augment))
-        collate = _Collate(run.task.collate)
     if train:
         sampler: Any = DistributedSampler(
             data, num_replicas=d.world, rank=d.rank, shuffle=True, seed=run.seed * 100_003
@@ -70,13 +84,15 @@ def make_loader(
     else:
         sampler = list(range(d.rank, len(data), d.world))
         batch_size = max(1, (s.eval_batch_size or s.batch_size) // d.world)
-    workers = 0 if from_cache else resolve_workers(s.num_workers, run.device.type, local_processes())
+    if cached is not None and from_cache:
+        return CachedBatches(cached, sampler, batch_size, len(sampler))
+    workers = resolve_workers(s.num_workers, run.device.type, local_processes())
     return DataLoader(
         data,
         batch_size=batch_size,
         sampler=sampler,
-        collate_fn=collate,
-        num_workers=workers,  # indexing cached tensors needs none
+        collate_fn=_Collate(run.task.collate),
+        num_workers=workers,
         prefetch_factor=4 if workers else None,
         pin_memory=run.device.type == "cuda",
         generator=torch.Generator().manual_seed(run.seed * 100_003 + epoch),

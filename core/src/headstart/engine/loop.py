@@ -39,10 +39,11 @@ from ..registry import get_registry
 from . import checkpoint as ckpt
 from . import delta, probe, run_state
 from . import distributed as ddp
+from .cached import cached_split
 from .delta import Delta
 from .device import autocast, peak_memory_mb, reset_peak_memory, to_device
 from .evaluate import compute_metrics, evaluate
-from .feature_cache import CachedSplit, FeatureCache, compute_features, split_key
+from .feature_cache import CachedSplit, FeatureCache
 from .loaders import channels_last, make_loader
 from .loss_scale import LossScaler
 from .metrics_log import MetricsLog
@@ -109,7 +110,10 @@ def setup(run: RunContext, resume_from: Path | None = None) -> LoopState:
         )
     started = time.perf_counter()
     small = delta.for_run(
-        run.model, [run.freezer.compute(p).trainable_names for p in run.phases], run.source.describe()
+        run.model,
+        [run.freezer.compute(p).trainable_names for p in run.phases],
+        run.source.describe(),
+        run.freezer.moving_buffers(run.phases),
     )
     reset_peak_memory(run.device)
     run.model.to(run.device)
@@ -180,15 +184,8 @@ def start_phase(run: RunContext, state: LoopState, epoch: int) -> None:
 
 
 def _cached_split(run: RunContext, cache: FeatureCache, plan: FreezePlan, split: str) -> CachedSplit | None:
-    """Cached features of ``split`` when ``plan`` trains only the head (else None)."""
-    head_only = plan.frozen_prefix == len(run.freezer.blocks) - 1 and plan.rows[-1].trainable
-    if not head_only or run.settings.feature_cache == "off" or run.dist.enabled or split not in run.task.splits():
-        return None
-    if run.settings.feature_cache == "auto" and run.settings.max_steps_per_epoch is not None:
-        return None  # a capped (smoke) epoch uses a few examples: computing them all would cost more
-    loader = make_loader(run, split, train=False)
-    key = split_key(run.config, split, len(loader.dataset), run.model.backbone, run.precision)  # type: ignore[arg-type]
-    return cache.get(key, lambda: compute_features(run.model, loader, run.device, run.precision))
+    """Cached features of ``split`` when ``plan`` trains only the head (else None): engine/cached.py."""
+    return cached_split(run, cache, plan, split)
 
 
 # --- the loss step and one training epoch -----------------------------------------------------
@@ -211,8 +208,8 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
     """One pass over this epoch's training batches; the mean training loss over every process."""
     s, optimizer, scaler = run.settings, run.optimizer, run.loss_scaler
     assert optimizer is not None and run.freezer.plan is not None
-    run.model.train()
-    trainable = [p for p in run.model.parameters() if p.requires_grad]
+    (run.model.head if state.cached_train is not None else run.model).train()  # the backbone does not run
+    trainable = run.freezer.trainable_params()
     loader = make_loader(
         run, "train", train=True, epoch=epoch, augment=state.cached_train is None, cached=state.cached_train
     )
@@ -344,7 +341,7 @@ def evaluate_and_checkpoint(run: RunContext, state: LoopState, epoch: int, train
         row["skipped_steps"] = state.skipped_steps
     if run.loss_scaler is not None:
         row.update(run.loss_scaler.end_epoch())  # overflow_steps, loss_scale
-    if not weights_finite(run.model):  # e.g. a plugin's event wrote non-finite values
+    if not weights_finite(run.model, state.delta.keys if state.delta else None):  # e.g. a plugin's event
         raise diverged("non-finite weights", run.step, epoch, _diverged_hint(run, epoch))
     row.update(state.row_extra)
     state.row_extra = {}

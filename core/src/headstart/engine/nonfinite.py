@@ -9,8 +9,12 @@ not applied (the step counter still advances, so the schedule stays on time).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import torch
 from torch import nn
+
+from . import delta
 
 _KINDS = {1: "loss", 2: "gradients"}
 
@@ -56,9 +60,11 @@ def grad_norm(params: list[nn.Parameter], clip: float | None) -> torch.Tensor:
     return torch.nn.utils.get_total_norm(grads)
 
 
-def weights_finite(model: nn.Module) -> bool:
-    """Whether every parameter and floating buffer is finite (one host-device sync)."""
-    tensors = [t for t in [*model.parameters(), *model.buffers()] if t.is_floating_point()]
+def weights_finite(model: nn.Module, keys: Collection[str] | None = None) -> bool:
+    """Whether every parameter and floating buffer is finite (one host-device sync); with
+    ``keys``, the state-dict entries of those names (what a delta checkpoint stores)."""
+    found = [*model.parameters(), *model.buffers()] if keys is None else delta.entries(model, keys).values()
+    tensors = [t for t in found if t.is_floating_point()]
     if not tensors:
         return True
     return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from ..data.budget import BudgetDraw
 from ..freeze.apply import Freezer
 from ..interfaces import Phase, SourceModel, TargetTask, TransferPolicy
 from ..model import TransferModel
@@ -49,6 +50,7 @@ class RunContext:
     should_stop: bool = False
     trainable_params: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    budget: BudgetDraw | None = None  # which training examples a label budget keeps (for the feature cache)
 
     @property
     def files(self) -> RunDir:

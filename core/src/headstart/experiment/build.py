@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import torch
 
+from ..data import budget
+from ..data.budget import BudgetDraw
 from ..freeze.apply import Freezer
 from ..freeze.plan import FreezePlan, PolicyError, validate_phases
 from ..interfaces import Phase, SourceModel, TargetTask, TransferPolicy
@@ -18,7 +20,7 @@ from ..model import TransferModel
 from ..options import ConfigError, call_with_options, parameters
 from ..policies.base import prepare_model
 from ..registry import UnknownNameError, get_registry
-from .config import ExperimentConfig
+from .config import ExperimentConfig, parse_config
 from .lr import LearningRate, resolve_lr
 
 T = TypeVar("T")
@@ -48,6 +50,7 @@ class Built:
     phases: list[Phase]
     added: frozenset[str] = frozenset()
     lr: LearningRate | None = None  # the rate in force and its origin (experiment/lr.py)
+    budget: BudgetDraw | None = None  # the training examples a label budget keeps (data/budget.py)
 
     def plans(self) -> list[FreezePlan]:
         return [self.freezer.compute(p) for p in self.phases]
@@ -80,6 +83,7 @@ class Built:
             seed=self.config.seed,
             hook=hook if hook is not None else get_plugin_system().hook,
             dist=dist if dist is not None else Dist(),
+            budget=self.budget,
         )
 
 
@@ -104,16 +108,18 @@ def build_policy(config: ExperimentConfig) -> TransferPolicy:
 
 def build_task(config: ExperimentConfig) -> TargetTask:
     ttype = _named(get_registry().task_type, "task", config.task["name"])
-    _resolve_data_seed(config, ttype.factory)
+    resolve_data_seed(config)
     return call_with_options(ttype.factory, config.options("task"), "task")  # type: ignore[no-any-return]
 
 
-def _resolve_data_seed(config: ExperimentConfig, factory: Any) -> None:
+def resolve_data_seed(config: ExperimentConfig) -> None:
     """A label budget (``task.max_per_class``) is drawn with the run's seed unless the experiment
-    pins ``task.data_seed``: write the seed into the task section, so the saved config and the
-    feature-cache key name the draw (see :mod:`headstart.data.budget`)."""
+    pins ``task.data_seed``: write the seed into the task section, so the saved config (a run
+    directory's ``config.yaml``) and the feature-cache key name the draw (see
+    :mod:`headstart.data.budget`). Idempotent; ``run_experiment`` calls it before saving the config."""
     if config.task.get("max_per_class") is None or config.task.get("data_seed") is not None:
         return
+    factory = _named(get_registry().task_type, "task", config.task["name"]).factory
     if "data_seed" in parameters(factory):
         config.task["data_seed"] = config.seed
 
@@ -135,7 +141,8 @@ def build(config: ExperimentConfig) -> Built:
     task = build_task(config)
     seed_everything(config.seed)
     source = build_source(config)
-    task.prepare(source)
+    with budget.recording() as draws:
+        task.prepare(source)
     head = task.build_head(source.output_spec)
     model = TransferModel(source, head)
     try:
@@ -159,4 +166,25 @@ def build(config: ExperimentConfig) -> Built:
             freezer.compute(phase)
     except (PolicyError, ValueError) as exc:
         raise ConfigError(f"policy: {exc}") from None
-    return Built(config, source, task, policy, model, freezer, phases, added, rate)
+    return Built(config, source, task, policy, model, freezer, phases, added, rate, _budget_draw(config, draws, source))
+
+
+def _budget_draw(
+    config: ExperimentConfig, draws: list[tuple[int, list[int]]], source: SourceModel
+) -> BudgetDraw | None:
+    """What the feature cache needs of the run's label budget: the one draw its task made while
+    preparing (``task.max_per_class``; None without one, or when it made several), and how to
+    build the task without it."""
+    drawn = [d for d in draws if len(d[1]) < d[0]]
+    if config.task.get("max_per_class") is None or len(drawn) != 1:
+        return None
+    full = config.to_dict()
+    full["task"] = {k: v for k, v in full["task"].items() if k not in budget.BUDGET_OPTIONS}
+
+    def full_task() -> TargetTask:
+        task = build_task(parse_config(full))
+        task.prepare(source)
+        return task
+
+    size, indices = drawn[0]
+    return budget.BudgetDraw(size, indices, full, full_task)

@@ -19,7 +19,7 @@ from ..engine.loop import train
 from ..options import ConfigError
 from ..registry import get_registry
 from ..rundir import RunDir, slug
-from .build import build
+from .build import build, resolve_data_seed
 from .config import ExperimentConfig, apply_overrides, load_config, load_yaml, parse_config
 from .lock import RunLock
 from .lr import AUTO_FACTORS, LearningRate
@@ -83,6 +83,7 @@ def run_experiment(
     (:mod:`.resume`); ``allow_change`` lists keys the caller accepts changing."""
     if resume and run_dir is None:
         raise ConfigError("--resume needs the run directory to continue")
+    resolve_data_seed(config)  # the draw of a label budget is saved with the run (config.yaml)
     d = ddp.from_env()
     device = select_device(config.trainer.device)
     if d.enabled and device.type == "cuda":

@@ -143,14 +143,7 @@ class Freezer:
             p.requires_grad_(name in plan.trainable_names)
 
         modules = dict(self.model.named_modules())
-        locked: list[nn.Module] = []
-        for b in self.blocks:
-            row = plan.row(b.name)
-            if not row.trainable:  # a frozen block is a fixed function: dropout off, statistics fixed
-                locked.extend(modules[m] for m in b.modules)
-            elif row.norm_mode is not NormMode.TRAIN:
-                locked.extend(modules[m] for m in b.norm_modules)
-        self.model.lock_eval(locked)
+        self.model.lock_eval([modules[m] for m in self.locked_modules(plan)])
 
         self._prefix.install(self.model, self.blocks[: plan.frozen_prefix], self.blocks[plan.frozen_prefix :])
 
@@ -158,6 +151,35 @@ class Freezer:
             set_base_lr(optimizer, plan.group_lr)
         self.plan, self.phase_index = plan, phase_index
         return plan
+
+    def trainable_params(self) -> list[nn.Parameter]:
+        """The parameters that train now, in the model's order."""
+        return [p for p in self._params.values() if p.requires_grad]
+
+    def locked_modules(self, plan: FreezePlan) -> list[str]:
+        """Names of the modules ``plan`` keeps in eval mode: every module of a frozen block (a
+        fixed function: dropout off, statistics fixed) and the norm layers of a training block
+        whose ``norm_mode`` is not ``train``."""
+        locked: list[str] = []
+        for b in self.blocks:
+            row = plan.row(b.name)
+            if not row.trainable:
+                locked.extend(b.modules)
+            elif row.norm_mode is not NormMode.TRAIN:
+                locked.extend(b.norm_modules)
+        return locked
+
+    def moving_buffers(self, phases: Sequence[Phase]) -> frozenset[str]:
+        """Names of the buffers that training in ``phases`` can change: those of modules some
+        phase leaves in training mode (a BatchNorm's running statistics). The buffers of modules
+        every phase keeps in eval mode stay as the source gave them."""
+        always_locked = set.intersection(*(set(self.locked_modules(self.compute(p))) for p in phases))
+        return frozenset(
+            f"{owner}.{name}" if owner else name
+            for owner, module in self.model.named_modules()
+            if owner not in always_locked
+            for name, _ in module.named_buffers(recurse=False)
+        )
 
     def remove_hooks(self) -> None:
         self._prefix.remove()
