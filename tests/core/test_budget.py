@@ -14,6 +14,8 @@ from safetensors.torch import load_file
 from headstart import parse_config, sample_per_class
 from headstart.experiment import build, load_run_config, run_experiment
 from headstart.experiment.matrix import load_matrix, run_matrix
+from headstart.experiment.records import RunRecord
+from headstart.experiment.report import aggregate, find_runs, markdown_table
 
 from .conftest import toy_config
 
@@ -65,6 +67,7 @@ def test_the_run_directory_records_the_draw_of_its_label_budget(tmp_path: Path) 
     )
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert saved["task"]["data_seed"] == 5
+    assert find_runs([run_dir])[0].data_seed == 5  # what the report reads to say what its interval covers
     again = load_run_config(run_dir, ["seed=6"])  # another seed: the draw stays the recorded one
     drawn = [float(x.sum()) for x, _ in build(again).task.dataset("train", train=False)]
     assert drawn == _train_set(5, max_per_class=4, synthetic=synthetic)[0]
@@ -107,3 +110,26 @@ def test_label_budgets_take_their_rows_of_the_full_splits_cached_features(tmp_pa
         a, b = (load_file(str(d / "checkpoints" / "last" / "model.safetensors")) for d in (cell.run_dir, run_dir))
         for key in a:
             torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def _record(seed: int, budget: int | None, data_seed: int | None) -> RunRecord:
+    summary = {"best": {"value": 0.5 + seed / 100}, "final": {}, "test": {"accuracy": 0.5}}
+    summary |= {"trainable_params_max": 1, "total_params": 2, "wall_time_s": 1.0, "peak_memory_mb": 1.0}
+    return RunRecord(Path(f"r{seed}"), "a", "full", seed, budget, "accuracy", summary, data_seed=data_seed)
+
+
+def test_the_report_says_which_variance_each_interval_covers() -> None:
+    rows = {
+        name: aggregate(records)[0]
+        for name, records in {
+            "drawn per seed": [_record(s, 4, s) for s in range(3)],
+            "pinned": [_record(s, 4, 7) for s in range(3)],
+            "no budget": [_record(s, None, None) for s in range(3)],
+            "one seed": [_record(0, 4, 0)],
+        }.items()
+    }
+    assert rows["drawn per seed"]["interval_covers"] == "init + data order + labelled draw"
+    assert rows["pinned"]["interval_covers"] == "init + data order; one draw (data_seed 7)"
+    assert rows["no budget"]["interval_covers"] == "init + data order"
+    assert rows["one seed"]["interval_covers"] == "one seed: no interval"
+    assert markdown_table([rows["pinned"]]).splitlines()[2].endswith("| init + data order; one draw (data_seed 7) |")

@@ -21,6 +21,7 @@ class RunRecord:
     summary: dict[str, Any]
     curve: list[dict[str, Any]] = field(default_factory=list)
     sweep: dict[str, Any] = field(default_factory=dict)  # the swept keys' values of a matrix cell
+    data_seed: int | None = None  # the seed a label budget was drawn with (config.yaml's task.data_seed)
 
     @property
     def best(self) -> float:

@@ -18,6 +18,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..engine.atomic import atomic_write_csv, atomic_write_json, atomic_write_text
 from ..rundir import RunDir
 from .records import RunRecord
@@ -110,9 +112,34 @@ def find_runs(paths: list[Path]) -> list[RunRecord]:
                 summary=summary,
                 curve=curve,
                 sweep=dict(meta.get("sweep") or {}),
+                data_seed=_data_seed(files),
             )
         )
     return records
+
+
+def _data_seed(files: RunDir) -> int | None:
+    """``task.data_seed`` of a run's saved config (None: no label budget, or not recorded)."""
+    if not files.config.is_file():
+        return None
+    task = (yaml.safe_load(files.config.read_text(encoding="utf-8")) or {}).get("task") or {}
+    value = task.get("data_seed") if task.get("max_per_class") is not None else None
+    return int(value) if value is not None else None
+
+
+def interval_covers(runs: list[RunRecord]) -> str:
+    """What the spread of ``runs`` (one group's seeds) comes from: the seed's initialisation and
+    data order always; the draw of the labelled examples when each run drew its own budget."""
+    if len(runs) < 2:
+        return "one seed: no interval"
+    if runs[0].budget is None:
+        return "init + data order"
+    draws = {r.data_seed for r in runs}
+    if None in draws:
+        return "init + data order (draw not recorded)"
+    if len(draws) == 1:
+        return f"init + data order; one draw (data_seed {draws.pop()})"
+    return "init + data order + labelled draw" + ("" if len(draws) == len(runs) else f" ({len(draws)} draws)")
 
 
 def _higher_is_better(metric: str) -> bool:
@@ -169,6 +196,7 @@ def aggregate(records: list[RunRecord]) -> list[dict[str, Any]]:
         row["total_params"] = rs[0].summary["total_params"]
         row["wall_time_s"] = mean_ci95([r.summary["wall_time_s"] for r in rs])[0]
         row["peak_memory_mb"] = max(r.summary["peak_memory_mb"] for r in rs)
+        row["interval_covers"] = interval_covers(rs)
         rows.append(row)
     rows.sort(key=lambda r: (r["experiment"], r["budget"] if r["budget"] is not None else -1, r["policy"]))
     return rows
@@ -185,8 +213,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| experiment | budget | policy | "
         + ("chosen on val | " if swept else "")
-        + "metric | seeds | best (val) | final (val) | test | trainable params | time (s) |",
-        "| --- | --- | --- | " + ("--- | " if swept else "") + "--- | --- | --- | --- | --- | --- | --- |",
+        + "metric | seeds | best (val) | final (val) | test | trainable params | time (s) | ± covers |",
+        "| --- | --- | --- | " + ("--- | " if swept else "") + "--- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         budget = "all" if r["budget"] is None else f"{r['budget']}/class"
@@ -195,7 +223,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['experiment']} | {budget} | {r['policy']} | {chosen_cell}{r['metric']} | {r['seeds']} | "
             f"{_fmt(r['best_mean'], r['best_ci95'])} | {_fmt(r['final_mean'], r['final_ci95'])} | "
-            f"{_fmt(r['test_mean'], r['test_ci95'])} | {r['trainable_params']:,} | {r['wall_time_s']:.1f} |"
+            f"{_fmt(r['test_mean'], r['test_ci95'])} | {r['trainable_params']:,} | {r['wall_time_s']:.1f} | "
+            f"{r.get('interval_covers', '–')} |"
         )
     return "\n".join(lines)
 
@@ -220,7 +249,8 @@ def write_report(paths: list[Path], out: Path) -> dict[str, Any]:
         f"{len(records)} runs from {', '.join(str(p) for p in paths)}. Numbers are means over seeds ± the half-width "
         "of the 95 % confidence interval (Student's t); *best* is the best validation value of the monitored metric, "
         "*test* is measured with the best checkpoint. The interval covers what the seed changes: initialisation, data "
-        "order and, for label budgets drawn with the run's seed, which examples were labelled. Where settings were swept, "
+        "order and, for label budgets drawn with the run's seed, which examples were labelled (a pinned "
+        "`task.data_seed` keeps one draw); *± covers* says which, per row. Where settings were swept, "
         "each row is the configuration with the best mean validation value (*chosen on val*).",
         "",
         markdown_table(rows),
