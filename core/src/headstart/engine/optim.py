@@ -6,7 +6,8 @@ one by one costs a kernel call (and its Python around it) per group — 16 for a
 where the Hugging Face Trainer has 2. ``merged_step`` steps every set of groups that share all
 their hyperparameters (learning rate, weight decay, betas …) as one group, then puts the layout
 back: ``state_dict()`` and ``param_groups`` keep the fixed layout, and each parameter's update is
-the same element-wise arithmetic, so results are bit-identical to stepping group by group.
+the same element-wise arithmetic, so results are bit-identical to stepping group by group. A step
+leaves out parameters without a gradient (frozen ones), which both optimizers skip anyway.
 Where the device has it, the fused kernel (``fused=True``) replaces a dozen small ops per parameter.
 """
 
@@ -45,7 +46,10 @@ class _MergedStep(torch.optim.Optimizer):
 
     def step(self, closure: Callable[[], float] | None = None) -> Any:  # type: ignore[override]
         layout = self.param_groups
-        self.param_groups = merged_groups(layout)
+        # only parameters with a gradient take a step (AdamW and SGD skip the others anyway): a head
+        # trained over a frozen source then steps its few tensors, not a walk over every parameter
+        live = [{**g, "params": ps} for g in layout if (ps := [p for p in g["params"] if p.grad is not None])]
+        self.param_groups = merged_groups(live)
         try:
             return super().step(closure)
         finally:

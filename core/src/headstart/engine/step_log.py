@@ -42,8 +42,10 @@ def headstart_on_run_start(run: Any) -> None:
 
 @hookimpl
 def headstart_on_step_end(run: Any, step: int, metrics: dict[str, Any]) -> None:
+    if "loss" not in metrics:  # only logging steps are written; the others cost nothing here
+        return
     f = _files.get(str(run.files.steps)) if isinstance(getattr(run, "files", None), RunDir) else None
-    if f is None or "loss" not in metrics:
+    if f is None:
         return
     phase = run.freezer.plan.phase.name if run.freezer.plan is not None else None
     row = {"step": step, "epoch": run.epoch, "phase": phase, "lr": metrics.get("lr"), "loss": metrics["loss"]}

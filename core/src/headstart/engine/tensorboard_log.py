@@ -41,8 +41,10 @@ def headstart_on_run_start(run: Any) -> None:
 
 @hookimpl
 def headstart_on_step_end(run: Any, step: int, metrics: dict[str, Any]) -> None:
+    if "loss" not in metrics:
+        return
     writer = _writers.get(_key(run) or "")
-    if writer is not None and "loss" in metrics:
+    if writer is not None:
         writer.add_scalar("train/loss", metrics["loss"], step)
         writer.add_scalar("train/lr", metrics["lr"], step)
 
