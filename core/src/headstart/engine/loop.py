@@ -120,7 +120,7 @@ def setup(run: RunContext, resume_from: Path | None = None) -> LoopState:
     if s.channels_last:
         run.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     run.optimizer = _make_optimizer(run)
-    run.loss_scaler = LossScaler(run.device) if run.precision == "fp16" else None
+    run.loss_scaler = LossScaler(run.device, enabled=run.precision == "fp16")
     monitor, higher = _monitor(run)
     log = MetricsLog(run.run_dir, write=d.main)
     cache = FeatureCache(
@@ -207,7 +207,7 @@ def loss_step(run: RunContext, state: LoopState, batch: dict[str, Any]) -> torch
 def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
     """One pass over this epoch's training batches; the mean training loss over every process."""
     s, optimizer, scaler = run.settings, run.optimizer, run.loss_scaler
-    assert optimizer is not None and run.freezer.plan is not None
+    assert optimizer is not None and scaler is not None and run.freezer.plan is not None
     (run.model.head if state.cached_train is not None else run.model).train()  # the backbone does not run
     trainable = run.freezer.trainable_params()
     loader = make_loader(
@@ -227,32 +227,24 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
         if i >= state.batches:
             break
         loss = loss_step(run, state, to_device(batch, run.device))
-        if scaler is not None:
-            scaler.backward(loss / s.grad_accum)  # fp16: the loss scaled up so small gradients survive
-        else:
-            (loss / s.grad_accum).backward()  # type: ignore[no-untyped-call]
+        scaler.backward(loss / s.grad_accum)  # fp16: the loss scaled up so small gradients survive
         finite = torch.isfinite(loss.detach().float())
         loss_sum += torch.where(finite, loss.detach().float(), 0.0)
         seen += finite.float()
         if (i + 1) % s.grad_accum != 0 and i + 1 != state.batches:
             continue  # accumulate gradients over grad_accum batches
-        if scaler is not None:
-            scaler.unscale(optimizer)  # true gradients before clipping and their norm
+        scaler.unscale(optimizer)  # fp16: true gradients before clipping and their norm
         norm = grad_norm(trainable, s.clip_grad_norm)
-        watched = norm if scaler is None else None  # fp16: overflowed gradients are the scaler's to skip
+        watched = None if scaler.enabled else norm  # fp16: overflowed gradients are the scaler's to skip
         if s.on_nonfinite == "skip" and bool(state.watch.bad(loss, watched)):  # one sync per step
-            if scaler is not None:
-                scaler.discard()
+            scaler.discard()
             optimizer.zero_grad(set_to_none=True)
             run.step, skipped = run.step + 1, skipped + 1
             bar.update(1)
             continue
         state.watch.record(run.step + 1, loss, watched)  # on the device: read at the sync points
         scale_lr(optimizer, state.lr_factor(run.step))
-        if scaler is not None:
-            scaler.step(optimizer, norm, run.step + 1)  # skipped by the scaler if the gradients overflowed
-        else:
-            optimizer.step()
+        scaler.step(optimizer, norm, run.step + 1)  # fp16: skipped if the gradients overflowed
         optimizer.zero_grad(set_to_none=True)
         run.step += 1
         step_metrics: dict[str, Any] = {"lr": optimizer.param_groups[-1]["lr"]}
@@ -277,7 +269,7 @@ def _check_divergence(run: RunContext, state: LoopState, epoch: int) -> None:
     """Raise :class:`TrainingDiverged` if a step went bad since the last check (one sync)."""
     state.watch.check(epoch, _diverged_hint(run, epoch))
     if run.loss_scaler is not None:
-        run.loss_scaler.check(epoch, _diverged_hint(run, epoch))
+        run.loss_scaler.check(epoch, _diverged_hint(run, epoch))  # fp16: too many overflows in a row
 
 
 def _diverged_hint(run: RunContext, epoch: int) -> str:
@@ -339,7 +331,7 @@ def evaluate_and_checkpoint(run: RunContext, state: LoopState, epoch: int, train
     }
     if s.on_nonfinite == "skip":
         row["skipped_steps"] = state.skipped_steps
-    if run.loss_scaler is not None:
+    if run.loss_scaler is not None and run.loss_scaler.enabled:
         row.update(run.loss_scaler.end_epoch())  # overflow_steps, loss_scale
     if not weights_finite(run.model, state.delta.keys if state.delta else None):  # e.g. a plugin's event
         raise diverged("non-finite weights", run.step, epoch, _diverged_hint(run, epoch))

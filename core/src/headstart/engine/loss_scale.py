@@ -30,10 +30,12 @@ MAX_SKIPPED_IN_A_ROW = 30
 
 
 class LossScaler:
-    """``torch.amp.GradScaler`` with an on-device count of the steps it skipped."""
+    """``torch.amp.GradScaler`` with an on-device count of the steps it skipped. Disabled (any
+    precision but fp16) it is a pass-through: plain ``backward`` and ``optimizer.step()``."""
 
-    def __init__(self, device: torch.device) -> None:
-        self.scaler = GradScaler(device.type)
+    def __init__(self, device: torch.device, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.scaler = GradScaler(device.type, enabled=enabled)
         self.device = device
         self.in_a_row = torch.zeros((), dtype=torch.long, device=device)
         self.skipped = torch.zeros((), dtype=torch.long, device=device)  # this epoch
@@ -44,11 +46,14 @@ class LossScaler:
 
     def unscale(self, optimizer: torch.optim.Optimizer) -> None:
         """Divide the gradients by the scale (before clipping or reading their norm)."""
-        self.scaler.unscale_(optimizer)
+        self.scaler.unscale_(optimizer)  # a no-op when disabled
 
     def step(self, optimizer: torch.optim.Optimizer, grad_norm: torch.Tensor, step: int) -> None:
         """Apply the step unless its gradients overflowed (``grad_norm`` not finite: exactly the
         scaler's own test after ``unscale``), update the scale, and count a skip."""
+        if not self.enabled:
+            optimizer.step()
+            return
         self.scaler.step(optimizer)
         self.scaler.update()
         overflow = (~torch.isfinite(grad_norm.float())).to(self.device)
@@ -59,10 +64,12 @@ class LossScaler:
 
     def discard(self) -> None:
         """A step dropped after ``unscale`` (``on_nonfinite: skip``): update the scale only."""
-        self.scaler.update()
+        self.scaler.update()  # a no-op when disabled
 
     def check(self, epoch: int, hint: str) -> None:
         """Raise :class:`TrainingDiverged` once the limit of skips in a row was reached (one sync)."""
+        if not self.enabled:
+            return
         step = int(self.gave_up_at)
         if step >= 0:
             what = (

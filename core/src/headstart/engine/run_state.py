@@ -41,7 +41,7 @@ class RunContext:
     hook: Any
     dist: Dist = field(default_factory=Dist)
     optimizer: torch.optim.Optimizer | None = None
-    loss_scaler: LossScaler | None = None  # under fp16 only
+    loss_scaler: LossScaler | None = None  # enabled under fp16 only
     epoch: int = 0
     step: int = 0
     best_value: float | None = None
@@ -72,7 +72,7 @@ def checkpoint_state(run: RunContext) -> dict[str, Any]:
         "optimizer": run.optimizer.state_dict(),
         "freeze": run.freezer.state_dict(),
         "rng": ckpt.rng_state(),
-        "loss_scale": run.loss_scaler.state_dict() if run.loss_scaler is not None else None,
+        "loss_scale": run.loss_scaler.state_dict() if run.loss_scaler and run.loss_scaler.enabled else None,
     }
 
 
@@ -83,7 +83,7 @@ def restore(run: RunContext, path: Path) -> None:
     run.freezer.check_state(state["freeze"])
     ckpt.load_weights(path, run.model)
     run.optimizer.load_state_dict(state["optimizer"])
-    if run.loss_scaler is not None and state.get("loss_scale") is not None:
+    if run.loss_scaler is not None and run.loss_scaler.enabled and state.get("loss_scale") is not None:
         run.loss_scaler.load_state_dict(state["loss_scale"])
     run.epoch, run.step = int(state["epoch"]), int(state["step"])
     run.best_value, run.best_epoch = state["best_value"], state["best_epoch"]
