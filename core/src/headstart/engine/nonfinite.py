@@ -4,7 +4,8 @@ With ``trainer.on_nonfinite: stop`` the check stays on the device (no host-devic
 the first bad optimizer step is recorded in a tensor, read at the loop's existing sync points
 (``log_every`` and the end of the epoch), and the run ends with :class:`TrainingDiverged` before
 the epoch's checkpoint is written. With ``skip`` each step is checked on the host and a bad one is
-not applied (the step counter still advances, so the schedule stays on time).
+not applied (the step counter still advances, so the schedule stays on time). Under fp16 only the
+loss is watched here: overflowed gradients are the loss scaler's to skip (``loss_scale.py``).
 """
 
 from __future__ import annotations
