@@ -134,7 +134,8 @@ def headstart_on_step_end(run: RunContext, step: int, metrics: dict[str, Any]) -
     :param run: The run in progress.
     :param step: The optimizer steps taken so far, counted from 1.
     :param metrics: ``lr`` always, and ``loss`` (a float) on logging steps only (every
-        ``trainer.log_every`` steps), so the hot loop does not wait on the device every step.
+        ``trainer.log_every`` steps), so the hot loop does not wait on the device every step;
+        under fp16 also ``loss_scale`` on logging steps.
     """
 
 

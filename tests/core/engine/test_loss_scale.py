@@ -95,6 +95,8 @@ def test_an_fp16_run_trains_on_cpu_and_logs_the_scale(tmp_path: Path) -> None:
     assert all(torch.isfinite(t).all() for t in run_weights(run_dir, "best").values())
     saved = load_state(run_dir / "checkpoints" / "last")["loss_scale"]
     assert saved["scaler"]["scale"] == rows[-1]["loss_scale"]
+    steps = [json.loads(line) for line in (run_dir / "steps.jsonl").read_text().splitlines()]
+    assert len(steps) == rows[-1]["step"] and steps[-1]["loss_scale"] == rows[-1]["loss_scale"]
 
 
 class _Weights:

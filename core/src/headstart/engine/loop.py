@@ -250,6 +250,8 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
         step_metrics: dict[str, Any] = {"lr": optimizer.param_groups[-1]["lr"]}
         if run.step % s.log_every == 0:  # the only host-device sync of the hot loop
             step_metrics["loss"] = loss.item()
+            if scaler.enabled:
+                step_metrics["loss_scale"] = scaler.scaler.get_scale()
             _check_divergence(run, state, epoch)
             bar.set_postfix(loss=f"{step_metrics['loss']:.4f}")
         bar.update(1)

@@ -2,7 +2,7 @@
 steps — the curve people watch between epochs. A built-in plugin on the loop's events.
 
 One row per logged step: ``{"step", "epoch", "phase", "lr", "loss"}`` (the loss of that step's
-last batch, as read by the loop at its ``log_every`` sync). A resumed run first drops the rows of
+last batch, as read by the loop at its ``log_every`` sync), and ``loss_scale`` under fp16. A resumed run first drops the rows of
 steps after its checkpoint, so the file has each step once.
 """
 
@@ -49,6 +49,8 @@ def headstart_on_step_end(run: Any, step: int, metrics: dict[str, Any]) -> None:
         return
     phase = run.freezer.plan.phase.name if run.freezer.plan is not None else None
     row = {"step": step, "epoch": run.epoch, "phase": phase, "lr": metrics.get("lr"), "loss": metrics["loss"]}
+    if "loss_scale" in metrics:
+        row["loss_scale"] = metrics["loss_scale"]
     f.write(json.dumps(json_safe(row)) + "\n")
 
 

@@ -47,6 +47,8 @@ def headstart_on_step_end(run: Any, step: int, metrics: dict[str, Any]) -> None:
     if writer is not None:
         writer.add_scalar("train/loss", metrics["loss"], step)
         writer.add_scalar("train/lr", metrics["lr"], step)
+        if "loss_scale" in metrics:
+            writer.add_scalar("train/loss_scale", metrics["loss_scale"], step)
 
 
 @hookimpl
