@@ -8,7 +8,8 @@ per measurement:
   ``channels_last``); items/s, step time, MFU against the card's dense bf16 peak, peak memory;
 * ``kind: memory``: peak memory and step time per policy (full, top-2 blocks, linear probe), eager;
 * ``kind: resume``: a short ``headstart run`` interrupted inside its second epoch and resumed,
-  compared with the same run uninterrupted (weights bit-identical or the largest difference).
+  compared with the same run uninterrupted (weights bit-identical or the largest difference);
+  once with ``trainer.precision: auto`` and once with ``fp16`` (``run_precision``).
 
 ``--dry``: tiny models and inputs on the CPU, compile with the ``eager`` backend — the same code
 path in seconds; the test suite runs it.
@@ -42,8 +43,9 @@ def sizes(dry: bool, gpu: bool) -> throughput.Sizes:
     return throughput.Sizes(image_px=32, image_batch=2, tokens=16, text_batch=2, audio_s=0.5, audio_batch=2)
 
 
-def resume_check(tmp: Path, device: str, dry: bool) -> dict[str, Any]:
-    """A short real run, interrupted after its first epoch's checkpoint and resumed, vs uninterrupted."""
+def resume_check(tmp: Path, device: str, dry: bool, precision: str = "auto") -> dict[str, Any]:
+    """A short real run, interrupted after its first epoch's checkpoint and resumed, vs uninterrupted
+    (under ``precision``: fp16 also checks that the loss scaler's state resumes)."""
     from safetensors.torch import load_file
 
     from headstart import hookimpl, parse_config, run_experiment
@@ -57,7 +59,13 @@ def resume_check(tmp: Path, device: str, dry: bool) -> dict[str, Any]:
             "synthetic": {"classes": 10, "per_class": 8 if dry else 400, "in_features": 32},
         },
         "policy": {"name": "gradual-unfreeze"},  # a phase change inside the run
-        "trainer": {"epochs": 3, "batch_size": 16 if dry else 128, "progress": False, "device": device},
+        "trainer": {
+            "epochs": 3,
+            "batch_size": 16 if dry else 128,
+            "progress": False,
+            "device": device,
+            "precision": precision,
+        },
     }
 
     class Interrupt:
@@ -66,7 +74,7 @@ def resume_check(tmp: Path, device: str, dry: bool) -> dict[str, Any]:
             if epoch == 1:
                 raise KeyboardInterrupt  # after epoch 0's checkpoint, before epoch 1's
 
-    straight, resumed = tmp / "straight", tmp / "resumed"
+    straight, resumed = tmp / f"straight-{precision}", tmp / f"resumed-{precision}"
     run_experiment(parse_config(config), straight)
     pm = get_plugin_system().pm
     pm.register(Interrupt(), name="gpu-check-interrupt")
@@ -80,7 +88,8 @@ def resume_check(tmp: Path, device: str, dry: bool) -> dict[str, Any]:
     a = load_file(next((straight / "checkpoints" / "last").glob("*.safetensors")))
     b = load_file(next((resumed / "checkpoints" / "last").glob("*.safetensors")))
     diff = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
-    return {"kind": "resume", "identical": all(torch.equal(a[k], b[k]) for k in a), "max_abs_diff": diff}
+    same = all(torch.equal(a[k], b[k]) for k in a)
+    return {"kind": "resume", "run_precision": precision, "identical": same, "max_abs_diff": diff}
 
 
 def main() -> None:
@@ -127,7 +136,8 @@ def main() -> None:
             for policy, top in (("full", None), ("top-2", 3), ("linear-probe", 1)):
                 row = throughput.measure(workload, device, precision, steps, trainable_top=top)
                 emit({"kind": "memory", **common, "policy": policy, **row})
-        emit({**common, **resume_check(tmp / "runs", str(device), args.dry)})
+        for run_precision in ("auto", "fp16"):  # the engine's default, and fp16 with its loss scaler
+            emit({**common, **resume_check(tmp / "runs", str(device), args.dry, run_precision)})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -35,8 +35,9 @@ def test_dry_run_reports_every_model_variant_policy_and_an_exact_resume() -> Non
     for model in ("resnet50", "bert-base", "wav2vec2-base"):
         full, top, probe = (memory[model, p]["trainable_params"] for p in ("full", "top-2", "linear-probe"))
         assert full > top > probe > 0
-    (resume,) = [r for r in rows if r["kind"] == "resume"]
-    assert resume["identical"] is True and resume["max_abs_diff"] == 0.0
+    resumes = {r["run_precision"]: r for r in rows if r["kind"] == "resume"}
+    assert set(resumes) == {"auto", "fp16"}
+    assert all(r["identical"] is True and r["max_abs_diff"] == 0.0 for r in resumes.values())
 
 
 def test_without_a_gpu_the_full_check_refuses_clearly() -> None:
