@@ -10,7 +10,7 @@ import pytest
 
 from headstart.cli import main
 
-from ..core.conftest import toy_matrix
+from ..core.conftest import TOY_EXPERIMENT, toy_matrix
 from .faults import Fault, fork_main
 
 
@@ -46,3 +46,34 @@ def test_a_kill_while_writing_the_report_keeps_the_previous_one(tmp_path: Path) 
         assert killed.killed, killed.err
         assert (report / name).read_bytes() == before[name], f"{name} damaged by a kill while it was rewritten"
     assert json.loads((report / "results.json").read_text())["rows"]
+
+
+def test_a_diverging_cell_is_named_and_marked_and_the_others_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Cell b diverges (``trainer.lr: 1e30``, ``on_nonfinite: stop``): the other cell still runs, the
+    report lists b as diverged, and compare exits 1 with one line naming b."""
+    b = {**TOY_EXPERIMENT, "name": "b", "trainer": {"lr": 1e30}}
+    path = toy_matrix(tmp_path, trainer={"epochs": 1}, experiments=[TOY_EXPERIMENT, b], policies=["full"])
+    out = tmp_path / "out"
+    for attempt in range(2):  # compare again: a is reused, b is retried (and diverges again)
+        assert main(["compare", str(path)]) == 1
+        captured = capsys.readouterr()
+        lines = captured.err.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+        assert lines[0].startswith(
+            "headstart: error: 1 of 2 cells diverged: cell b × full × seed 0: training diverged: "
+        )
+        assert lines[0].endswith(f"{out / 'report' / 'report.md'} lists them")
+        assert "diverged: training diverged" in captured.out and ("finished earlier" in captured.out) == (attempt == 1)
+    (a,) = [d for d in out.iterdir() if d.name.startswith("a__")]
+    (b,) = [d for d in out.iterdir() if d.name.startswith("b__")]
+    assert (a / "summary.json").is_file() and not (b / "summary.json").exists()
+    marker = json.loads((b / "diverged.json").read_text())
+    assert marker["cell"] == "b × full × seed 0" and marker["error"].startswith("training diverged: ")
+    assert not (b / "checkpoints" / "best").exists()  # nothing non-finite was kept
+    results = json.loads((out / "report" / "results.json").read_text())
+    assert [r["experiment"] for r in results["rows"]] == ["a"]
+    assert [d["cell"] for d in results["diverged"]] == ["b × full × seed 0"]
+    report = (out / "report" / "report.md").read_text()
+    assert "## Diverged cells" in report and f"**b × full × seed 0** (`{b}`): training diverged: " in report

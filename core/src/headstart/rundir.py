@@ -65,6 +65,7 @@ class RunDir:
     STEPS = "steps.jsonl"
     SUMMARY = "summary.json"
     CELL = "cell.json"
+    DIVERGED = "diverged.json"  # a compare cell whose training diverged: its label and the error line
     INFERENCE = "inference.json"
     INFERENCE_SOURCE = "inference/source"
     CHECKPOINTS = "checkpoints"
@@ -77,6 +78,7 @@ class RunDir:
     steps = _File(STEPS)
     summary = _File(SUMMARY)
     cell = _File(CELL)
+    diverged = _File(DIVERGED)
     inference = _File(INFERENCE)
     inference_source = _File(INFERENCE_SOURCE)
     checkpoints = _File(CHECKPOINTS)

@@ -19,14 +19,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..experiment.matrix import dry_run, load_matrix, run_matrix
+    from ..engine.nonfinite import TrainingDiverged
+    from ..experiment.matrix import CellsDiverged, dry_run, load_matrix, run_matrix
     from ..experiment.report import markdown_table, write_report
 
     matrix = load_matrix(args.matrix, args.set)
     if args.dry_run:
         dry_run(matrix)
         return 0
-    run_matrix(matrix)
+    diverged: CellsDiverged | None = None
+    try:
+        run_matrix(matrix)
+    except CellsDiverged as exc:  # the other cells ran: report them, mark these, then fail
+        diverged = exc
     out = Path(args.report) if args.report else matrix.output_dir / "report"
     written = write_report([matrix.output_dir], out)
     print()
@@ -35,4 +40,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{c['task']} × {c['policy']}: Kendall τ(LogME, {c['metric']}) = {c['tau_logme']:.3f}")
     print(f"\nreport: {written['report']}")
     print("plots:  " + ", ".join(written["plots"]))
+    if diverged is not None:
+        raise TrainingDiverged(f"{diverged}; {written['report']} lists them")
     return 0

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.atomic import atomic_write_json
+from ..engine.nonfinite import TrainingDiverged
 from ..options import ConfigError, suggest
 from ..rundir import RunDir, slug
 from .config import apply_overrides, load_yaml, parse_config
@@ -242,20 +243,44 @@ def check_cell(config: dict[str, Any], run_dir: Path, label: str) -> None:
         )
 
 
-def run_cell(config: dict[str, Any], run_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """Run one cell (continuing it if it was interrupted); returns its summary."""
+class CellsDiverged(TrainingDiverged):
+    """Cells of a matrix whose training diverged (``cells``: label and error line of each); the
+    other cells ran (``results``, as :func:`run_matrix` returns them)."""
+
+    def __init__(self, cells: list[tuple[str, str]], total: int, results: list[tuple[Cell, dict[str, Any]]]) -> None:
+        self.cells, self.total, self.results = cells, total, results
+        first, message = cells[0]
+        more = f" (and {len(cells) - 1} more: {'; '.join(c for c, _ in cells[1:])})" if len(cells) > 1 else ""
+        super().__init__(
+            f"{len(cells)} of {total} cells diverged: cell {first}: {message}{more}; the other cells ran "
+            "(running compare again retries the diverged ones)"
+        )
+
+
+def run_cell(config: dict[str, Any], run_dir: Path, meta: dict[str, Any], label: str = "") -> dict[str, Any]:
+    """Run one cell (continuing it if it was interrupted); returns its summary. A cell whose
+    training diverges leaves ``diverged.json`` (its label and the error line) and re-raises."""
     files = RunDir(run_dir)
     if files.is_finished():
         return json.loads(files.summary.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(files.cell, meta)
+    files.diverged.unlink(missing_ok=True)  # tried again
     resume = files.last.exists()
-    _, summary = run_experiment(parse_config(config), run_dir, resume=resume)
+    try:
+        _, summary = run_experiment(parse_config(config), run_dir, resume=resume)
+    except TrainingDiverged as exc:
+        atomic_write_json(files.diverged, {**meta, "cell": label or str(run_dir), "error": str(exc)})
+        raise
     return summary
 
 
 def run_matrix(matrix: Matrix, *, echo: Any = print) -> list[tuple[Cell, dict[str, Any]]]:
-    """Run prerequisites, then every cell not yet finished, printing progress."""
+    """Run prerequisites, then every cell not yet finished, printing progress.
+
+    A cell whose training diverges (``trainer.on_nonfinite``) is reported and the next cell runs;
+    after the last one :class:`CellsDiverged` names every diverged cell (exit status 1). A
+    prerequisite that diverges stops the matrix (cells may depend on it)."""
     for name, config, run_dir in matrix.prerequisites:  # nothing runs if any reuse would be wrong
         check_cell(config, run_dir, f"prerequisite {name}")
     for cell in matrix.cells:
@@ -263,20 +288,32 @@ def run_matrix(matrix: Matrix, *, echo: Any = print) -> list[tuple[Cell, dict[st
     for name, config, run_dir in matrix.prerequisites:
         state = "done" if cell_done(run_dir) else "running"
         echo(f"[prerequisite] {name} → {run_dir} ({state})")
-        run_cell(config, run_dir, {"experiment": name, "policy": config.get("policy"), "prerequisite": True})
+        meta = {"experiment": name, "policy": config.get("policy"), "prerequisite": True}
+        try:
+            run_cell(config, run_dir, meta, f"prerequisite {name}")
+        except TrainingDiverged as exc:
+            raise TrainingDiverged(f"prerequisite {name}: {exc}; no cell ran (cells may build on it)") from None
     if matrix.rank:  # after the prerequisites: a run: source may be one of them
         from ..rank.compare import rank_matrix
 
         rank_matrix(matrix, echo=echo)
     results = []
+    diverged: list[tuple[str, str]] = []
     total = len(matrix.cells)
     for i, cell in enumerate(matrix.cells, 1):
         done = cell_done(cell.run_dir)
         echo(f"[{i}/{total}] {cell.label}" + (" (finished earlier)" if done else ""))
-        summary = run_cell(cell.config, cell.run_dir, cell.meta())
+        try:
+            summary = run_cell(cell.config, cell.run_dir, cell.meta(), cell.label)
+        except TrainingDiverged as exc:  # a result of this cell's settings: the other cells still run
+            echo(f"        diverged: {exc}")
+            diverged.append((cell.label, str(exc)))
+            continue
         best = summary["best"]
         echo(f"        best {summary['monitor']} = {best['value']:.4f}  ({summary['wall_time_s']:.1f} s)")
         results.append((cell, summary))
+    if diverged:
+        raise CellsDiverged(diverged, total, results)
     return results
 
 

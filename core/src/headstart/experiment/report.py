@@ -202,6 +202,19 @@ def aggregate(records: list[RunRecord]) -> list[dict[str, Any]]:
     return rows
 
 
+def find_diverged(paths: list[Path]) -> list[dict[str, Any]]:
+    """The cells under ``paths`` whose training diverged (``diverged.json``, no summary), sorted."""
+    found = {p for root in paths for p in Path(root).rglob(RunDir.DIVERGED) if not RunDir(p.parent).is_finished()}
+    return [{**json.loads(p.read_text(encoding="utf-8")), "run_dir": str(p.parent)} for p in sorted(found)]
+
+
+def _diverged_section(diverged: list[dict[str, Any]]) -> list[str]:
+    if not diverged:
+        return []
+    lines = ["", "## Diverged cells", "", "Not in the table: their training diverged (no result to average).", ""]
+    return lines + [f"- **{d['cell']}** (`{d['run_dir']}`): {d['error']}" for d in diverged]
+
+
 def _fmt(mean: float, ci: float) -> str:
     if math.isnan(mean):
         return "–"
@@ -232,17 +245,19 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 def write_report(paths: list[Path], out: Path) -> dict[str, Any]:
     """Write report.md, results.csv, results.json and the plots into ``out``; return what was written."""
     records = find_runs(paths)
-    if not records:
+    diverged = find_diverged(paths)
+    if not records and not diverged:
         raise FileNotFoundError(
             f"no finished runs (directories with {RunDir.SUMMARY}) under {', '.join(map(str, paths))}"
         )
     rows = aggregate(records)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "results.json", {"rows": rows, "runs": [str(r.run_dir) for r in records]})
-    atomic_write_csv(out / "results.csv", rows, list(rows[0]))
+    runs = [str(r.run_dir) for r in records]
+    atomic_write_json(out / "results.json", {"rows": rows, "runs": runs, "diverged": diverged})
+    atomic_write_csv(out / "results.csv", rows, list(rows[0]) if rows else ["experiment", "policy"])
     from .plots import plot_budget_curves, plot_heatmap, plot_learning_curves
 
-    plots = plot_learning_curves(records, out) + plot_budget_curves(rows, out) + plot_heatmap(rows, out)
+    plots = plot_learning_curves(records, out) + plot_budget_curves(rows, out) + plot_heatmap(rows, out) if rows else []
     md = [
         "# Headstart report",
         "",
@@ -254,6 +269,7 @@ def write_report(paths: list[Path], out: Path) -> dict[str, Any]:
         "each row is the configuration with the best mean validation value (*chosen on val*).",
         "",
         markdown_table(rows),
+        *_diverged_section(diverged),
         "",
     ]
     md += [f"![{p.stem}]({p.name})" for p in plots]
@@ -264,4 +280,5 @@ def write_report(paths: list[Path], out: Path) -> dict[str, Any]:
         md += ["", *markdown(ranked)]
         atomic_write_json(out / "rank_vs_results.json", ranked)
     atomic_write_text(out / "report.md", "\n".join(md) + "\n")
-    return {"rows": rows, "plots": [str(p) for p in plots], "report": str(out / "report.md"), "rank": ranked}
+    report = str(out / "report.md")
+    return {"rows": rows, "plots": [str(p) for p in plots], "report": report, "rank": ranked, "diverged": diverged}
