@@ -18,6 +18,7 @@ from .version import __version__
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads it by name)
 if TYPE_CHECKING:
     from .api import RunResult, add_callback, remove_callback, run
+    from .classification import SingleLabelTask
     from .data.budget import sample_per_class
     from .data.classes import require_every_class
     from .data.formats import (
@@ -80,6 +81,8 @@ _EXPORTS: dict[str, str] = {
     "add_callback": ".api",
     "remove_callback": ".api",
     "run": ".api",
+    # classification
+    "SingleLabelTask": ".classification",
     # data
     "CARVED_SPLITS": ".data.splits",
     "SPLITS": ".data.splits",
@@ -221,6 +224,7 @@ __all__ = [
     "RunDir",
     "RunResult",
     "SequenceHead",
+    "SingleLabelTask",
     "SourceModel",
     "SourceProvider",
     "Split",

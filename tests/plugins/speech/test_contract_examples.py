@@ -10,8 +10,9 @@ import soundfile as sf
 from headstart import get_registry
 from headstart.options import call_with_options
 from headstart.testing import format_example, source_examples
+from headstart_speech.classification import AudioClassification
 from headstart_speech.contract import write_audio_folder
-from headstart_speech.tasks import AudioClassification, SpeechRecognition
+from headstart_speech.recognition import SpeechRecognition
 
 FORMAT_EXAMPLES = {
     "librispeech": ("FLAC", "transcript", ["YES", "NO", "UP"]),

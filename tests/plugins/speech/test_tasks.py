@@ -11,8 +11,9 @@ import torch
 
 from headstart import ConfigError, DataError, UnknownNameError, get_registry, load_config
 from headstart.experiment import build
+from headstart_speech.classification import AudioClassification
 from headstart_speech.metrics import cer, wer
-from headstart_speech.tasks import AudioClassification, SpeechRecognition
+from headstart_speech.recognition import SpeechRecognition
 from headstart_speech.vocab import CharVocabulary, normalize_text
 
 from .conftest import ta_source

@@ -119,7 +119,7 @@ def test_image_that_breaks_after_prepare_is_named_or_skipped(split_tree: Path, t
 def test_class_weights_balance_the_loss(image_tree: Callable[..., Path], tiny_source: Any) -> None:
     root = image_tree(counts={"a": 12, "b": 4})
     task = prepared(tiny_source, data=str(root), split={"val": 0.0}, class_weights=True)
-    assert task.weights is not None and task.weights.tolist() == pytest.approx([16 / 24, 16 / 8])
+    assert task.class_weight is not None and task.class_weight.tolist() == pytest.approx([16 / 24, 16 / 8])
     logits = torch.tensor([[2.0, 0.0], [2.0, 0.0]])
     batch = {"targets": torch.tensor([0, 1])}
     plain = torch.nn.functional.cross_entropy(logits, batch["targets"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from headstart import (
 )
 
 from .data import read_conll
+from .encoder_task import EncoderOptions, EncoderTask
 from .entities import SCHEMES, Scheme, check_tags, entities, split_tag
 
 IGNORE = -100
@@ -39,7 +41,29 @@ IGNORE = -100
 Sentence = tuple[tuple[str, ...], tuple[int, ...]]
 
 
-class TokenClassification:
+@dataclass(frozen=True, kw_only=True)
+class TokenOptions(EncoderOptions):
+    """``token-classification``'s options: the shared ones, where the tag is, the tag scheme and
+    set, and a budget of training sentences."""
+
+    tag_field: int = -1
+    fields: int | None = None
+    scheme: Scheme = "IOB2"
+    labels: list[str] | None = None
+    max_train: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_splits(self.data)
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"scheme {self.scheme!r} is not valid; valid: {', '.join(SCHEMES)}")
+        if self.fields is not None and self.fields < 2:
+            raise ValueError(f"fields must be >= 2 (a token and a tag), got {self.fields}")
+        if self.max_train is not None and self.max_train < 1:
+            raise ValueError(f"max_train must be >= 1, got {self.max_train}")
+
+
+class TokenClassification(EncoderTask):
     """Tag every word of CoNLL-format sentences.
 
     Options: ``data`` (``{train, val, test}`` CoNLL files), ``tag_field`` (index of the tag among
@@ -51,50 +75,27 @@ class TokenClassification:
 
     name = "token-classification"
     metrics = ("entity-f1", "entity-precision", "entity-recall")
+    Options = TokenOptions
+    options: TokenOptions
+    examples: dict[str, list[Sentence]]
 
-    def __init__(
-        self,
-        data: dict[str, str],
-        tag_field: int = -1,
-        fields: int | None = None,
-        scheme: Scheme = "IOB2",
-        labels: list[str] | None = None,
-        max_train: int | None = None,
-        max_length: int = 128,
-        hidden: int | None = None,
-        dropout: float = 0.1,
-        seed: int = 0,
-    ) -> None:
-        check_splits(data)
-        if scheme not in SCHEMES:
-            raise ValueError(f"scheme {scheme!r} is not valid; valid: {', '.join(SCHEMES)}")
-        if max_length < 4:
-            raise ValueError(f"max_length must be at least 4 tokens, got {max_length}")
-        if fields is not None and fields < 2:
-            raise ValueError(f"fields must be >= 2 (a token and a tag), got {fields}")
-        if max_train is not None and max_train < 1:
-            raise ValueError(f"max_train must be >= 1, got {max_train}")
-        self.data, self.tag_field, self.fields, self.scheme = dict(data), tag_field, fields, scheme
-        self.given_labels, self.max_train, self.max_length = labels, max_train, max_length
-        self.hidden, self.dropout, self.seed = hidden, dropout, seed
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.given_labels = self.options.labels
         self.labels: list[str] = []
-        self.examples: dict[str, list[Sentence]] = {}
-        self.tokenizer: Any = None
-        self.truncate_at = max_length
-        self.facts: dict[str, Any] = {}
 
     # --- reading ---------------------------------------------------------------------------------
     def _tags(self, sentence: dict[str, Any], path: str) -> list[str]:
-        n = len(sentence["fields"][0])
-        if not -n <= self.tag_field < n or self.tag_field % n == 0:
+        n, field = len(sentence["fields"][0]), self.options.tag_field
+        if not -n <= field < n or field % n == 0:
             raise DataError(
-                f"{sentence['_where']}: tag_field {self.tag_field} does not name a tag among the {n} fields of "
+                f"{sentence['_where']}: tag_field {field} does not name a tag among the {n} fields of "
                 f"a line (field 0 is the token; use 1..{n - 1} or -1 for the last)"
             )
-        tags = [f[self.tag_field] for f in sentence["fields"]]
-        problem = check_tags(tags, self.scheme)
+        tags = [f[field] for f in sentence["fields"]]
+        problem = check_tags(tags, self.options.scheme)
         if problem:
-            bad = next(i for i in range(len(tags)) if check_tags(tags[: i + 1], self.scheme))
+            bad = next(i for i in range(len(tags)) if check_tags(tags[: i + 1], self.options.scheme))
             raise DataError(f"{path}:{sentence['lines'][bad]}: {problem}")
         return tags
 
@@ -105,11 +106,10 @@ class TokenClassification:
                 f"token-classification needs a fast tokenizer (word_ids) and source {source.name!r} has "
                 f"{type(tokenizer).__name__}; save the model with a tokenizer.json"
             )
-        self.tokenizer = tokenizer
-        limit = getattr(source, "max_length", None)
-        self.truncate_at = min(self.max_length, int(limit)) if limit else self.max_length
-        read = {s: read_conll(p, self.fields) for s, p in self.data.items()}
-        tags = {s: [self._tags(sent, p) for sent in read[s]] for s, p in self.data.items()}
+        self.use_tokenizer(source, tokenizer)
+        data = self.options.data
+        read = {s: read_conll(p, self.options.fields) for s, p in data.items()}
+        tags = {s: [self._tags(sent, p) for sent in read[s]] for s, p in data.items()}
         if self.given_labels is not None:
             self.labels = list(self.given_labels)
         else:
@@ -123,13 +123,14 @@ class TokenClassification:
                     if tag not in index:
                         origin = "task.labels" if self.given_labels is not None else "the train split"
                         raise DataError(
-                            f"{self.data[split]}:{line}: tag {tag!r} is not in the tag set "
+                            f"{data[split]}:{line}: tag {tag!r} is not in the tag set "
                             f"({', '.join(self.labels)}, from {origin})"
                         )
                 out.append((tuple(sent["tokens"]), tuple(index[t] for t in sent_tags)))
             self.examples[split] = out
-        if self.max_train is not None and len(self.examples["train"]) > self.max_train:
-            self.examples["train"] = random.Random(self.seed).sample(self.examples["train"], self.max_train)
+        limit = self.options.max_train
+        if limit is not None and len(self.examples["train"]) > limit:
+            self.examples["train"] = random.Random(self.options.seed).sample(self.examples["train"], limit)
         self._require_every_tag()
         self.examples = {s: self.examples[s] for s in SPLITS if s in self.examples}
         self.facts = {
@@ -146,20 +147,14 @@ class TokenClassification:
         seen = [split_tag(self.labels[t])[1] for _, tags in self.examples["train"] for t in tags]
         fix = "add training sentences with it or remove its tags from task.labels"
         if self.given_labels is None:  # the tag set came from train: max_train left the type out
-            fix = f"raise max_train (now {self.max_train}) so that every type keeps a training sentence"
-        require_every_class(types, seen, self.data["train"], fix, what="tag")
+            fix = f"raise max_train (now {self.options.max_train}) so that every type keeps a training sentence"
+        require_every_class(types, seen, self.options.data["train"], fix, what="tag")
 
     def _count_truncated(self, sentences: list[Sentence]) -> int:
         enc = self.tokenizer([list(w) for w, _ in sentences], is_split_into_words=True, truncation=False, verbose=False)
         return sum(len(ids) > self.truncate_at for ids in enc["input_ids"])
 
     # --- the TargetTask interface ---------------------------------------------------------------
-    def splits(self) -> list[str]:
-        return list(self.examples)
-
-    def dataset(self, split: str, train: bool) -> list[Sentence]:  # type: ignore[override]
-        return self.examples[split]
-
     def _encode(self, examples: list[Sentence]) -> tuple[Any, torch.Tensor]:
         """Tokenized words and, per sub-token, the index of the word it starts (else -1)."""
         enc = self.tokenizer(
@@ -194,7 +189,7 @@ class TokenClassification:
         }
 
     def build_head(self, spec: FeatureSpec) -> nn.Module:
-        return SequenceHead(spec, len(self.labels), hidden=self.hidden, dropout=self.dropout)
+        return SequenceHead(spec, len(self.labels), hidden=self.options.hidden, dropout=self.options.dropout)
 
     def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
         return nn.functional.cross_entropy(
@@ -221,12 +216,11 @@ class TokenClassification:
 
     # --- inference (PredictingTask): the trained model without its training data ------------------
     def inference_state(self) -> dict[str, Any]:
-        return {"labels": list(self.labels), "truncate_at": self.truncate_at, "scheme": self.scheme}
+        return {**super().inference_state(), "labels": list(self.labels), "scheme": self.options.scheme}
 
     def restore(self, state: Mapping[str, Any], source: SourceModel) -> None:
-        self.tokenizer = source.preprocessor
+        super().restore(state, source)
         self.labels = self.given_labels = [str(t) for t in state["labels"]]
-        self.truncate_at = int(state["truncate_at"])
 
     def predict_example(self, raw: Any) -> Sentence:
         """A sentence: a text (split at whitespace), a list of words, or a dict with ``tokens``
@@ -265,7 +259,7 @@ class TokenClassification:
         """A CoNLL file in the training format, checked against the trained tag set."""
         index = {t: i for i, t in enumerate(self.labels)}
         out = []
-        for sent in read_conll(str(data), self.fields):
+        for sent in read_conll(str(data), self.options.fields):
             tags = self._tags(sent, str(data))
             for tag, line in zip(tags, sent["lines"], strict=True):
                 if tag not in index:
@@ -277,13 +271,10 @@ class TokenClassification:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "task": self.name,
-            "examples": {s: len(e) for s, e in self.examples.items()},
+            **super().summary(),
             "words": {s: sum(len(w) for w, _ in e) for s, e in self.examples.items()},
             "labels": self.labels,
-            "scheme": self.scheme,
-            "max_length": self.truncate_at,
-            **self.facts,
+            "scheme": self.options.scheme,
         }
 
     @staticmethod

@@ -21,6 +21,7 @@ import torch
 from headstart import SPLITS, Batch, DataError, FeatureSpec, SourceModel, check_splits, require_columns
 
 from .data import carve, read_table
+from .encoder_task import EncoderOptions, EncoderTask
 from .tokens import TokenCache, pad_batch
 
 TableFormat = Literal["auto", "csv", "tsv", "glue-tsv", "jsonl"]
@@ -41,48 +42,36 @@ def text_of(row: dict[str, Any], column: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TextOptions:
+class TextOptions(EncoderOptions):
     """The options every text task has; each task's ``Options`` adds its own (``docs/guide-nlp.md``)."""
 
-    data: dict[str, str]
     format: TableFormat = "auto"
     columns: list[str] | None = None
     text_column: str = "text"
     text_pair_column: str | None = None
     label_column: str = "label"
     split: dict[str, float] | None = None
-    max_length: int = 128
     pooling: Pooling = "auto"
-    hidden: int | None = None
-    dropout: float = 0.1
-    seed: int = 0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_splits(self.data, self.split)
-        if self.max_length < 4:
-            raise ValueError(f"max_length must be at least 4 tokens, got {self.max_length}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
-class TextTask:
+class TextTask(EncoderTask):
     """What classification and regression share: reading, tokenizing, collating, pooling.
 
     A task is built from keyword options (``TextClassification(data=…, labels=…)``); its
     ``Options`` dataclass declares them, and option checking reads them from there."""
 
     name = "text"
-    metrics: tuple[str, ...] = ()
     Options: ClassVar[type[TextOptions]] = TextOptions
     options: TextOptions
+    examples: dict[str, list[Example]]
 
     def __init__(self, **options: Any) -> None:
-        self.options = self.Options(**options)
-        self.examples: dict[str, list[Example]] = {}
-        self.tokenizer: Any = None
-        self.truncate_at = self.options.max_length
+        super().__init__(**options)
         self._tokens = TokenCache()
-        self.facts: dict[str, Any] = {}
 
     # --- reading ---------------------------------------------------------------------------------
     def _needed(self) -> list[str]:
@@ -120,9 +109,7 @@ class TextTask:
         tokenizer = source.preprocessor
         if tokenizer is None or not callable(tokenizer):
             raise ValueError(f"source {source.name!r} has no tokenizer (preprocessor); use an hf: text encoder")
-        self.tokenizer = tokenizer
-        limit = getattr(source, "max_length", None)
-        self.truncate_at = min(self.options.max_length, int(limit)) if limit else self.options.max_length
+        self.use_tokenizer(source, tokenizer)
         rows = self._rows()
         self.prepare_targets(rows)
         examples = {split: self._examples(r, split) for split, r in rows.items()}
@@ -152,12 +139,6 @@ class TextTask:
     def prepare(self, source: SourceModel) -> None:
         self.read(source)
 
-    def splits(self) -> list[str]:
-        return list(self.examples)
-
-    def dataset(self, split: str, train: bool) -> list[Example]:  # type: ignore[override]
-        return self.examples[split]
-
     def _tokenize(self, examples: list[Example]) -> dict[str, list[list[int]]]:
         """Token ids of ``examples``, truncated at ``max_length``, unpadded (one batched call)."""
         texts = [e[0] for e in examples]
@@ -184,12 +165,10 @@ class TextTask:
 
     # --- inference (PredictingTask): the trained model without its training data ------------------
     def inference_state(self) -> dict[str, Any]:
-        return {"truncate_at": self.truncate_at, "pairs": self.options.text_pair_column is not None}
+        return {**super().inference_state(), "pairs": self.options.text_pair_column is not None}
 
     def restore(self, state: Mapping[str, Any], source: SourceModel) -> None:
-        """The source's tokenizer and the trained truncation length; subclasses add their targets."""
-        self.tokenizer = source.preprocessor
-        self.truncate_at = int(state["truncate_at"])
+        super().restore(state, source)
         self._tokens = TokenCache(self.tokenizer, self.truncate_at)
 
     def predict_example(self, raw: Any) -> Example:
@@ -233,10 +212,4 @@ class TextTask:
         return examples
 
     def summary(self) -> dict[str, Any]:
-        return {
-            "task": self.name,
-            "examples": {s: len(e) for s, e in self.examples.items()},
-            "pairs": self.options.text_pair_column is not None,
-            "max_length": self.truncate_at,
-            **self.facts,
-        }
+        return {**super().summary(), "pairs": self.options.text_pair_column is not None}

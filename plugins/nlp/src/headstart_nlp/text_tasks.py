@@ -22,10 +22,10 @@ from headstart import (
     ClassificationHead,
     DataError,
     FeatureSpec,
+    SingleLabelTask,
     SourceModel,
     require_every_class,
     sample_per_class,
-    top_labels,
 )
 
 from .text_base import Example, TextOptions, TextTask
@@ -55,7 +55,7 @@ class RegressionOptions(TextOptions):
     normalize: bool = True
 
 
-class TextClassification(TextTask):
+class TextClassification(SingleLabelTask, TextTask):
     """One label per text or text pair (sentiment, topic, NLI, paraphrase …).
 
     Options besides the shared ones (see the guide): ``labels`` (the label set, in order; default:
@@ -123,12 +123,6 @@ class TextClassification(TextTask):
             pooling=self.head_pooling(spec),
         )
 
-    def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
-        return nn.functional.cross_entropy(outputs.float(), batch["targets"])
-
-    def predictions(self, outputs: torch.Tensor, batch: Batch) -> tuple[list[Any], list[Any]]:
-        return outputs.argmax(-1).tolist(), batch["targets"].tolist()
-
     def inference_state(self) -> dict[str, Any]:
         return {**super().inference_state(), "labels": list(self.labels)}
 
@@ -136,9 +130,6 @@ class TextClassification(TextTask):
         super().restore(state, source)
         self.labels = self.given_labels = [str(x) for x in state["labels"]]
         self.index = {label: i for i, label in enumerate(self.labels)}
-
-    def decode(self, outputs: torch.Tensor, batch: Batch, top_k: int = 1) -> list[dict[str, Any]]:
-        return top_labels(outputs, self.labels, top_k)
 
     def summary(self) -> dict[str, Any]:
         counts = {

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from headstart import DatasetFormat, Metric, SourceProvider, TaskType, hookimpl
 
+from .classification import AudioClassification
 from .formats import FORMATS
 from .hf_source import HFSpeechProvider
 from .metrics import cer, wer
-from .tasks import AudioClassification, SpeechRecognition
+from .recognition import SpeechRecognition
 from .torchaudio_source import TorchaudioProvider
 
 

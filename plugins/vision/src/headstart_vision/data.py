@@ -164,10 +164,17 @@ def verify_images(items: list[ImageItem], skip_bad: bool) -> tuple[list[ImageIte
     return good, bad
 
 
+@dataclass(frozen=True)
+class BadImage:
+    """Placeholder for an image that failed to decode while loading (with ``skip_bad``)."""
+
+    path: str
+
+
 class ImageDataset(torch.utils.data.Dataset[Any]):
     """Map-style dataset of ``(image tensor, class index)``. An image that fails to decode now
-    (after passing the check at prepare time) raises, or with ``skip_bad`` yields None, which the
-    task's collate drops."""
+    (after passing the check at prepare time) raises, or with ``skip_bad`` yields a
+    :class:`BadImage`, which the task's collate drops and counts."""
 
     def __init__(
         self, items: Sequence[ImageItem], index: dict[str, int], transform: Callable[[Any], Any], skip_bad: bool
@@ -180,13 +187,13 @@ class ImageDataset(torch.utils.data.Dataset[Any]):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int] | None:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int] | BadImage:
         item = self.items[i]
         try:
             image = open_image(item.path)
         except DataError:
             if self.skip_bad:
-                return None
+                return BadImage(str(item.path))
             raise
         return self.transform(image), self.index[item.label]
 

@@ -38,17 +38,18 @@ from headstart import (
     Examples,
     FeatureSpec,
     Ranked,
+    SingleLabelTask,
     SourceModel,
     check_splits,
     input_path,
     require_every_class,
     sample_per_class,
-    top_labels,
 )
 
 from .data import (
     BUILTIN_DATASETS,
     IMAGE_EXTENSIONS,
+    BadImage,
     ImageDataset,
     ImageItem,
     check_labels,
@@ -63,45 +64,29 @@ from .transforms import Augment, ImagePreprocessor
 BUILTIN_PREFIX = "builtin:"
 
 
-@dataclass(frozen=True)
-class BadImage:
-    """Placeholder for an image that failed to decode while loading (with ``skip_bad``)."""
+@dataclass(frozen=True, kw_only=True)
+class ImageOptions:
+    """``image-classification``'s options (see the module docstring)."""
 
-    path: str
+    data: str | dict[str, str]
+    split: dict[str, float] | None = None
+    split_seed: int = 0
+    max_per_class: int | None = None
+    data_seed: int | None = None
+    head: Literal["linear", "mlp"] = "linear"
+    hidden: int = 256
+    dropout: float = 0.0
+    class_weights: bool = False
+    image_size: int | None = None
+    augment: bool | dict[str, Any] = True
+    skip_bad: bool = False
+    check_images: bool = True
+    path_column: str = "path"
+    label_column: str = "label"
 
-
-class _Dataset(ImageDataset):
-    def __getitem__(self, i: int) -> Any:
-        got = super().__getitem__(i)
-        return BadImage(str(self.items[i].path)) if got is None else got
-
-
-class ImageClassification:
-    """The ``image-classification`` task (see the module docstring for its options)."""
-
-    name = "image-classification"
-    #: file types ``headstart predict`` picks from a folder
-    input_extensions = tuple(sorted(IMAGE_EXTENSIONS))
-
-    def __init__(
-        self,
-        data: str | dict[str, str],
-        split: dict[str, float] | None = None,
-        split_seed: int = 0,
-        max_per_class: int | None = None,
-        data_seed: int | None = None,
-        head: Literal["linear", "mlp"] = "linear",
-        hidden: int = 256,
-        dropout: float = 0.0,
-        class_weights: bool = False,
-        image_size: int | None = None,
-        augment: bool | dict[str, Any] = True,
-        skip_bad: bool = False,
-        check_images: bool = True,
-        path_column: str = "path",
-        label_column: str = "label",
-    ) -> None:
-        check_splits(data if isinstance(data, dict) else None, split)
+    def __post_init__(self) -> None:
+        data = self.data
+        check_splits(data if isinstance(data, dict) else None, self.split)
         if (
             isinstance(data, str)
             and data.startswith(BUILTIN_PREFIX)
@@ -111,26 +96,37 @@ class ImageClassification:
                 f"data = {data!r}: unknown built-in dataset; valid: "
                 + ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_DATASETS)
             )
-        if max_per_class is not None and max_per_class < 1:
-            raise ValueError(f"max_per_class = {max_per_class}: expected >= 1")
-        if hidden < 1 or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"hidden = {hidden}, dropout = {dropout}: expected hidden >= 1 and 0 <= dropout < 1")
-        if image_size is not None and image_size < 8:
-            raise ValueError(f"image_size = {image_size}: expected at least 8 pixels")
-        self.data, self.split, self.split_seed, self.max_per_class = data, split, split_seed, max_per_class
-        self.data_seed = data_seed if data_seed is not None else split_seed
-        self.head_kind, self.hidden, self.dropout = head, hidden, dropout
-        self.class_weights, self.image_size = class_weights, image_size
-        self.augment = Augment.from_option(augment)
-        self.skip_bad, self.check_images = skip_bad, check_images
-        self.path_column, self.label_column = path_column, label_column
+        if self.max_per_class is not None and self.max_per_class < 1:
+            raise ValueError(f"max_per_class = {self.max_per_class}: expected >= 1")
+        if self.hidden < 1 or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(
+                f"hidden = {self.hidden}, dropout = {self.dropout}: expected hidden >= 1 and 0 <= dropout < 1"
+            )
+        if self.image_size is not None and self.image_size < 8:
+            raise ValueError(f"image_size = {self.image_size}: expected at least 8 pixels")
+
+
+class ImageClassification(SingleLabelTask):
+    """The ``image-classification`` task (see the module docstring for its options).
+
+    Built from keyword options (``ImageClassification(data=…, image_size=…)``); its ``Options``
+    dataclass declares them, and option checking reads them from there."""
+
+    name = "image-classification"
+    #: file types ``headstart predict`` picks from a folder
+    input_extensions = tuple(sorted(IMAGE_EXTENSIONS))
+    Options = ImageOptions
+
+    def __init__(self, **options: Any) -> None:
+        self.options = o = self.Options(**options)
+        self.data_seed = o.data_seed if o.data_seed is not None else o.split_seed
+        self.augment = Augment.from_option(o.augment)
         self.metrics: tuple[str, ...] = ("accuracy", "macro-f1")
         self.labels: list[str] = []
         self.items: dict[str, list[ImageItem]] = {}
         self.skipped: list[str] = []
         self._skipped_late: set[str] = set()
         self.preprocessor: ImagePreprocessor | None = None
-        self.weights: torch.Tensor | None = None
         self.origin = ""
 
     @staticmethod
@@ -154,10 +150,10 @@ class ImageClassification:
 
     # --- reading --------------------------------------------------------------------------
     def _read(self, location: str) -> list[ImageItem]:
-        return read_items(location, self.path_column, self.label_column)
+        return read_items(location, self.options.path_column, self.options.label_column)
 
     def _load_splits(self) -> dict[str, list[ImageItem]]:
-        data = self.data
+        data = self.options.data
         if isinstance(data, str) and data.startswith(BUILTIN_PREFIX):
             data = str(BUILTIN_DATASETS[data[len(BUILTIN_PREFIX) :]]())
         self.origin = str(data)
@@ -166,8 +162,9 @@ class ImageClassification:
         root = Path(data).expanduser()
         if root.is_dir() and (root / "train").is_dir():
             return {s: self._read(str(root / s)) for s in SPLITS if (root / s).is_dir()}
-        fractions = self.split if self.split is not None else {"val": 0.15, "test": 0.15}
-        return stratified_split(self._read(data), {k: v for k, v in fractions.items() if v > 0}, self.split_seed)
+        fractions = self.options.split if self.options.split is not None else {"val": 0.15, "test": 0.15}
+        kept = {k: v for k, v in fractions.items() if v > 0}
+        return stratified_split(self._read(data), kept, self.options.split_seed)
 
     def prepare(self, source: SourceModel) -> None:
         """Read and check the data; keep the source's preprocessing (with ``image_size``)."""
@@ -177,25 +174,26 @@ class ImageClassification:
                 f"task image-classification needs an image source (timm:…, torchvision:…); "
                 f"{source.name} has no image preprocessing"
             )
-        self.preprocessor = pre.with_overrides({"input_size": self.image_size} if self.image_size else None)
+        size = self.options.image_size
+        self.preprocessor = pre.with_overrides({"input_size": size} if size else None)
         splits = self._load_splits()
         train = splits.get("train", [])
         splits["train"] = [
-            train[i] for i in sample_per_class([t.label for t in train], self.max_per_class, self.data_seed)
+            train[i] for i in sample_per_class([t.label for t in train], self.options.max_per_class, self.data_seed)
         ]
         self.labels = check_labels(splits)
-        if self.check_images:
+        if self.options.check_images:
             for split in list(splits):
-                splits[split], bad = verify_images(splits[split], self.skip_bad)
+                splits[split], bad = verify_images(splits[split], self.options.skip_bad)
                 self.skipped.extend(bad)
             fix = "every training image of it is unreadable (skip_bad left them out); fix or replace those files"
             require_every_class(self.labels, [i.label for i in splits["train"]], self.origin, fix)
             self.labels = check_labels(splits)
         self.items = {s: v for s, v in splits.items() if v}
         counts = class_counts(self.items["train"])
-        if self.class_weights:
+        if self.options.class_weights:
             total, k = sum(counts.values()), len(self.labels)
-            self.weights = torch.tensor([total / (k * counts[c]) for c in self.labels])
+            self.class_weight = torch.tensor([total / (k * counts[c]) for c in self.labels])
         if len(self.labels) >= 5:
             self.metrics = ("accuracy", "macro-f1", "top5-accuracy")
         if len(self.labels) < 2:
@@ -210,7 +208,7 @@ class ImageClassification:
         assert self.preprocessor is not None, "prepare() first"
         transform = self.preprocessor.train_transform(self.augment) if train else self.preprocessor.eval_transform()
         index = {label: i for i, label in enumerate(self.labels)}
-        return _Dataset(self.items[split], index, transform, self.skip_bad)
+        return ImageDataset(self.items[split], index, transform, self.options.skip_bad)
 
     def collate(self, examples: list[Any]) -> Batch:
         good = []
@@ -227,19 +225,15 @@ class ImageClassification:
         }
 
     def build_head(self, spec: FeatureSpec) -> nn.Module:
-        hidden = self.hidden if self.head_kind == "mlp" else None
-        return ClassificationHead(spec, len(self.labels), hidden=hidden, dropout=self.dropout)
-
-    def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
-        weight = self.weights.to(outputs.device) if self.weights is not None else None
-        return nn.functional.cross_entropy(outputs.float(), batch["targets"], weight=weight)
+        hidden = self.options.hidden if self.options.head == "mlp" else None
+        return ClassificationHead(spec, len(self.labels), hidden=hidden, dropout=self.options.dropout)
 
     def predictions(self, outputs: torch.Tensor, batch: Batch) -> tuple[list[Any], list[Any]]:
-        refs = batch["targets"].tolist()
-        if len(self.labels) >= 5:
-            top = outputs.float().topk(5, dim=-1).indices.tolist()
-            return [Ranked(r) for r in top], refs
-        return outputs.argmax(-1).tolist(), refs
+        """Class indices; with five labels or more, the top five ranked (for ``top5-accuracy``)."""
+        if len(self.labels) < 5:
+            return super().predictions(outputs, batch)
+        top = outputs.float().topk(5, dim=-1).indices.tolist()
+        return [Ranked(r) for r in top], batch["targets"].tolist()
 
     # --- inference (PredictingTask): a trained run used without its training data ---------------
     def inference_state(self) -> dict[str, Any]:
@@ -257,14 +251,15 @@ class ImageClassification:
         assert self.preprocessor is not None, "restore() or prepare() first"
         from PIL import Image
 
-        image = raw.convert("RGB") if isinstance(raw, Image.Image) else open_image(input_path(raw, self.path_column))
+        image = (
+            raw.convert("RGB")
+            if isinstance(raw, Image.Image)
+            else open_image(input_path(raw, self.options.path_column))
+        )
         return self.preprocessor.eval_transform()(image)
 
     def predict_collate(self, examples: list[torch.Tensor]) -> Batch:
         return {"inputs": torch.stack(examples)}
-
-    def decode(self, outputs: torch.Tensor, batch: Batch, top_k: int = 1) -> list[dict[str, Any]]:
-        return top_labels(outputs, self.labels, top_k)
 
     def example_batch(self) -> Batch:
         """Two random images of the trained size (what exporters trace)."""
@@ -283,7 +278,7 @@ class ImageClassification:
                 )
         assert self.preprocessor is not None, "restore() or prepare() first"
         index = {label: i for i, label in enumerate(self.labels)}
-        return _Dataset(items, index, self.preprocessor.eval_transform(), self.skip_bad)
+        return ImageDataset(items, index, self.preprocessor.eval_transform(), self.options.skip_bad)
 
     def summary(self) -> dict[str, Any]:
         skipped = sorted(set(self.skipped) | self._skipped_late)
@@ -293,7 +288,7 @@ class ImageClassification:
             "labels": list(self.labels),
             "examples": {s: len(v) for s, v in self.items.items()},
             "train_class_counts": class_counts(self.items.get("train", [])),
-            "class_weights": self.weights.tolist() if self.weights is not None else None,
+            "class_weights": self.class_weight.tolist() if self.class_weight is not None else None,
             "skipped_images": len(skipped),
             "skipped_files": skipped[:20],
             "image_size": self.preprocessor.input_size if self.preprocessor else None,

@@ -13,12 +13,12 @@ from headstart import (
     DataError,
     Features,
     FeatureSpec,
+    SingleLabelTask,
     SourceModel,
     check_splits,
     get_registry,
     require_columns,
     sample_per_class,
-    top_labels,
 )
 
 
@@ -31,7 +31,7 @@ class LinearHead(nn.Module):
         return self.fc(features.values)  # type: ignore[no-any-return]
 
 
-class VectorClassification:
+class VectorClassification(SingleLabelTask):
     """Options: ``data`` (``{train: file.csv, val: …, test: …}``, columns ``x0..`` and ``label``)
     or ``synthetic`` (``{classes, per_class, in_features, seed, spread}``: Gaussian blobs);
     ``max_per_class`` keeps that many training examples per class (a label budget, drawn with
@@ -114,12 +114,6 @@ class VectorClassification:
     def build_head(self, spec: FeatureSpec) -> nn.Module:
         return LinearHead(spec.dim, len(self.labels))
 
-    def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
-        return nn.functional.cross_entropy(outputs.float(), batch["targets"])
-
-    def predictions(self, outputs: torch.Tensor, batch: Batch) -> tuple[list[Any], list[Any]]:
-        return outputs.argmax(-1).tolist(), batch["targets"].tolist()
-
     def summary(self) -> dict[str, Any]:
         return {"classes": len(self.labels), "examples": {s: len(e) for s, e in self.examples.items()}}
 
@@ -146,9 +140,6 @@ class VectorClassification:
 
     def example_batch(self) -> Batch:
         return self.predict_collate(list(torch.randn(2, self.in_features, generator=torch.Generator().manual_seed(0))))
-
-    def decode(self, outputs: torch.Tensor, batch: Batch, top_k: int = 1) -> list[dict[str, Any]]:
-        return top_labels(outputs, self.labels, top_k)
 
     def labelled_dataset(self, data: Any) -> list[tuple[torch.Tensor, int]]:
         """A CSV file with columns ``x0 …`` and the label column."""
