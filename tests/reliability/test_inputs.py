@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from headstart import get_registry
 from headstart.cli import main
 from headstart.experiment.config import load_config
 
@@ -53,10 +55,20 @@ def test_a_class_without_training_examples_is_refused(
     assert f"{train}: no training examples of class 'maybe'" in err and "remove it from task.labels" in err
 
 
-def _refused(config: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    """Run ``config`` (a task's contract example, changed), expect exit 2 and return the one line."""
+def _example(name: str, tmp_path: Path) -> dict[str, Any]:
+    """Task ``name``'s contract example (its tiny data written under ``tmp_path``) as an experiment."""
+    config = get_registry().task_type(name).factory.contract_example(tmp_path)
+    return {**config, "task": {**config["task"], "name": name}}
+
+
+def _refused(config: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str], **task: Any) -> str:
+    """Run ``config`` with ``task`` options added, expect exit 2 and return the one error line."""
     config = {k: v for k, v in config.items() if k != "inputs"}
-    config.update(policy="linear-probe", trainer={"epochs": 1, "batch_size": 2, "progress": False, "device": "cpu"})
+    config.update(
+        task={**config["task"], **task},
+        policy="linear-probe",
+        trainer={"epochs": 1, "batch_size": 2, "progress": False, "device": "cpu"},
+    )
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     capsys.readouterr()
@@ -67,59 +79,48 @@ def _refused(config: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixtu
     return err
 
 
-def test_an_empty_image_class_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from headstart_vision.tasks import ImageClassification
-
-    config = ImageClassification.contract_example(tmp_path)
-    folder = Path(config["task"]["data"]) / "train" / "blue"
-    for image in folder.iterdir():
-        image.unlink()
-    err = _refused({**config, "task": {**config["task"], "name": "image-classification"}}, tmp_path, capsys)
-    assert f"{folder}: class folder 'blue' has no images" in err and "remove it or add images" in err
+@pytest.mark.parametrize(
+    ("name", "empty", "expected", "fix"),
+    [
+        ("image-classification", "blue", "class folder 'blue' has no images", "remove it or add images"),
+        ("audio-classification", "maybe", "class folder 'maybe' has no audio files", "add recordings or remove"),
+    ],
+)
+def test_an_empty_class_folder_is_refused(
+    name: str, empty: str, expected: str, fix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _example(name, tmp_path)
+    folder = Path(config["task"]["data"]) / "train" / empty  # a class of the example (emptied) or a new one
+    if folder.is_dir():
+        shutil.rmtree(folder)
+    folder.mkdir()
+    err = _refused(config, tmp_path, capsys)
+    assert f"{folder}: {expected}" in err and fix in err
 
 
 def test_an_image_class_whose_every_training_image_is_unreadable_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``skip_bad`` leaves unreadable images out; a class it empties is refused, not dropped."""
-    from headstart_vision.tasks import ImageClassification
-
-    config = ImageClassification.contract_example(tmp_path)
+    config = _example("image-classification", tmp_path)
     for image in (Path(config["task"]["data"]) / "train" / "blue").iterdir():
         image.write_bytes(b"not a png")
-    task = {**config["task"], "name": "image-classification", "skip_bad": True}
-    err = _refused({**config, "task": task}, tmp_path, capsys)
+    err = _refused(config, tmp_path, capsys, skip_bad=True)
     assert f"{config['task']['data']}: no training examples of class 'blue'" in err
     assert "every training image of it is unreadable" in err
-
-
-def test_an_empty_audio_class_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from headstart_speech.tasks import AudioClassification
-
-    config = AudioClassification.contract_example(tmp_path)
-    folder = Path(config["task"]["data"]) / "train" / "maybe"
-    folder.mkdir()
-    err = _refused({**config, "task": {**config["task"], "name": "audio-classification"}}, tmp_path, capsys)
-    assert f"{folder}: class folder 'maybe' has no audio files" in err and "add recordings or remove" in err
 
 
 def test_an_audio_label_without_training_recordings_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from headstart_speech.tasks import AudioClassification
-
-    config = AudioClassification.contract_example(tmp_path)
-    task = {**config["task"], "name": "audio-classification", "labels": ["yes", "no", "maybe"]}
-    err = _refused({**config, "task": task}, tmp_path, capsys)
+    config = _example("audio-classification", tmp_path)
+    err = _refused(config, tmp_path, capsys, labels=["yes", "no", "maybe"])
     train = Path(config["task"]["data"]) / "train"
     assert f"{train}: no training examples of class 'maybe'" in err and "remove it from task.labels" in err
 
 
 def test_a_tag_type_without_training_words_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from headstart_nlp.ner import TokenClassification
-
-    config = TokenClassification.contract_example(tmp_path)
+    config = _example("token-classification", tmp_path)
     labels = ["O", "B-PER", "I-PER", "B-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]  # I-LOC unused: fine
-    task = {**config["task"], "name": "token-classification", "labels": labels}
-    err = _refused({**config, "task": task}, tmp_path, capsys)
+    err = _refused(config, tmp_path, capsys, labels=labels)
     assert f"{config['task']['data']['train']}: no training examples of tag 'MISC' (tags: PER, LOC, ORG, MISC)" in err

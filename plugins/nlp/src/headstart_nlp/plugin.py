@@ -26,17 +26,17 @@ def headstart_local_models() -> list[LocalModel]:
 def headstart_task_types() -> list[TaskType]:
     return [
         TaskType(
-            "text-classification",
+            TextClassification.name,
             TextClassification,
             "one label per text or text pair (CSV / TSV / GLUE TSV / JSONL); accuracy, macro-F1, MCC",
         ),
         TaskType(
-            "text-regression",
+            TextRegression.name,
             TextRegression,
             "one number per text or text pair (STS-B style); Pearson, Spearman",
         ),
         TaskType(
-            "token-classification",
+            TokenClassification.name,
             TokenClassification,
             "one tag per word of CoNLL-2003 files (NER, BIO / IOB2 / IOB1); entity precision, recall, F1",
         ),

@@ -74,20 +74,18 @@ class TextClassification(SingleLabelTask, TextTask):
         super().__init__(**options)
         labels = self.options.labels
         self.given_labels = [str(x) for x in labels] if labels is not None else None
-        self.labels: list[str] = []
-        self.index: dict[str, int] = {}
+        self.use_labels([])
         self.skipped: Counter[str] = Counter()
 
     def prepare_targets(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         if self.given_labels is not None:
-            self.labels = self.given_labels
-        else:
-            self.labels = sorted({str(r[self.options.label_column]).strip() for r in rows["train"]})
-            if len(self.labels) < 2:
-                raise DataError(
-                    f"{self.options.data['train']}: the train split has only the label(s) {self.labels}; need two"
-                )
-        self.index = {label: i for i, label in enumerate(self.labels)}
+            self.use_labels(self.given_labels)
+            return
+        self.use_labels(sorted({str(r[self.options.label_column]).strip() for r in rows["train"]}))
+        if len(self.labels) < 2:
+            raise DataError(
+                f"{self.options.data['train']}: the train split has only the label(s) {self.labels}; need two"
+            )
 
     def target(self, row: dict[str, Any], split: str) -> int | None:
         label = str(row[self.options.label_column]).strip()
@@ -128,8 +126,8 @@ class TextClassification(SingleLabelTask, TextTask):
 
     def restore(self, state: Mapping[str, Any], source: SourceModel) -> None:
         super().restore(state, source)
-        self.labels = self.given_labels = [str(x) for x in state["labels"]]
-        self.index = {label: i for i, label in enumerate(self.labels)}
+        self.use_labels(state["labels"])
+        self.given_labels = self.labels
 
     def summary(self) -> dict[str, Any]:
         counts = {
@@ -176,10 +174,8 @@ class TextRegression(TextTask):
     metrics = ("pearson", "spearman", "mse")
     Options = RegressionOptions
     options: RegressionOptions
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.mean, self.std = 0.0, 1.0
+    #: the train split's target mean and standard deviation (set by ``read`` / ``restore``)
+    mean, std = 0.0, 1.0
 
     def target(self, row: dict[str, Any], split: str) -> float:
         value = row[self.options.label_column]

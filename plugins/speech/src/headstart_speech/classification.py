@@ -60,9 +60,8 @@ class AudioClassification(SingleLabelTask, AudioTask):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        labels = self.options.labels
-        self.labels: list[str] = list(labels) if labels else []
-        self.given = bool(labels)
+        self.use_labels(self.options.labels or [])
+        self.given = bool(self.labels)
 
     @staticmethod
     def contract_example(tmp_path: Path) -> dict[str, Any]:
@@ -89,8 +88,7 @@ class AudioClassification(SingleLabelTask, AudioTask):
 
     def _setup(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         if not self.given:
-            self.labels = sorted({self._column(r, self.options.label_column) for r in rows["train"]})
-        self.index = {label: i for i, label in enumerate(self.labels)}
+            self.use_labels(sorted({self._column(r, self.options.label_column) for r in rows["train"]}))
 
     def _item(self, split: str, row: dict[str, Any]) -> AudioItem:
         label = self._column(row, self.options.label_column)
@@ -121,8 +119,8 @@ class AudioClassification(SingleLabelTask, AudioTask):
 
     def restore(self, state: Mapping[str, Any], source: SourceModel) -> None:
         super().restore(state, source)
-        self.labels, self.given = [str(x) for x in state["labels"]], True
-        self.index = {label: i for i, label in enumerate(self.labels)}
+        self.use_labels(state["labels"])
+        self.given = True
 
     def summary(self) -> dict[str, Any]:
         out = super().summary()

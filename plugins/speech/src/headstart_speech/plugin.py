@@ -21,12 +21,12 @@ def headstart_source_providers() -> list[SourceProvider]:
 def headstart_task_types() -> list[TaskType]:
     return [
         TaskType(
-            "speech-recognition",
+            SpeechRecognition.name,
             SpeechRecognition,
             "speech to text with a CTC head over characters; greedy decoding, WER and CER",
         ),
         TaskType(
-            "audio-classification",
+            AudioClassification.name,
             AudioClassification,
             "one label per recording (keywords, speakers, emotions): pooled features -> head",
         ),

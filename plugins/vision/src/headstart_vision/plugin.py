@@ -21,7 +21,7 @@ def headstart_source_providers() -> list[SourceProvider]:
 def headstart_task_types() -> list[TaskType]:
     return [
         TaskType(
-            "image-classification",
+            ImageClassification.name,
             ImageClassification,
             "classify images (ImageFolder trees, CSV of path,label, or builtin:digits)",
         )

@@ -122,7 +122,7 @@ class ImageClassification(SingleLabelTask):
         self.data_seed = o.data_seed if o.data_seed is not None else o.split_seed
         self.augment = Augment.from_option(o.augment)
         self.metrics: tuple[str, ...] = ("accuracy", "macro-f1")
-        self.labels: list[str] = []
+        self.use_labels([])
         self.items: dict[str, list[ImageItem]] = {}
         self.skipped: list[str] = []
         self._skipped_late: set[str] = set()
@@ -181,14 +181,14 @@ class ImageClassification(SingleLabelTask):
         splits["train"] = [
             train[i] for i in sample_per_class([t.label for t in train], self.options.max_per_class, self.data_seed)
         ]
-        self.labels = check_labels(splits)
+        self.use_labels(check_labels(splits))
         if self.options.check_images:
             for split in list(splits):
                 splits[split], bad = verify_images(splits[split], self.options.skip_bad)
                 self.skipped.extend(bad)
             fix = "every training image of it is unreadable (skip_bad left them out); fix or replace those files"
             require_every_class(self.labels, [i.label for i in splits["train"]], self.origin, fix)
-            self.labels = check_labels(splits)
+            self.use_labels(check_labels(splits))
         self.items = {s: v for s, v in splits.items() if v}
         counts = class_counts(self.items["train"])
         if self.options.class_weights:
@@ -207,8 +207,7 @@ class ImageClassification(SingleLabelTask):
         """Images of ``split`` with the train transform (augmentation) when ``train``, else eval."""
         assert self.preprocessor is not None, "prepare() first"
         transform = self.preprocessor.train_transform(self.augment) if train else self.preprocessor.eval_transform()
-        index = {label: i for i, label in enumerate(self.labels)}
-        return ImageDataset(self.items[split], index, transform, self.options.skip_bad)
+        return ImageDataset(self.items[split], self.index, transform, self.options.skip_bad)
 
     def collate(self, examples: list[Any]) -> Batch:
         good = []
@@ -242,7 +241,7 @@ class ImageClassification(SingleLabelTask):
 
     def restore(self, state: Mapping[str, Any], source: SourceModel) -> None:
         """Labels and the task's preprocessing (``image_size`` included) as trained; no data read."""
-        self.labels = [str(x) for x in state["labels"]]
+        self.use_labels(state["labels"])
         self.preprocessor = ImagePreprocessor().with_overrides(state["preprocess"])
         self.metrics = tuple(state.get("metrics", self.metrics))
 
@@ -270,15 +269,13 @@ class ImageClassification(SingleLabelTask):
     def labelled_dataset(self, data: Any) -> Examples:
         """An ImageFolder tree or a CSV of ``path,label``, with the trained label set."""
         items = self._read(str(data))
-        known = set(self.labels)
         for item in items:
-            if item.label not in known:
+            if item.label not in self.index:
                 raise DataError(
                     f"{item.where}: label {item.label!r} is not one the model knows ({', '.join(self.labels)})"
                 )
         assert self.preprocessor is not None, "restore() or prepare() first"
-        index = {label: i for i, label in enumerate(self.labels)}
-        return ImageDataset(items, index, self.preprocessor.eval_transform(), self.options.skip_bad)
+        return ImageDataset(items, self.index, self.preprocessor.eval_transform(), self.options.skip_bad)
 
     def summary(self) -> dict[str, Any]:
         skipped = sorted(set(self.skipped) | self._skipped_late)

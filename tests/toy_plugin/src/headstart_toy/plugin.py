@@ -16,5 +16,5 @@ def headstart_source_providers() -> list[SourceProvider]:
 @hookimpl
 def headstart_task_types() -> list[TaskType]:
     return [
-        TaskType("vector-classification", VectorClassification, "classify feature vectors (CSV or synthetic blobs)")
+        TaskType(VectorClassification.name, VectorClassification, "classify feature vectors (CSV or synthetic blobs)")
     ]
