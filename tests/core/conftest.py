@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from headstart import hookimpl, parse_config
+from headstart.experiment import run_experiment
 from headstart.plugins import get_plugin_system, reset_plugin_system
 
 
@@ -51,6 +53,40 @@ def toy_matrix(tmp_path: Path, *, trainer: dict[str, Any] | None = None, **overr
     path = tmp_path / "matrix.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
+
+
+class Interrupt:
+    """Stops a run at optimizer step ``at_step`` (inside an epoch), like Ctrl-C or a killed job."""
+
+    def __init__(self, at_step: int) -> None:
+        self.at_step = at_step
+
+    @hookimpl
+    def headstart_on_step_end(self, run: Any, step: int, metrics: dict[str, Any]) -> None:
+        if step == self.at_step:
+            raise KeyboardInterrupt
+
+
+def straight_and_resumed(
+    config: dict[str, Any],
+    tmp_path: Path,
+    extra_plugin: Callable[[object, str], None],
+    at_step: int = 8,
+    interrupted: Callable[[Path], None] | None = None,
+) -> tuple[Path, Path]:
+    """``config`` run straight into ``tmp_path/straight``, and into ``tmp_path/resumed`` stopped by
+    :class:`Interrupt` at ``at_step`` and then resumed (``interrupted(run_dir)`` looks at the run
+    in between). Returns both run directories."""
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    run_experiment(parse_config(config), straight)
+    extra_plugin(Interrupt(at_step), "interrupt")
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(parse_config(config), resumed)
+    if interrupted is not None:
+        interrupted(resumed)
+    get_plugin_system().pm.unregister(name="interrupt")
+    run_experiment(parse_config(config), resumed, resume=True)
+    return straight, resumed
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from headstart import hookimpl, parse_config
 from headstart.experiment import run_experiment
 
-from ..conftest import toy_config
+from ..conftest import straight_and_resumed, toy_config
 
 
 def _weights(run_dir: Path) -> dict[str, Any]:
@@ -59,18 +59,6 @@ def test_same_seed_same_weights_on_cpu(tmp_path: Path) -> None:
     assert all((a[k] == b[k]).all() for k in a)
 
 
-class _Interrupt:
-    """Stops the run in the middle of an epoch, like Ctrl-C or a killed job."""
-
-    def __init__(self, at_step: int) -> None:
-        self.at_step = at_step
-
-    @hookimpl
-    def headstart_on_step_end(self, run: Any, step: int, metrics: dict[str, Any]) -> None:
-        if step == self.at_step:
-            raise KeyboardInterrupt
-
-
 @pytest.mark.parametrize(
     ("policy", "rows_before"),
     [
@@ -99,18 +87,12 @@ def test_resume_from_last_ends_with_identical_weights(
             "log_every": 1,
         },
     )
-    run_experiment(parse_config(config), tmp_path / "straight")
 
-    extra_plugin(_Interrupt(at_step=8), "interrupt")  # 3 steps per epoch: inside epoch 3
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(parse_config(config), tmp_path / "resumed")
-    assert [r["epoch"] for r in _rows(tmp_path / "resumed")] == rows_before
-    from headstart.plugins import get_plugin_system
+    def interrupted(run_dir: Path) -> None:  # 3 steps per epoch: step 8 is inside epoch 3
+        assert [r["epoch"] for r in _rows(run_dir)] == rows_before
 
-    get_plugin_system().pm.unregister(name="interrupt")
-    run_experiment(parse_config(config), tmp_path / "resumed", resume=True)
-
-    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    straight_dir, resumed_dir = straight_and_resumed(config, tmp_path, extra_plugin, interrupted=interrupted)
+    straight, resumed = _weights(straight_dir), _weights(resumed_dir)
     assert straight.keys() == resumed.keys()
     assert all((straight[k] == resumed[k]).all() for k in straight), "resumed weights differ"
     assert _rows(tmp_path / "straight") == _rows(tmp_path / "resumed")

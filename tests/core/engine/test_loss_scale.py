@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import torch
 
-from headstart import hookimpl, parse_config
+from headstart import RunDir, hookimpl, parse_config
 from headstart.engine import loop, loss_scale
 from headstart.engine.checkpoint import load_state
 from headstart.engine.nonfinite import TrainingDiverged
@@ -21,7 +21,7 @@ from headstart.engine.optim import make_optimizer
 from headstart.experiment import run_experiment
 
 from ...conftest import run_weights
-from ..conftest import toy_config
+from ..conftest import straight_and_resumed, toy_config
 
 
 def _fp16(device: str = "cpu", **trainer: Any) -> dict[str, Any]:
@@ -32,6 +32,13 @@ def _fp16(device: str = "cpu", **trainer: Any) -> dict[str, Any]:
 def _rows(run_dir: Path) -> list[dict[str, Any]]:
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in rows]
+
+
+def _assert_same_run(straight: Path, resumed: Path) -> None:
+    """The resumed run ended with the straight run's weights and wrote the same metrics."""
+    a, b = run_weights(straight), run_weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ"
+    assert _rows(straight) == _rows(resumed)
 
 
 def _scale_loss_at(monkeypatch: pytest.MonkeyPatch, steps: set[int], factor: float) -> None:
@@ -141,16 +148,6 @@ def test_too_many_overflows_in_a_row_is_divergence(tmp_path: Path, monkeypatch: 
     assert [r["epoch"] for r in _rows(tmp_path / "run")] == [0]  # epoch 1 was not saved
 
 
-class _Interrupt:
-    def __init__(self, at_step: int) -> None:
-        self.at_step = at_step
-
-    @hookimpl
-    def headstart_on_step_end(self, run: Any, step: int, metrics: dict[str, Any]) -> None:
-        if step == self.at_step:
-            raise KeyboardInterrupt
-
-
 @pytest.mark.parametrize(
     "policy", [{"name": "gradual-unfreeze", "every": 1}, {"name": "lora", "rank": 2, "head_epochs": 1}], ids=str
 )
@@ -161,37 +158,20 @@ def test_an_fp16_run_resumes_exactly(
     overflow before the interruption: the resumed run ends with the straight run's weights."""
     _scale_loss_at(monkeypatch, {4}, 1e30)
     config = toy_config(policy=policy, trainer={**_fp16()["trainer"], "epochs": 4, "grad_accum": 2})
-    run_experiment(parse_config(config), tmp_path / "straight")
-    extra_plugin(_Interrupt(at_step=8), "interrupt")  # 3 steps per epoch: inside epoch 3
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(parse_config(config), tmp_path / "resumed")
-    from headstart.plugins import get_plugin_system
-
-    get_plugin_system().pm.unregister(name="interrupt")
-    run_experiment(parse_config(config), tmp_path / "resumed", resume=True)
-    straight, resumed = run_weights(tmp_path / "straight"), run_weights(tmp_path / "resumed")
-    assert all(torch.equal(straight[k], resumed[k]) for k in straight), "resumed weights differ"
-    assert _rows(tmp_path / "straight") == _rows(tmp_path / "resumed")
-    assert _rows(tmp_path / "straight")[1]["overflow_steps"] >= 1
+    straight, resumed = straight_and_resumed(config, tmp_path, extra_plugin)  # step 8: inside epoch 3
+    _assert_same_run(straight, resumed)
+    assert _rows(straight)[1]["overflow_steps"] >= 1
 
 
 @pytest.mark.gpu
 def test_fp16_on_cuda_trains_and_resumes_exactly(tmp_path: Path, extra_plugin: Any) -> None:
     config = _fp16("cuda", epochs=4, grad_accum=2)
     config["policy"] = {"name": "gradual-unfreeze", "every": 1}
-    _, summary = run_experiment(parse_config(config), tmp_path / "straight")
+    straight, resumed = straight_and_resumed(config, tmp_path, extra_plugin)
+    summary = json.loads(RunDir(straight).summary.read_text())
     assert summary["precision"] == "fp16" and summary["device"].startswith("cuda")
-    assert all(r["loss_scale"] > 0 for r in _rows(tmp_path / "straight"))
-    extra_plugin(_Interrupt(at_step=8), "interrupt")
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(parse_config(config), tmp_path / "resumed")
-    from headstart.plugins import get_plugin_system
-
-    get_plugin_system().pm.unregister(name="interrupt")
-    run_experiment(parse_config(config), tmp_path / "resumed", resume=True)
-    straight, resumed = run_weights(tmp_path / "straight"), run_weights(tmp_path / "resumed")
-    assert all(torch.equal(straight[k], resumed[k]) for k in straight), "resumed weights differ"
-    assert _rows(tmp_path / "straight") == _rows(tmp_path / "resumed")
+    assert all(r["loss_scale"] > 0 for r in _rows(straight))
+    _assert_same_run(straight, resumed)
 
 
 def test_fp16_head_training_on_cached_features_has_its_own_cache_entries(tmp_path: Path) -> None:

@@ -55,6 +55,12 @@ def sentiment_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
     return rows
 
 
+def sentiment_files(folder: Path, sizes: dict[str, int]) -> dict[str, str]:
+    """``{split: path}``: a sentiment CSV per split under ``folder`` with ``sizes[split]`` rows
+    (:func:`sentiment_rows`, seeded by the split's position in ``sizes``)."""
+    return {s: str(write_rows(folder / f"{s}.csv", sentiment_rows(n, i))) for i, (s, n) in enumerate(sizes.items())}
+
+
 def write_rows(path: Path, rows: list[dict[str, Any]], fmt: str | None = None) -> Path:
     """``rows`` as CSV, TSV or JSONL (from the suffix, or ``fmt``)."""
     fmt = fmt or path.suffix.lstrip(".")

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from headstart import build, format_plan, get_registry, load, parse_config
 
-from .conftest import sentiment_rows, write_rows
+from .conftest import sentiment_files
 
 Runner = Callable[..., tuple[Path, dict[str, Any]]]
 
@@ -42,8 +42,7 @@ EXPECTED: dict[str, tuple[dict[str, Any], set[str]]] = {
 
 @pytest.fixture
 def sentiment_data(tmp_path: Path) -> dict[str, str]:
-    sizes = {"train": 16, "val": 8, "test": 8}
-    return {s: str(write_rows(tmp_path / f"{s}.csv", sentiment_rows(n, i))) for i, (s, n) in enumerate(sizes.items())}
+    return sentiment_files(tmp_path, {"train": 16, "val": 8, "test": 8})
 
 
 def _train(

@@ -14,7 +14,7 @@ import torch
 import headstart
 from headstart import DataError
 
-from .conftest import ner_sentences, sentiment_rows, write_conll, write_rows
+from .conftest import ner_sentences, sentiment_files, sentiment_rows, write_conll, write_rows
 
 Run = Callable[..., tuple[Path, dict[str, Any]]]
 
@@ -29,14 +29,11 @@ def test_text_classification_predicts_label_names_without_data_or_model_files(
 ) -> None:
     model = tmp_path / "bert"
     shutil.copytree(tiny_bert, model)
-    data = {
-        s: write_rows(tmp_path / "data" / f"{s}.csv", sentiment_rows(n, seed))
-        for s, n, seed in (("train", 48, 0), ("val", 12, 1))
-    }
+    data = sentiment_files(tmp_path / "data", {"train": 48, "val": 12})
     held_out = write_rows(tmp_path / "held-out.csv", sentiment_rows(16, 7))
     run_dir, _ = run_nlp(
         {"name": f"hf:{model}"},
-        {"name": "text-classification", "data": {k: str(v) for k, v in data.items()}, "max_length": 12},
+        {"name": "text-classification", "data": data, "max_length": 12},
         epochs=4,
         lr=1e-2,
     )

@@ -18,7 +18,7 @@ from headstart import ConfigError
 from headstart.cli import main
 from headstart.engine.checkpoint import is_delta
 
-from .conftest import sentiment_rows, write_rows
+from .conftest import sentiment_files
 
 Run = Callable[..., tuple[Path, dict[str, Any]]]
 TEXTS = ["the movie was great", "the plot was awful", "it was fine"]
@@ -29,13 +29,10 @@ def test_a_lora_run_needs_its_source_or_a_full_export(
 ) -> None:
     model = tmp_path / "bert"
     shutil.copytree(tiny_bert, model)
-    data = {
-        s: write_rows(tmp_path / "data" / f"{s}.csv", sentiment_rows(n, seed))
-        for s, n, seed in (("train", 32, 0), ("val", 8, 1))
-    }
+    data = sentiment_files(tmp_path / "data", {"train": 32, "val": 8})
     run_dir, _ = run_nlp(
         {"name": f"hf:{model}"},
-        {"name": "text-classification", "data": {k: str(v) for k, v in data.items()}, "max_length": 12},
+        {"name": "text-classification", "data": data, "max_length": 12},
         {"name": "lora", "rank": 4},
         epochs=2,
         lr=1e-2,
