@@ -39,6 +39,8 @@ def test_a_merged_run_holds_every_weight_and_predicts_the_same(
     assert (facts["adapters_merged"] > 0) is adapters and facts["was_delta"]
     recorded = json.loads((tmp_path / "merged/inference.json").read_text())["merged"]
     assert recorded["from"] == str(run_dir.resolve()) and recorded["adapters_merged"] == facts["adapters_merged"]
+    best = json.loads((run_dir / "summary.json").read_text())["best"]["epoch"]
+    assert recorded["epoch"] == best and (tmp_path / f"merged/checkpoints/epoch-{best:04d}").is_dir()
 
     before, after = load(run_dir, device="cpu"), load(tmp_path / "merged", device="cpu")
     assert not any("lora" in n for n, _ in after.model.named_parameters())

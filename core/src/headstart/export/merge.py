@@ -70,7 +70,7 @@ def merge_run(
     merged = {
         "from": str(source.path.resolve()),
         "checkpoint": checkpoint,
-        "epoch": int(state["epoch"]),
+        "epoch": int(state["epoch"]) - 1,  # the state counts epochs done; the checkpoint is of the last (from 0)
         "was_delta": ckpt.is_delta(predictor.checkpoint),
         **facts,
     }
@@ -88,7 +88,7 @@ def merge_run(
             RunDir(tmp).checkpoints,
             predictor.checkpoint.name,
             predictor.model,
-            {"epoch": merged["epoch"], "merged_from": merged["from"]},
+            {"epoch": int(state["epoch"]), "merged_from": merged["from"]},
             links=("last", "best"),
         )
         if target.path.exists():
