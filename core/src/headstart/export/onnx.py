@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .quiet import torch_internal_warnings
 from .traced import Traced
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ def export_onnx(predictor: Predictor, folder: Path) -> dict[str, Any]:
 
     traced = Traced.of(predictor)
     file = folder / "model.onnx"
-    with torch.no_grad():
+    with torch.no_grad(), torch_internal_warnings():
         program = torch.onnx.export(
             traced.model,
             traced.args,

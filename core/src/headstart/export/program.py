@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .quiet import torch_internal_warnings
 from .traced import Traced, outputs_of
 
 if TYPE_CHECKING:
@@ -20,7 +21,8 @@ def export_program(predictor: Predictor, folder: Path) -> dict[str, Any]:
     with torch.no_grad():
         program = torch.export.export(traced.model, traced.args, dynamic_shapes=traced.dynamic_shapes())
     torch.export.save(program, str(file))
-    loaded = torch.export.load(str(file)).module()
+    with torch_internal_warnings():
+        loaded = torch.export.load(str(file)).module()
     with torch.no_grad():
         got = outputs_of(loaded(*traced.args))
     return {
