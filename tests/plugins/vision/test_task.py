@@ -186,3 +186,23 @@ def test_digits_are_materialised_once_as_an_imagefolder_tree(tmp_path: Path) -> 
     stamp = (root / "0").stat().st_mtime_ns
     assert materialize_digits(tmp_path, size=16) == root and (root / "0").stat().st_mtime_ns == stamp
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".digits-")]
+
+
+def test_images_are_decoded_once_per_process_until_a_file_changes(
+    split_tree: Path, tiny_source: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cells of a compare matrix prepare the same task again: checked files are not decoded
+    again, but a file rewritten since (other size or time) is, and a broken one still stops."""
+    import headstart_vision.data as data
+
+    prepared(tiny_source, data=str(split_tree))
+    opened: list[str] = []
+    real_open = data.Image.open
+    monkeypatch.setattr(data.Image, "open", lambda path, *a: opened.append(str(path)) or real_open(path, *a))
+    prepared(tiny_source, data=str(split_tree))
+    assert opened == []
+    victim = next((split_tree / "train" / "red").iterdir())
+    victim.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    with pytest.raises(DataError, match=rf"{victim.name}: cannot read image"):
+        prepared(tiny_source, data=str(split_tree))
+    assert opened == [str(victim)]

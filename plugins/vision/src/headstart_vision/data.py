@@ -145,13 +145,24 @@ def open_image(path: Path) -> Image.Image:
         raise DataError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from None
 
 
+#: Files this process has decoded without error, as (path, size, mtime_ns): the cells of a
+#: ``compare`` matrix build the same task again and again, and need not decode every image again.
+_DECODED: set[tuple[str, int, int]] = set()
+
+
 def verify_images(items: list[ImageItem], skip_bad: bool) -> tuple[list[ImageItem], list[str]]:
-    """Decode every image once; return the good items and the bad files (an error without ``skip_bad``)."""
+    """Decode every image once; return the good items and the bad files (an error without ``skip_bad``).
+    A file already decoded by this process and unchanged since (same size and modification time)
+    is not decoded again."""
     good, bad = [], []
     for item in items:
         try:
-            with Image.open(item.path) as img:
-                img.load()
+            stat = os.stat(item.path)
+            seen = (str(item.path), stat.st_size, stat.st_mtime_ns)
+            if seen not in _DECODED:
+                with Image.open(item.path) as img:
+                    img.load()
+                _DECODED.add(seen)
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
             if not skip_bad:
                 raise DataError(
