@@ -3,14 +3,16 @@
 A matrix of the vision example's linear probe (trained by epochs, ``solver: sgd``, so the learning
 rate matters) over 6 learning rates × 3 seeds — 18 runs — shares one feature cache
 (``<output_dir>/feature_cache``): the source's features of each split are computed by the first
-cell and read by the other 17. Prints one JSON line: the wall time of one probe run, of the whole
-sweep, their ratio, and how many cells computed features.
+cell and read by the other 17. Prints one JSON line: the wall and CPU time (``time.process_time``)
+of one probe run and of the whole sweep, their ratios, and how many cells computed features. On a
+machine shared with other jobs, read the CPU-time ratio: contention stretches wall time unevenly.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
@@ -43,9 +45,9 @@ def main() -> None:
             args.experiment,
             [f"policy={json.dumps(policy)}", f"trainer.epochs={args.epochs}", "trainer.progress=false"],
         )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         run_experiment(single, Path(tmp) / "single")
-        single_s = time.perf_counter() - started
+        single_s, single_cpu = time.perf_counter() - started, time.process_time() - cpu
         matrix = {
             "name": "sweep",
             "output_dir": str(Path(tmp) / "sweep"),
@@ -57,9 +59,9 @@ def main() -> None:
         }
         path = Path(tmp) / "sweep.yaml"
         path.write_text(yaml.safe_dump(matrix))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         results = run_matrix(load_matrix(path), echo=lambda *_: None)
-        sweep_s = time.perf_counter() - started
+        sweep_s, sweep_cpu = time.perf_counter() - started, time.process_time() - cpu
     computed = sum(1 for _, s in results if s["feature_cache"]["computed"])
     print(
         json.dumps(
@@ -71,8 +73,12 @@ def main() -> None:
                 "wall_s_one_probe_run": round(single_s, 2),
                 "wall_s_sweep": round(sweep_s, 2),
                 "sweep_vs_one_run": round(sweep_s / single_s, 2),
+                "cpu_s_one_probe_run": round(single_cpu, 2),
+                "cpu_s_sweep": round(sweep_cpu, 2),
+                "sweep_vs_one_run_cpu": round(sweep_cpu / single_cpu, 2),
                 "runs_that_computed_features": computed,
                 "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}",
+                "load_average_1min": round(os.getloadavg()[0], 1),
             }
         )
     )

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from headstart import parse_config, sample_per_class
 from headstart.experiment import build, load_run_config, run_experiment
+from headstart.experiment.features import cached_features
 from headstart.experiment.matrix import load_matrix, run_matrix
 from headstart.experiment.records import RunRecord
 from headstart.experiment.report import aggregate, find_runs, markdown_table
@@ -110,6 +111,12 @@ def test_label_budgets_take_their_rows_of_the_full_splits_cached_features(tmp_pa
         a, b = (load_file(str(d / "checkpoints" / "last" / "model.safetensors")) for d in (cell.run_dir, run_dir))
         for key in a:
             torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+    # a tool outside the runs (cached_features) reads the same entries: the same rows, nothing new
+    cell = results[1][0]
+    features = cached_features(parse_config(cell.config), "train", tmp_path / "out" / "feature_cache")
+    assert sorted((tmp_path / "out" / "feature_cache").glob("*.safetensors")) == entries
+    drawn = build(parse_config(cell.config)).task.dataset("train", train=False)
+    assert features.extras is not None and features.extras["targets"].tolist() == [y for _, y in drawn]
 
 
 def _record(seed: int, budget: int | None, data_seed: int | None) -> RunRecord:

@@ -1,8 +1,9 @@
 """Cached source features for an experiment, without training: ``cached_features(config, split)``.
 
-The same entries the training engine uses (same keys, same files), so a tool that looks at
-features — ranking sources before training, a probe fit outside a run — and the runs of a
-``compare`` matrix share one computation per (source, task, split).
+The same entries the training engine uses (same keys, same files, the same rows of the full
+split for a label budget: ``engine/cached.py``), so a tool that looks at features — ranking
+sources before training, a probe fit outside a run — and the runs of a ``compare`` matrix share
+one computation per (source, task, split).
 """
 
 from __future__ import annotations
@@ -10,11 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from torch.utils.data import DataLoader
-
+from ..engine.cached import Computed, entry, task_loader
 from ..engine.device import select_device, select_precision
-from ..engine.feature_cache import CachedSplit, FeatureCache, compute_features, split_key
-from ..engine.settings import resolve_workers
+from ..engine.feature_cache import CachedSplit, FeatureCache, compute_features
 from .build import Built, build
 from .config import ExperimentConfig
 
@@ -32,16 +31,13 @@ def cached_features(
     settings = config.trainer
     device = select_device(settings.device)
     data = built.task.dataset(split, train=False)
-    loader: DataLoader[Any] = DataLoader(
-        data,  # type: ignore[arg-type]  # any len + getitem works (a list)
-        batch_size=settings.eval_batch_size or settings.batch_size,
-        shuffle=False,
-        collate_fn=built.task.collate,
-        num_workers=resolve_workers(settings.num_workers, device.type),
-    )
     mode = "disk" if cache_dir is not None else "memory"
-    cache = FeatureCache(mode, Path(cache_dir or "."), settings.feature_cache_max_mb)
+    cache = FeatureCache(mode, Path(cache_dir or "."), settings.feature_cache_max_mb, shared=cache_dir is not None)
     precision = select_precision(settings.precision, device)
-    key = split_key(config.to_dict(), split, len(data), built.model.backbone, precision)  # type: ignore[arg-type]
     built.model.to(device)
-    return cache.get(key, lambda: compute_features(built.model, loader, device, precision))
+
+    def compute(task: Any, split_data: Any) -> Computed:
+        return compute_features(built.model, task_loader(task, split_data, settings, device), device, precision)
+
+    own = lambda: compute(built.task, data)  # noqa: E731
+    return entry(cache, config.to_dict(), built.budget, split, len(data), built.model, precision, own, compute)
