@@ -67,3 +67,21 @@ def test_shared_arguments_are_the_same_in_every_command_that_takes_them() -> Non
         assert (args.experiment, args.set) == ("e.yaml", ["a=1", "b=2"])
     assert parser.parse_args(["run", "--resume", "R"]).experiment is None
     assert parser.parse_args(["plan", "e.yaml", "--json"]).json and not parser.parse_args(["plugins"]).json
+
+
+def test_listing_the_plugins_imports_no_model_library() -> None:
+    # each plugin imports timm, torchvision, transformers or torchaudio only when it builds a
+    # source or task; listing them must not pay for those imports (nor for torch's FSDP)
+    code = (
+        "import sys, contextlib, io\n"
+        "from headstart.cli import main\n"
+        "buf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf):\n"
+        "    main(['plugins'])\n"
+        "sys.stdout.write(buf.getvalue())\n"
+        "heavy = ('torchvision', 'timm', 'transformers', 'torchaudio', 'peft', 'torch.distributed.fsdp')\n"
+        "print('imported:', ','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    out = _run_python(code)
+    assert out.splitlines()[-1] == "imported:"
+    assert "image-classification" in out and "timm" in out  # the vision plugin did register

@@ -29,6 +29,32 @@ def _nan_at_steps(monkeypatch: pytest.MonkeyPatch, steps: set[int]) -> None:
     monkeypatch.setattr(loop, "loss_step", loss_step)
 
 
+class _NanGrad(torch.autograd.Function):
+    """Identity forward; backward turns the incoming gradient into NaN."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return grad * math.nan
+
+
+def _nan_gradients_at_steps(monkeypatch: pytest.MonkeyPatch, steps: set[int]) -> None:
+    """The given optimizer steps (1-based) get NaN gradients on one parameter, with a finite loss."""
+    original = loop.loss_step
+
+    def loss_step(run: Any, state: Any, batch: Any) -> torch.Tensor:
+        loss = original(run, state, batch)
+        if run.step + 1 not in steps:
+            return loss
+        p = next(p for p in run.model.parameters() if p.requires_grad)
+        return loss + _NanGrad.apply(p.sum()) * 0.0  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(loop, "loss_step", loss_step)
+
+
 def _exp(tmp_path: Path, **trainer: Any) -> Path:
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(tiny_config(**trainer)), encoding="utf-8")
@@ -66,6 +92,27 @@ def test_stop_names_the_step_and_keeps_the_last_checkpoint(
     monkeypatch.undo()
     assert main(["run", "--resume", str(run_dir)]) == 0
     assert [r["epoch"] for r in rows(run_dir)] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    "step,caught",
+    [(5, "non-finite loss at step 6 (epoch 1)"), (6, "non-finite weights at step 6 (epoch 1)")],
+    ids=["mid-epoch", "last-step"],
+)
+def test_non_finite_gradients_without_clipping_are_never_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], step: int, caught: str
+) -> None:
+    # without clip_grad_norm the gradient norm is not computed per step (it would cost a
+    # reduction per step): a bad step shows in the next loss, or in the weights before the save
+    run_dir = tmp_path / "run"
+    _nan_gradients_at_steps(monkeypatch, {step})
+    assert main(["run", str(_exp(tmp_path, clip_grad_norm=None)), "--run-dir", str(run_dir)]) == 1
+    err = capsys.readouterr().err
+    assert f"training diverged: {caught}" in err and "checkpoints/last (epoch 0) is intact" in err, err
+    assert (run_dir / "checkpoints" / "last").resolve().name == "epoch-0000"
+    assert [r["epoch"] for r in rows(run_dir)] == [0]
+    for link in ("last", "best"):
+        assert all(torch.isfinite(t).all() for t in weights(run_dir, link).values())
 
 
 def test_skip_drops_the_bad_step_and_trains_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

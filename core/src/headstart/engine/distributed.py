@@ -6,19 +6,24 @@ batch (``trainer.batch_size`` is the global batch, split evenly across processes
 averages the gradients. Frozen parameters are left out of DDP's reducer: the model is wrapped
 again whenever a phase changes which parameters train, so unfreezing never trips DDP's unused- or
 unready-parameter checks. Metrics are computed from the predictions of all ranks; rank 0 alone
-writes checkpoints, metrics files and the summary.
+writes checkpoints, metrics files and the summary. ``trainer.strategy: fsdp`` shards the model
+instead (``engine/fsdp.py``); everything else here is shared by both.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+if TYPE_CHECKING:
+    from torch.distributed.tensor import DTensor
 
 
 @dataclass(frozen=True)
@@ -59,11 +64,31 @@ def shutdown() -> None:
 
 
 def wrap(model: nn.Module, d: Dist, device: torch.device) -> nn.Module:
-    """A DDP wrapper over the parameters that train now (call again after every phase change)."""
-    if not d.enabled or not any(p.requires_grad for p in model.parameters()):
+    """A DDP wrapper over the parameters that train now (call again after every phase change);
+    a model sharded by ``trainer.strategy: fsdp`` (``engine/fsdp.py``) is returned as it is."""
+    if not d.enabled or sharded(model) or not any(p.requires_grad for p in model.parameters()):
         return model
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=ids, broadcast_buffers=True)
+
+
+def _loaded(module: str, name: str) -> Any:
+    """``module.name`` if ``module`` was imported, else None: torch's FSDP and DTensor modules
+    take seconds to import, and nothing is sharded before ``fsdp.shard`` imported them."""
+    found = sys.modules.get(module)
+    return getattr(found, name, None) if found is not None else None
+
+
+def sharded(model: nn.Module) -> bool:
+    """Whether ``model`` was sharded by ``trainer.strategy: fsdp`` (``engine/fsdp.py``)."""
+    cls = _loaded("torch.distributed.fsdp", "FSDPModule")
+    return cls is not None and isinstance(model, cls)
+
+
+def is_dtensor(t: object) -> TypeGuard[DTensor]:
+    """Whether ``t`` is a sharded tensor (a DTensor: a parameter, gradient or state under fsdp)."""
+    cls = _loaded("torch.distributed.tensor", "DTensor")
+    return cls is not None and isinstance(t, cls)
 
 
 def broadcast(obj: Any, d: Dist) -> Any:

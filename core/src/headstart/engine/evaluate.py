@@ -10,6 +10,7 @@ import torch
 
 from ..registry import get_registry
 from . import distributed as ddp
+from . import fsdp
 from .device import autocast, to_device
 
 if TYPE_CHECKING:
@@ -40,8 +41,13 @@ def evaluate(run: RunContext, loader: Iterable[Any], cached: CachedSplit | None 
     total, count = torch.zeros((), device=device), 0
     preds: list[Any] = []
     refs: list[Any] = []
+
+    def forward_only(batch: Any) -> None:  # fsdp: a rank one batch short joins the others' gathers
+        with autocast(device, run.precision):
+            model(to_device(batch, device)["inputs"])
+
     try:
-        for batch in loader:
+        for batch in fsdp.same_batch_count(model, loader, forward_only):
             batch = to_device(batch, device)
             with autocast(device, run.precision):
                 if cached is not None:

@@ -37,7 +37,7 @@ from ..freeze.apply import scale_lr
 from ..freeze.plan import FreezePlan, phase_at
 from ..registry import get_registry
 from . import checkpoint as ckpt
-from . import delta, probe, run_state
+from . import delta, fsdp, probe, run_state
 from . import distributed as ddp
 from .cached import cached_split
 from .delta import Delta
@@ -47,7 +47,7 @@ from .feature_cache import CachedSplit, FeatureCache
 from .loaders import channels_last, make_loader
 from .loss_scale import LossScaler
 from .metrics_log import MetricsLog
-from .nonfinite import NonFiniteWatch, diverged, grad_norm, weights_finite
+from .nonfinite import NonFiniteWatch, diverged, grad_norm, norm_read, weights_finite
 from .optim import make_optimizer
 from .run_state import RunContext
 from .schedule import lr_factor
@@ -119,6 +119,7 @@ def setup(run: RunContext, resume_from: Path | None = None) -> LoopState:
     run.model.to(run.device)
     if s.channels_last:
         run.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    fsdp.shard(run)  # trainer.strategy: fsdp on several processes: the parameters become shards
     run.optimizer = _make_optimizer(run)
     run.loss_scaler = LossScaler(run.device, enabled=run.precision == "fp16")
     monitor, higher = _monitor(run)
@@ -234,7 +235,7 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
         if (i + 1) % s.grad_accum != 0 and i + 1 != state.batches:
             continue  # accumulate gradients over grad_accum batches
         scaler.unscale(optimizer)  # fp16: true gradients before clipping and their norm
-        norm = grad_norm(trainable, s.clip_grad_norm)
+        norm = grad_norm(trainable, s.clip_grad_norm) if norm_read(s, scaler.enabled) else None
         watched = None if scaler.enabled else norm  # fp16: overflowed gradients are the scaler's to skip
         if s.on_nonfinite == "skip" and bool(state.watch.bad(loss, watched)):  # one sync per step
             scaler.discard()
@@ -361,14 +362,19 @@ def evaluate_and_checkpoint(run: RunContext, state: LoopState, epoch: int, train
     run.epoch = max(epoch + 1, state.skip_to)
     _add_elapsed(run, state)
     links = ("last", "best") if improved else ("last",)
+    keys = state.delta.keys if state.delta else None
+    weights, saved = (
+        run_state.checkpoint_weights(run, keys),
+        run_state.checkpoint_state(run),
+    )  # every rank: fsdp gathers
     if d.main:
         path = ckpt.save_checkpoint(
             run.files.checkpoints,
             f"epoch-{epoch:04d}",
-            run.model,
-            run_state.checkpoint_state(run),
+            weights,
+            saved,
             links,
-            keys=state.delta.keys if state.delta else None,
+            keys=keys,
             metadata=state.delta.metadata if state.delta else None,
         )
         for kind in links:
@@ -405,7 +411,7 @@ def summarize(run: RunContext, state: LoopState) -> dict[str, Any]:
     if "test" in task.splits():
         best_dir = run.files.best
         if best_dir.exists():
-            ckpt.load_weights(best_dir.resolve(), run.model)
+            run_state.load_weights(run, best_dir.resolve())
         plan = run.freezer.plan  # a head-only last phase: the backbone is the one the cache was keyed on
         cached = _cached_split(run, state.cache, plan, "test") if plan is not None else None
         test = evaluate(run, make_loader(run, "test", train=False, cached=cached), cached)
@@ -430,6 +436,7 @@ def summarize(run: RunContext, state: LoopState) -> dict[str, Any]:
         "device": str(run.device),
         "precision": run.precision,
         "processes": run.dist.world,
+        "strategy": ("fsdp" if ddp.sharded(run.model) else "ddp") if run.dist.enabled else None,
         "feature_cache": state.cache.stats,
         "probe": _probe_summary(state),
         "task": task.summary(),

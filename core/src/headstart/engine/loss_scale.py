@@ -48,12 +48,14 @@ class LossScaler:
         """Divide the gradients by the scale (before clipping or reading their norm)."""
         self.scaler.unscale_(optimizer)  # a no-op when disabled
 
-    def step(self, optimizer: torch.optim.Optimizer, grad_norm: torch.Tensor, step: int) -> None:
+    def step(self, optimizer: torch.optim.Optimizer, grad_norm: torch.Tensor | None, step: int) -> None:
         """Apply the step unless its gradients overflowed (``grad_norm`` not finite: exactly the
-        scaler's own test after ``unscale``), update the scale, and count a skip."""
+        scaler's own test after ``unscale``), update the scale, and count a skip. ``grad_norm``
+        may be None only when disabled (the loop reads it only when something needs it)."""
         if not self.enabled:
             optimizer.step()
             return
+        assert grad_norm is not None, "fp16 reads the gradient norm at every step (nonfinite.norm_read)"
         self.scaler.step(optimizer)
         self.scaler.update()
         overflow = (~torch.isfinite(grad_norm.float())).to(self.device)

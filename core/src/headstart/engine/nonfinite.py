@@ -6,6 +6,14 @@ the first bad optimizer step is recorded in a tensor, read at the loop's existin
 the epoch's checkpoint is written. With ``skip`` each step is checked on the host and a bad one is
 not applied (the step counter still advances, so the schedule stays on time). Under fp16 only the
 loss is watched here: overflowed gradients are the loss scaler's to skip (``loss_scale.py``).
+
+The loss is checked at every step. The gradient norm is read only where it is computed anyway —
+clipping (``trainer.clip_grad_norm``), fp16's overflow test — or needed before the step
+(``skip``); otherwise (``stop`` without clipping) computing it would cost a reduction over every
+gradient per step for nothing a later check misses: an optimizer step with non-finite gradients
+makes the weights it touches non-finite, so the next step's loss is not finite (the run stops
+naming that step), and the end-of-epoch check of the weights, which runs before any checkpoint is
+written, catches the rest. A non-finite ``best`` or ``last`` is never saved either way.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ from collections.abc import Collection
 import torch
 from torch import nn
 
-from . import delta
+from . import delta, fsdp
+from .distributed import is_dtensor
+from .settings import TrainerSettings
 
 _KINDS = {1: "loss", 2: "gradients"}
 
@@ -51,14 +61,23 @@ class NonFiniteWatch:
             raise diverged(f"non-finite {_KINDS[kind]}", step, epoch, hint)
 
 
+def norm_read(settings: TrainerSettings, scaled: bool) -> bool:
+    """Whether the step reads the gradient norm: to clip, for fp16's overflow test (``scaled``),
+    or to skip a bad step before it is applied (``on_nonfinite: skip``)."""
+    return settings.clip_grad_norm is not None or scaled or settings.on_nonfinite == "skip"
+
+
 def grad_norm(params: list[nn.Parameter], clip: float | None) -> torch.Tensor:
     """The total gradient norm (clipping to ``clip`` on the way, when given)."""
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.zeros(())
+    norm = torch.nn.utils.get_total_norm(grads)
+    if is_dtensor(norm):  # sharded gradients (fsdp): the norm over every rank's shard
+        norm = norm.full_tensor()
     if clip is not None:
-        return torch.nn.utils.clip_grad_norm_(params, clip)
-    return torch.nn.utils.get_total_norm(grads)
+        torch.nn.utils.clip_grads_with_norm_(params, clip, norm)
+    return norm
 
 
 def weights_finite(model: nn.Module, keys: Collection[str] | None = None) -> bool:
@@ -68,6 +87,8 @@ def weights_finite(model: nn.Module, keys: Collection[str] | None = None) -> boo
     tensors = [t for t in found if t.is_floating_point()]
     if not tensors:
         return True
+    if any(is_dtensor(t) for t in tensors):  # sharded (fsdp): every rank checks its shards
+        return fsdp.all_finite(tensors)
     return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 

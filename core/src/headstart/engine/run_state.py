@@ -3,11 +3,13 @@ it round-trips through a checkpoint for an exact resume."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..data.budget import BudgetDraw
 from ..freeze.apply import Freezer
@@ -15,7 +17,8 @@ from ..interfaces import Phase, SourceModel, TargetTask, TransferPolicy
 from ..model import TransferModel
 from ..rundir import RunDir
 from . import checkpoint as ckpt
-from .distributed import Dist
+from . import fsdp
+from .distributed import Dist, sharded
 from .loss_scale import LossScaler
 from .settings import TrainerSettings
 
@@ -59,8 +62,10 @@ class RunContext:
 
 
 def checkpoint_state(run: RunContext) -> dict[str, Any]:
-    """Everything besides the weights that an exact resume needs."""
+    """Everything besides the weights that an exact resume needs (under FSDP a collective: every
+    rank calls it; rank 0's holds the gathered optimizer state)."""
     assert run.optimizer is not None
+    gathered = sharded(run.model)
     return {
         "epoch": run.epoch,
         "step": run.step,
@@ -69,7 +74,7 @@ def checkpoint_state(run: RunContext) -> dict[str, Any]:
         "bad_epochs": run.bad_epochs,
         "elapsed_s": run.elapsed_s,
         "trainable_params": dict(run.trainable_params),
-        "optimizer": run.optimizer.state_dict(),
+        "optimizer": fsdp.gather_optimizer(run.optimizer, run.dist.main) if gathered else run.optimizer.state_dict(),
         "freeze": run.freezer.state_dict(),
         "rng": ckpt.rng_state(),
         "loss_scale": run.loss_scaler.state_dict() if run.loss_scaler and run.loss_scaler.enabled else None,
@@ -81,8 +86,11 @@ def restore(run: RunContext, path: Path) -> None:
     assert run.optimizer is not None
     state = ckpt.load_state(path)
     run.freezer.check_state(state["freeze"])
-    ckpt.load_weights(path, run.model)
-    run.optimizer.load_state_dict(state["optimizer"])
+    load_weights(run, path)
+    if sharded(run.model):
+        fsdp.load_optimizer(run.optimizer, state["optimizer"])
+    else:
+        run.optimizer.load_state_dict(state["optimizer"])
     if run.loss_scaler is not None and run.loss_scaler.enabled and state.get("loss_scale") is not None:
         run.loss_scaler.load_state_dict(state["loss_scale"])
     run.epoch, run.step = int(state["epoch"]), int(state["step"])
@@ -90,3 +98,17 @@ def restore(run: RunContext, path: Path) -> None:
     run.bad_epochs, run.elapsed_s = int(state["bad_epochs"]), float(state["elapsed_s"])
     run.trainable_params = dict(state["trainable_params"])
     ckpt.set_rng_state(state["rng"])
+
+
+def checkpoint_weights(run: RunContext, keys: Collection[str] | None) -> nn.Module:
+    """What the checkpoint writer reads the weights from: the model, or under FSDP its full
+    weights gathered onto rank 0 (a collective: every rank calls it)."""
+    return fsdp.gather_weights(run.model, run.dist.main, keys) if sharded(run.model) else run.model
+
+
+def load_weights(run: RunContext, path: Path) -> None:
+    """Load the checkpoint's weights into ``run.model`` (sharded or not)."""
+    if sharded(run.model):
+        fsdp.load_weights(path, run.model)
+    else:
+        ckpt.load_weights(path, run.model)

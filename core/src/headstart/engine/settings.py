@@ -38,12 +38,18 @@ class TrainerSettings:
       and train the head on them — ``auto`` (in memory, on disk past ``feature_cache_max_mb``),
       ``memory``, ``disk`` (under ``feature_cache_dir``, default ``<run>/feature_cache``) or ``off``.
     * ``on_nonfinite``: what a non-finite loss or gradient does — ``stop`` (default: the run ends
-      with an error naming the step; the last checkpoint stays as it was) or ``skip`` (that
+      with an error naming the step; the last checkpoint stays as it was; without
+      ``clip_grad_norm`` the gradients are not checked per step — a bad one shows in the next
+      step's loss or the weights, checked before every checkpoint) or ``skip`` (that
       optimizer step is skipped and counted in the epoch's ``skipped_steps``; costs one
       host-device sync per step).
     * ``loggers``: extra metric writers besides ``metrics.jsonl`` / ``steps.jsonl``:
       ``[tensorboard]`` writes TensorBoard event files to ``<run>/tensorboard`` (the
       ``tensorboard`` package, in core's ``tensorboard`` extra; not imported when off).
+    * ``strategy``: how several processes (``headstart run --nproc N``) share the work — ``ddp``
+      (each holds the whole model; gradients are averaged) or ``fsdp`` (each holds 1/N of every
+      parameter, gradient and optimizer state: PyTorch's FSDP2, for models that do not fit one
+      device; see ``engine/fsdp.py``). Same results, same checkpoint files; ignored on one process.
     * ``compile``: ``torch.compile`` the model; ``channels_last``: channels-last memory format for
       4-D (image) inputs and the model (faster convolutions on GPUs).
     """
@@ -74,6 +80,7 @@ class TrainerSettings:
     feature_cache_max_mb: float = 2048.0
     on_nonfinite: Literal["stop", "skip"] = "stop"
     loggers: list[Literal["tensorboard"]] = field(default_factory=list)
+    strategy: Literal["ddp", "fsdp"] = "ddp"
     compile: bool = False
     channels_last: bool = False
 

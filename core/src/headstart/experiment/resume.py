@@ -41,6 +41,7 @@ ALLOWABLE = frozenset(
         "trainer.eval_batch_size",
         "trainer.device",
         "trainer.compile",
+        "trainer.strategy",
     }
 )
 

@@ -111,6 +111,14 @@ class Freezer:
     def block_names(self) -> list[str]:
         return [b.name for b in self.blocks]
 
+    def rebind(self) -> None:
+        """Take the model's parameters again after something replaced them (FSDP's sharding):
+        the same names, new objects; call before building the optimizer."""
+        params = dict(self.model.named_parameters())
+        if list(params) != list(self._params):
+            raise FreezeStateError("the model's parameter names changed; rebind only follows a replacement")
+        self._params = params
+
     def compute(self, phase: Phase) -> FreezePlan:
         """The plan for ``phase`` (pure; nothing is applied)."""
         return compute_plan(

@@ -12,20 +12,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import torch
-from torchvision import transforms as T
-from torchvision.transforms import InterpolationMode
 
 from headstart import check_options
 
-INTERPOLATIONS: dict[str, InterpolationMode] = {
-    "nearest": InterpolationMode.NEAREST,
-    "bilinear": InterpolationMode.BILINEAR,
-    "bicubic": InterpolationMode.BICUBIC,
-    "lanczos": InterpolationMode.LANCZOS,
-    "box": InterpolationMode.BOX,
-    "hamming": InterpolationMode.HAMMING,
-}
+if TYPE_CHECKING:
+    from torchvision.transforms import InterpolationMode
+
+#: torchvision's interpolation modes by name (the values of ``InterpolationMode``); torchvision
+#: itself is imported only when a transform is built, so registering the plugin stays light.
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
+
+
+def _mode(name: str) -> InterpolationMode:
+    from torchvision.transforms import InterpolationMode
+
+    return InterpolationMode(name)
+
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -111,12 +116,16 @@ class ImagePreprocessor:
         }
 
     def _tail(self) -> list[Callable[[Any], Any]]:
+        from torchvision import transforms as T
+
         return [T.ToTensor(), T.Normalize(self.mean, self.std)]
 
     def eval_transform(self) -> Callable[[Any], torch.Tensor]:
         """Resize the short side to ``input_size / crop_pct``, centre-crop, normalise."""
+        from torchvision import transforms as T
+
         resize = max(self.input_size, round(self.input_size / self.crop_pct))
-        mode = INTERPOLATIONS[self.interpolation]
+        mode = _mode(self.interpolation)
         transform: Callable[[Any], torch.Tensor] = T.Compose(
             [T.Resize(resize, interpolation=mode), T.CenterCrop(self.input_size), *self._tail()]
         )
@@ -126,7 +135,9 @@ class ImagePreprocessor:
         """Random resized crop, flip and jitter as ``augment`` says; the eval transform when None."""
         if augment is None:
             return self.eval_transform()
-        mode = INTERPOLATIONS[self.interpolation]
+        from torchvision import transforms as T
+
+        mode = _mode(self.interpolation)
         steps: list[Callable[[Any], Any]] = [
             T.RandomResizedCrop(self.input_size, scale=augment.scale, ratio=augment.ratio, interpolation=mode)
         ]
@@ -156,8 +167,8 @@ def from_torchvision_transforms(preset: Any) -> ImagePreprocessor:
     """From a torchvision weights enum's ``transforms()`` preset (``ImageClassification``)."""
     crop = int(preset.crop_size[0])
     resize = int(preset.resize_size[0])
-    mode = preset.interpolation
-    name = next((k for k, v in INTERPOLATIONS.items() if v == mode), "bilinear")
+    mode = getattr(preset.interpolation, "value", preset.interpolation)
+    name = mode if mode in INTERPOLATIONS else "bilinear"
     return ImagePreprocessor(
         input_size=crop,
         mean=tuple(float(x) for x in preset.mean),  # type: ignore[arg-type]

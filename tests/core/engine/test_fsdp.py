@@ -1,0 +1,130 @@
+"""FSDP2 (``trainer.strategy: fsdp``) on CPU with gloo: 2 processes hold half of every parameter
+each; losses match one process, checkpoints are the single-process files, resume is exact."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from ..conftest import toy_config
+
+
+def _run(path: Path, run_dir: Path, *extra: str) -> dict[str, object]:
+    result = subprocess.run(
+        [sys.executable, "-m", "headstart", "run", str(path), "--run-dir", str(run_dir), *extra],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary: dict[str, object] = json.loads((run_dir / "summary.json").read_text())
+    return summary
+
+
+def _config(tmp_path: Path, epochs: int) -> Path:
+    # only biases train, inside blocks whose weights stay frozen (one FSDP unit holds both), a new block
+    # joins at every epoch (phase changes), the frozen prefix runs under no_grad; BatchNorm
+    # statistics depend on the per-process batch, so they are fixed (as in the DDP test)
+    config = toy_config(
+        policy={
+            "name": "filtered",
+            "schedule": "gradual-unfreeze",
+            "params": ["bias"],
+            "options": {"every": 1},
+            "norm_mode": "frozen-stats",
+        },
+        trainer={
+            "epochs": epochs,
+            "batch_size": 8,
+            "lr": 0.01,
+            "progress": False,
+            "schedule": "constant",  # more epochs on resume keep the same trajectory
+            "strategy": "fsdp",
+        },
+    )
+    config["source"]["dropout"] = 0.0
+    path = tmp_path / f"exp{epochs}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.slow
+def test_fsdp_matches_one_process_and_resumes_exactly_across_a_phase_change(tmp_path: Path) -> None:
+    from headstart.experiment import load_config, run_experiment
+
+    _, one = run_experiment(load_config(_config(tmp_path, 2)), tmp_path / "one")
+    two = _run(_config(tmp_path, 2), tmp_path / "two", "--nproc", "2")
+    assert (one["processes"], one["strategy"], two["processes"], two["strategy"]) == (1, None, 2, "fsdp")
+    for key in ("train_loss", "val_loss", "val_accuracy"):
+        assert two["final"][key] == pytest.approx(one["final"][key], rel=1e-4, abs=1e-5), key  # type: ignore[index]
+    # the same checkpoint files as one process: every key, full shapes, close values
+    a = load_file(tmp_path / "one" / "checkpoints" / "last" / "model.safetensors")
+    b = load_file(tmp_path / "two" / "checkpoints" / "last" / "model.safetensors")
+    assert sorted(a) == sorted(b)
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-6)
+    sa = torch.load(tmp_path / "one" / "checkpoints" / "last" / "state.pt", weights_only=True)["optimizer"]
+    sb = torch.load(tmp_path / "two" / "checkpoints" / "last" / "state.pt", weights_only=True)["optimizer"]
+    assert sa["param_groups"] == sb["param_groups"] and sorted(sa["state"]) == sorted(sb["state"])
+    for i, entry in sa["state"].items():
+        for k, v in entry.items():
+            torch.testing.assert_close(sb["state"][i][k], v, rtol=1e-4, atol=1e-6)
+
+    # one epoch, then resumed for a second (a new phase: the next block joins) under fsdp again
+    _run(_config(tmp_path, 1), tmp_path / "resumed", "--nproc", "2")
+    resumed = _run(
+        _config(tmp_path, 2),
+        tmp_path / "resumed",
+        "--nproc",
+        "2",
+        "--resume",
+        str(tmp_path / "resumed"),
+        "--allow-change",
+        "trainer.epochs",
+    )
+    assert resumed["final"] == {**two["final"], "elapsed_s": resumed["final"]["elapsed_s"]}  # type: ignore[index]
+    c = load_file(tmp_path / "resumed" / "checkpoints" / "last" / "model.safetensors")
+    assert all(torch.equal(c[k], b[k]) for k in b)
+
+
+def test_a_policy_with_a_penalty_is_refused_under_fsdp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from headstart.engine import distributed as ddp
+    from headstart.engine.loop import train
+    from headstart.testing import run_context
+
+    config = toy_config(trainer={"batch_size": 8, "progress": False, "strategy": "fsdp"})
+    run = run_context(config, tmp_path, dist=ddp.Dist(0, 2, 0))
+    monkeypatch.setattr(type(run.policy), "regularizer", lambda self, model: torch.zeros(()))
+    with pytest.raises(ValueError, match=r"strategy: fsdp does not support policy 'full': its penalty"):
+        train(run)
+
+
+def test_the_strategy_is_checked() -> None:
+    from headstart.experiment.config import parse_config
+    from headstart.options import ConfigError
+
+    with pytest.raises(ConfigError, match=r"trainer.strategy.*'ddp', 'fsdp'|trainer.strategy.*ddp.*fsdp"):
+        parse_config(toy_config(trainer={"strategy": "zero3"}))
+
+
+def test_fp16_is_refused_under_fsdp(tmp_path: Path) -> None:
+    from headstart.engine import distributed as ddp
+    from headstart.engine.loop import train
+    from headstart.testing import run_context
+
+    run = run_context(
+        toy_config(trainer={"batch_size": 8, "progress": False, "strategy": "fsdp"}), tmp_path, dist=ddp.Dist(0, 2, 0)
+    )
+    run.precision = "fp16"
+    with pytest.raises(ValueError, match=r"strategy: fsdp does not support trainer.precision: fp16"):
+        train(run)
