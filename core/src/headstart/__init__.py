@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from .options import ConfigError, check_options, suggest
     from .plugins import hookimpl, load_plugins
     from .policies import Policy
+    from .preprocessor import source_preprocessor
     from .registry import UnknownNameError, get_registry
     from .reinit import reset_parameters
     from .rundir import RunDir, slug
@@ -166,6 +167,8 @@ _EXPORTS: dict[str, str] = {
     "load_plugins": ".plugins",
     # policies
     "Policy": ".policies",
+    # preprocessor
+    "source_preprocessor": ".preprocessor",
     # registry
     "UnknownNameError": ".registry",
     "get_registry": ".registry",
@@ -270,6 +273,7 @@ __all__ = [
     "run_experiment",
     "sample_per_class",
     "slug",
+    "source_preprocessor",
     "suggest",
     "top_labels",
 ]

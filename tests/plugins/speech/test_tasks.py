@@ -111,5 +111,5 @@ def test_speech_task_refuses_a_non_speech_source(write_config, keyword_folder: P
         "task": {"name": "audio-classification", "data": str(keyword_folder)},
         "policy": {"name": "linear-probe"},
     }
-    with pytest.raises(DataError, match="needs a speech source"):
+    with pytest.raises(ConfigError, match="task audio-classification needs a speech source"):
         build(load_config(write_config(config)))

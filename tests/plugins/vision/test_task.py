@@ -174,7 +174,7 @@ def test_non_image_source_is_refused(split_tree: Path) -> None:
     config = parse_config(
         {"source": "toy:mlp", "task": {"name": "image-classification", "data": str(split_tree)}, "policy": "full"}
     )
-    with pytest.raises(ValueError, match="needs an image source"):
+    with pytest.raises(ConfigError, match="task image-classification needs an image source"):
         build(config)
 
 

@@ -18,7 +18,16 @@ from typing import Any, ClassVar, Literal
 
 import torch
 
-from headstart import SPLITS, Batch, DataError, SourceModel, check_options, check_splits, input_path
+from headstart import (
+    SPLITS,
+    Batch,
+    DataError,
+    SourceModel,
+    check_options,
+    check_splits,
+    input_path,
+    source_preprocessor,
+)
 
 from .audio import AudioPreprocessor
 from .data import AudioDataset, AudioItem, SplitReport, check_split
@@ -89,14 +98,9 @@ class AudioTask:
         return {split: read(path) for split, path in self.locations.items()}
 
     def _use_source(self, source: SourceModel) -> None:
-        """Collate with the source's audio preprocessor; DataError for a source without one."""
-        pre = getattr(source, "preprocessor", None)
-        if not isinstance(pre, AudioPreprocessor):
-            raise DataError(
-                f"{self.name} needs a speech source (hf: wav2vec2/HuBERT/WavLM, torchaudio:, or a run of one); "
-                f"{source.name} has no audio preprocessor"
-            )
-        self.preprocessor = pre
+        """Collate with the source's audio preprocessor; ConfigError for a source without one."""
+        wanted = "a speech source (hf: wav2vec2/HuBERT/WavLM, torchaudio:, or a run of one)"
+        self.preprocessor = source_preprocessor(source, AudioPreprocessor, self.name, wanted)
         self.frame_rate = float(source.output_spec.extras.get("frame_rate", 50.0))
 
     def prepare(self, source: SourceModel) -> None:

@@ -44,6 +44,7 @@ from headstart import (
     input_path,
     require_every_class,
     sample_per_class,
+    source_preprocessor,
 )
 
 from .data import (
@@ -168,12 +169,7 @@ class ImageClassification(SingleLabelTask):
 
     def prepare(self, source: SourceModel) -> None:
         """Read and check the data; keep the source's preprocessing (with ``image_size``)."""
-        pre = getattr(source, "preprocessor", None)
-        if not isinstance(pre, ImagePreprocessor):
-            raise ValueError(
-                f"task image-classification needs an image source (timm:…, torchvision:…); "
-                f"{source.name} has no image preprocessing"
-            )
+        pre = source_preprocessor(source, ImagePreprocessor, self.name, "an image source (timm:…, torchvision:…)")
         size = self.options.image_size
         self.preprocessor = pre.with_overrides({"input_size": size} if size else None)
         splits = self._load_splits()
