@@ -134,7 +134,10 @@ def test_skip_gives_up_when_every_step_is_bad(
     _nan_at_steps(monkeypatch, set(range(1, 100)))
     argv = ["run", str(_exp(tmp_path)), "--run-dir", str(run_dir), "--set", "trainer.on_nonfinite=skip"]
     assert main(argv) == 1
-    assert "every optimizer step had a non-finite loss or gradients" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "every optimizer step had a non-finite loss or gradients" in err
+    assert "on_nonfinite: skip" not in err and "precision: fp32" not in err  # what is set already is not a try
+    assert err.strip().endswith("Try a lower trainer.lr (now 0.01) or a lower trainer.clip_grad_norm (now 1)")
     assert not (run_dir / "checkpoints" / "best").exists()
 
 

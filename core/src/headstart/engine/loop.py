@@ -277,10 +277,15 @@ def _check_divergence(run: RunContext, state: LoopState, epoch: int) -> None:
 
 def _diverged_hint(run: RunContext, epoch: int) -> str:
     saved = f"checkpoints/last (epoch {epoch - 1}) is intact" if epoch else "no checkpoint was written"
-    return (
-        f"nothing of this epoch was saved ({saved}). Try a lower trainer.lr (now {run.freezer.lr:g}), "
-        "trainer.clip_grad_norm, trainer.precision: fp32, or trainer.on_nonfinite: skip"
-    )
+    s = run.settings  # only what would change something: nothing already set as suggested
+    clip = s.clip_grad_norm
+    tries = [f"a lower trainer.lr (now {run.freezer.lr:g})"]
+    tries.append(f"a lower trainer.clip_grad_norm (now {clip:g})" if clip else "trainer.clip_grad_norm: 1.0")
+    if s.precision in ("bf16", "fp16") or (s.precision == "auto" and run.device.type != "cpu"):
+        tries.append("trainer.precision: fp32")
+    if s.on_nonfinite == "stop":
+        tries.append("trainer.on_nonfinite: skip")
+    return f"nothing of this epoch was saved ({saved}). Try {', '.join(tries[:-1])} or {tries[-1]}"
 
 
 def fit_head(run: RunContext, state: LoopState, epoch: int) -> float:
