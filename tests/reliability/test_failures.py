@@ -80,3 +80,17 @@ def test_leftovers_of_killed_writers_are_cleaned_on_the_next_start(experiment: P
     shutil.copy(run_dir / "metrics.jsonl", run_dir / ".metrics.jsonl.tmp-99999")  # and a torn metrics rewrite
     assert main(["run", "--resume", str(run_dir)]) == 0
     assert leftovers(run_dir) == []
+
+
+def test_a_read_only_run_directory_is_one_line(experiment: Path, tmp_path: Path) -> None:
+    """The run directory itself not writable (``EROFS`` at its first write): one line naming the
+    path, exit 2, nothing trained and no lock or temporary file left."""
+    run_dir = tmp_path / "run"
+    result = fork_main(
+        ["run", str(experiment), "--run-dir", str(run_dir)], Fault("open", 1, "erofs", str(run_dir)), tmp_path
+    )
+    assert result.code == 2, result.err
+    line = _one_line(result.err)
+    assert str(run_dir) in line and "Read-only file system" in line
+    assert rows(run_dir) == [] and not (run_dir / "checkpoints" / "last").exists()
+    assert leftovers(run_dir) == [] and not (run_dir / ".lock").exists()
