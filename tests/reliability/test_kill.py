@@ -7,6 +7,7 @@ weights and history as a run that was never interrupted.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,28 @@ def test_kill_while_a_resume_rewrites_the_history_loses_nothing(straight: Path, 
     assert without_time(rows(run_dir)) == without_time(rows(straight))
     summary = strict_json(run_dir / "summary.json")
     assert summary["best"]["metrics"] == next(r for r in rows(run_dir) if r["epoch"] == summary["best"]["epoch"])
+
+
+def test_kill_while_a_resume_rewrites_the_step_log_loses_nothing(straight: Path, tmp_path: Path) -> None:
+    """``steps.jsonl`` too is rewritten by a resume (the steps after the checkpoint are dropped);
+    a kill during that rewrite keeps the old file, and the resumed run logs each step once."""
+    exp, run_dir = straight.parent / "exp.yaml", tmp_path / "run"
+    first = fork_main(["run", str(exp), "--run-dir", str(run_dir)], Fault("rename", 2, "kill", str(run_dir)), tmp_path)
+    assert first.killed
+    before = (run_dir / "steps.jsonl").read_bytes()
+    assert before.count(b"\n") >= 2
+    killed = fork_main(
+        ["run", "--resume", str(run_dir)], Fault("open", 1, "kill-after", str(run_dir), "steps.jsonl"), tmp_path
+    )
+    assert killed.killed
+    assert (run_dir / "steps.jsonl").read_bytes() == before
+
+    assert main(["run", "--resume", str(run_dir)]) == 0
+
+    def steps(d: Path) -> list[int]:
+        return [json.loads(line)["step"] for line in (d / "steps.jsonl").read_text(encoding="utf-8").splitlines()]
+
+    assert steps(run_dir) == steps(straight) and steps(run_dir) == sorted(set(steps(run_dir)))
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from ..plugins import hookimpl
 from ..rundir import RunDir
-from .atomic import json_safe
+from .atomic import atomic_write_text, json_safe
 
 #: open files by path; line-buffered, so a crashed run leaves every row it logged on disk
 _files: dict[str, IO[str]] = {}
@@ -36,7 +36,7 @@ def headstart_on_run_start(run: Any) -> None:
     stale = _files.pop(str(path), None)  # a run of this directory that crashed in this process
     if stale is not None:
         stale.close()
-    path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+    atomic_write_text(path, "".join(f"{line}\n" for line in kept))  # a kill here keeps the old file
     _files[str(path)] = path.open("a", encoding="utf-8", buffering=1)
 
 
