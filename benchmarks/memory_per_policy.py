@@ -7,8 +7,8 @@ For each policy, one training step (feature cache off) of the same model on the 
   ``torch.autograd.graph.saved_tensors_hooks``) — what running the frozen prefix under
   ``no_grad`` saves, on any device;
 * ``grads_and_adam_state_mb``: gradients plus AdamW's two moments of the trainable parameters;
-* ``checkpoint_mb``: what a checkpoint of the run stores (only what trains, plus buffers, when
-  most of the model stays frozen — see ``headstart.engine.delta``);
+* ``checkpoint_mb``: what a checkpoint of the run stores (only what trains, plus the buffers
+  training can move, when most of the model stays frozen — see ``headstart.engine.delta``);
 * ``cuda_peak_mb``: ``torch.cuda.max_memory_allocated`` of the step, on a GPU.
 
 Prints one JSON line. ``--experiment`` picks the model (default: the vision example's
@@ -88,7 +88,8 @@ def measure(
     optimizer.step()
     state = sum(p.numel() * p.element_size() * 3 for p in trainable)  # grad + exp_avg + exp_avg_sq
     entries = model.state_dict()
-    keys = delta_keys(model, plan.trainable_names | built.added) or entries.keys()
+    moving = built.freezer.moving_buffers(built.phases)  # buffers no phase can change are not stored
+    keys = delta_keys(model, plan.trainable_names | built.added, moving) or entries.keys()
     stored = sum(entries[k].numel() * entries[k].element_size() for k in keys)
     out = {
         "policy": policy if not extra else f"{policy}({','.join(e.split('.')[-1] for e in extra)})",
