@@ -1,13 +1,16 @@
-"""headstart.run (file, Path, dict, in-memory rows), callbacks without a plugin, and their errors."""
+"""headstart.run (file, Path, dict, in-memory rows), callbacks without a plugin, headstart.export_run,
+and their errors."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import headstart
+from headstart.engine.checkpoint import is_delta
 from headstart.plugins import PluginError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "toy-mlp.yaml"
@@ -85,3 +88,23 @@ def test_callbacks_with_wrong_names_are_refused() -> None:
         headstart.add_callback(Contributes())
     with pytest.raises(ValueError, match="no headstart_on_"):
         headstart.add_callback(object())
+
+
+def test_export_run_is_the_export_command_from_python(tmp_path: Path) -> None:
+    """``headstart.export_run(run_dir, "full")`` is ``headstart export RUN_DIR --to full``: the small
+    (delta) checkpoints of a linear probe become full ones; a loaded Predictor exports too; a format
+    the run lacks is an ExportError naming the valid ones."""
+    probe = ["policy.name=linear-probe", "policy.solver=sgd", "trainer.epochs=1", "trainer.progress=false"]
+    result = headstart.run(EXAMPLE, tmp_path / "run", overrides=probe)
+    best = result.run_dir / "checkpoints" / "best"
+    assert is_delta(best)
+    folder = headstart.export_run(result.run_dir, "full")
+    assert folder == result.run_dir / "export" / "full" and not is_delta(best)
+    assert json.loads((folder / "export.json").read_text())["max_abs_diff"] == 0.0
+
+    predictor = result.load(device="cpu")
+    out = headstart.export_run(predictor, "torch-export", tmp_path / "program")
+    record = json.loads((out / "export.json").read_text())
+    assert out == tmp_path / "program" and record["format"] == "torch-export" and record["max_abs_diff"] <= 1e-4
+    with pytest.raises(headstart.ExportError, match=r"--to 'tflite': valid formats for this run .*onnx"):
+        headstart.export_run(result.run_dir, "tflite")

@@ -23,6 +23,8 @@ def test_the_page_has_examples() -> None:
     text = "\n".join(blocks)
     for api in ("headstart.run(", "headstart.load(", ".predict(", ".evaluate(", "headstart.add_callback("):
         assert api in text, f"docs/python-api.md shows no {api}"
+    for api in ("headstart.export_run(", "headstart.ExportError"):
+        assert api in text, f"docs/python-api.md shows no {api}"
 
 
 @pytest.mark.slow

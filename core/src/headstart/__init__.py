@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .engine import CheckpointError, RunContext, TrainerSettings
     from .experiment import ExperimentConfig, format_plan, load_config, parse_config, run_experiment
     from .experiment.build import build  # by its module: mypy confuses the name with the submodule here
+    from .export import ExportError, export_run
     from .export.hf import checked_hf_export, hf_model, hf_writer
     from .freeze import BlockMapError, FreezePlan, PolicyError, is_norm, resolve_blocks
     from .heads import ClassificationHead, SequenceHead, pool
@@ -112,7 +113,9 @@ _EXPORTS: dict[str, str] = {
     "load_config": ".experiment",
     "parse_config": ".experiment",
     "run_experiment": ".experiment",
-    # export (the plugins' hf writers)
+    # export (a finished run in other formats; the plugins' hf writers)
+    "ExportError": ".export",
+    "export_run": ".export",
     "checked_hf_export": ".export.hf",
     "hf_model": ".export.hf",
     "hf_writer": ".export.hf",
@@ -208,6 +211,7 @@ __all__ = [
     "DatasetReader",
     "Examples",
     "ExperimentConfig",
+    "ExportError",
     "FeatureSpec",
     "Features",
     "FreezePlan",
@@ -245,6 +249,7 @@ __all__ = [
     "check_options",
     "check_splits",
     "checked_hf_export",
+    "export_run",
     "format_plan",
     "get_registry",
     "hf_model",

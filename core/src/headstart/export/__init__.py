@@ -16,4 +16,7 @@ from .core import export, export_formats
 from .errors import ExportError
 from .merge import merge_run
 
-__all__ = ["ExportError", "export", "export_formats", "merge_run"]
+#: ``export`` under its public name, ``headstart.export_run`` (``headstart.export`` is this package).
+export_run = export
+
+__all__ = ["ExportError", "export", "export_formats", "export_run", "merge_run"]
