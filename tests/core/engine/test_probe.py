@@ -120,17 +120,25 @@ def test_without_val_the_strength_is_chosen_by_cross_validation_on_train() -> No
     head = _Head(100, 5)
     result = fit_probe(head, _split(x, y), None, _loss, _accuracy, folds=4)
     assert result.chosen_by == "4-fold cross-validation on train (no val split)"
-    assert result.to_dict()["cv_scores"] == result.scores and "val_scores" not in result.to_dict()
-    # each strength's score is the mean over the folds of a fit on the other folds, scored on it
+    assert result.to_dict()["cv_losses"] == result.scores and "val_scores" not in result.to_dict()
+    # each strength's score is the mean over the folds of the loss on the fold held out by a fit
+    # on the others; the lowest wins
     parts = folds_of(y, len(y), 4)
     per_fold = []
     for i, held in enumerate(parts):
         rest = torch.cat([p for j, p in enumerate(parts) if j != i])
-        fold = fit_probe(_Head(100, 5), _split(x[rest], y[rest]), _split(x[held], y[held]), _loss, _accuracy)
+        fold = fit_probe(
+            _Head(100, 5),
+            _split(x[rest], y[rest]),
+            _split(x[held], y[held]),
+            _loss,
+            lambda out, batch: float(_loss(out, batch)),
+            higher_is_better=False,
+        )
         per_fold.append(fold.scores)
     for key, value in result.scores.items():
         assert value == pytest.approx(sum(f[key] for f in per_fold) / 4, abs=1e-6)
-    assert result.score == max(result.scores.values()) and result.scores[f"{result.l2:g}"] == result.score
+    assert result.score == min(result.scores.values()) and result.scores[f"{result.l2:g}"] == result.score
     # the head is refit on all of train at the chosen strength
     refit = _Head(100, 5)
     fit_probe(refit, _split(x, y), None, _loss, _accuracy, grid=[result.l2])

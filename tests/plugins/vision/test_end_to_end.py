@@ -18,7 +18,8 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "vision-efficientne
 # 0.087 / 0.137 / 0.070). The digits are easy for a converged probe even on random convolutional
 # features, and the gap closes as labels grow (10 per class, seed 0: 0.850 vs 0.808; 20 per class,
 # before cross-validation: 0.88 vs 0.84), so the test compares at 5 per class, where the gap is
-# real; the bounds keep headroom under the smallest measured values.
+# real; the bounds keep headroom under the smallest measured values. (These figures are from the
+# cross-validation on held-out accuracy; the test passes as well with the held-out loss it uses now.)
 MIN_PRETRAINED_ACCURACY = 0.70
 MIN_MARGIN = 0.05
 PER_CLASS = 5

@@ -5,8 +5,10 @@ trains on frozen features, the problem is convex, so instead of epochs of a stoc
 the head is fit to convergence with ``torch.optim.LBFGS`` (strong-Wolfe line search) for each L2
 strength of a log-spaced grid, warm-started from the strongest to the weakest, and the strength
 with the best validation metric wins. A task without a validation split gets the same search on
-``k`` stratified folds of the training features (the folds' mean score per strength, as
-scikit-learn's ``LogisticRegressionCV``), then one fit on all of them at the chosen strength:
+``k`` stratified folds of the training features, judged by the task's loss on the held-out fold
+(averaged over the folds: smooth where the accuracy of a fold of a few dozen examples jumps by
+whole examples; scikit-learn's ``LogisticRegressionCV`` moves to log-loss by default for the
+same reason), then one fit on all of them at the chosen strength:
 never an unvalidated default, which at a few labels per class can cost several points. The
 objective is the task's own loss on the whole training split plus ``l2 / 2 * ||W||²`` on the
 weight matrix (never on the bias), so ``l2 = 1 / (C · N)`` in scikit-learn's
@@ -55,8 +57,9 @@ def applies(head: nn.Module, train: CachedSplit | None) -> bool:
 
 @dataclass
 class ProbeResult:
-    """What the fit chose: ``l2`` (and scikit-learn's ``C`` for it), the score per strength on the
-    validation split or, when ``chosen_by`` says cross-validation, the mean over the folds."""
+    """What the fit chose: ``l2`` (and scikit-learn's ``C`` for it), the score per strength: the
+    monitored metric on the validation split or, when ``chosen_by`` says cross-validation, the
+    task's loss on the held-out folds (their mean)."""
 
     l2: float
     C: float
@@ -67,13 +70,15 @@ class ProbeResult:
     chosen_by: str = "validation"
 
     def to_dict(self) -> dict[str, Any]:
-        held = "val" if self.chosen_by == "validation" else "cv"  # scores on val, or the folds' mean
+        if self.chosen_by == "validation":
+            held = {"val_score": self.score, "val_scores": self.scores}
+        else:  # cross-validation: the held-out folds' mean loss
+            held = {"cv_loss": self.score, "cv_losses": self.scores}
         return {
             "solver": "lbfgs",
             "l2": self.l2,
             "C": self.C,
-            f"{held}_score": self.score,
-            f"{held}_scores": self.scores,
+            **held,
             "train_loss": self.train_loss,
             "iterations": self.iterations,
             "chosen_by": self.chosen_by,
@@ -207,7 +212,7 @@ def fit_probe(
     task's loss, ``score(outputs, batch)`` the monitored metric over a whole split (``batch``
     holds the split's cached fields, ``targets`` …). Without ``val``, the strength is chosen by
     ``folds``-fold cross-validation on ``train`` (stratified by class when the targets are class
-    labels; the mean of the folds' scores), then the head is refit on all of ``train`` with it;
+    labels; the lowest mean ``loss`` on the held-out folds), then the head is refit on all of ``train`` with it;
     with fewer than two examples per fold (or ``folds < 2``, or a one-strength grid) the middle of
     the grid is used. The head ends with the chosen weights."""
     linear = linear_layer(head)
@@ -225,21 +230,22 @@ def fit_probe(
         linear.load_state_dict(states[chosen])
     else:
         scores, iterations = [], 0
+
+        def held_loss(outputs: Any, batch: dict[str, Any]) -> float:
+            return float(loss(outputs, batch))
+
         if len(strengths) > 1 and folds >= 2 and len(train) >= 2 * folds:
             parts = folds_of(whole.fields.get("targets"), len(train), folds)
             per_fold = []
             for i, part in enumerate(parts):
                 rest = torch.cat([p for j, p in enumerate(parts) if j != i])
                 fold_scores, _, n = _search(
-                    linear, whole.subset(rest), whole.subset(part), strengths, loss, score, max_iter
+                    linear, whole.subset(rest), whole.subset(part), strengths, loss, held_loss, max_iter
                 )
                 per_fold.append(fold_scores)
                 iterations += n
             scores = [sum(f[s] for f in per_fold) / folds for s in range(len(strengths))]
-            chosen, chosen_by = (
-                _best(scores, higher_is_better),
-                f"{folds}-fold cross-validation on train (no val split)",
-            )
+            chosen, chosen_by = _best(scores, False), f"{folds}-fold cross-validation on train (no val split)"
         else:
             chosen, chosen_by = len(strengths) // 2, "default (no val split)"
         with torch.no_grad():
