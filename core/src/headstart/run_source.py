@@ -97,7 +97,7 @@ class RunSourceProvider:
         files = RunDir(run_dir)
         if not files.is_run():
             raise LookupError(
-                f"{run_dir} is not a Headstart run directory (no {RunDir.CONFIG}); "
+                f"{run_dir} is not a Headstart run directory (no {RunDir.config}); "
                 "give the directory that `headstart run` wrote"
             )
         ckpt_link = files.checkpoint(checkpoint)

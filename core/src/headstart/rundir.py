@@ -36,54 +36,42 @@ def slug(text: str) -> str:
 
 
 class _File:
-    """A file of the run directory: ``RunDir(path).<attribute>`` is ``path / name``."""
+    """A file of the run directory: ``RunDir(path).<attribute>`` is ``path / name``, and
+    ``RunDir.<attribute>`` is the name alone."""
 
     def __init__(self, name: str) -> None:
         self.name = name
 
     @overload
-    def __get__(self, obj: None, owner: type) -> _File: ...
+    def __get__(self, obj: None, owner: type) -> str: ...
     @overload
     def __get__(self, obj: RunDir, owner: type) -> Path: ...
-    def __get__(self, obj: RunDir | None, owner: type) -> Path | _File:
-        return self if obj is None else obj.path / self.name
+    def __get__(self, obj: RunDir | None, owner: type) -> Path | str:
+        return self.name if obj is None else obj.path / self.name
 
 
 @dataclass(frozen=True)
 class RunDir:
     """The files of one run directory. ``RunDir(path).summary`` is ``path / "summary.json"``, and
-    so on (``RunDir.SUMMARY`` is the name alone); the directory itself need not exist yet."""
+    so on (``RunDir.summary`` is the name alone); the directory itself need not exist yet."""
 
     path: Path
 
     def __init__(self, path: str | Path) -> None:
         object.__setattr__(self, "path", Path(path))
 
-    CONFIG = "config.yaml"
-    METRICS = "metrics.jsonl"
-    METRICS_CSV = "metrics.csv"
-    STEPS = "steps.jsonl"
-    SUMMARY = "summary.json"
-    CELL = "cell.json"
-    DIVERGED = "diverged.json"  # a compare cell whose training diverged: its label and the error line
-    INFERENCE = "inference.json"
-    INFERENCE_SOURCE = "inference/source"
-    CHECKPOINTS = "checkpoints"
-    FEATURE_CACHE = "feature_cache"
-    LOCK = ".lock"
-
-    config = _File(CONFIG)
-    metrics = _File(METRICS)
-    metrics_csv = _File(METRICS_CSV)
-    steps = _File(STEPS)
-    summary = _File(SUMMARY)
-    cell = _File(CELL)
-    diverged = _File(DIVERGED)
-    inference = _File(INFERENCE)
-    inference_source = _File(INFERENCE_SOURCE)
-    checkpoints = _File(CHECKPOINTS)
-    feature_cache = _File(FEATURE_CACHE)
-    lock = _File(LOCK)
+    config = _File("config.yaml")
+    metrics = _File("metrics.jsonl")
+    metrics_csv = _File("metrics.csv")
+    steps = _File("steps.jsonl")
+    summary = _File("summary.json")
+    cell = _File("cell.json")
+    diverged = _File("diverged.json")  # a compare cell whose training diverged: its label and the error line
+    inference = _File("inference.json")
+    inference_source = _File("inference/source")
+    checkpoints = _File("checkpoints")
+    feature_cache = _File("feature_cache")
+    lock = _File(".lock")
 
     def checkpoint(self, kind: CheckpointKind) -> Path:
         """The ``last`` or ``best`` link under ``checkpoints/``."""

@@ -6,8 +6,9 @@ import the loop and everything it uses.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from ..lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from .checkpoint import CheckpointError
@@ -23,11 +24,6 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'headstart.engine' has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
-
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, globals())
 
 __all__ = ["CheckpointError", "RunContext", "TrainerSettings", "train"]

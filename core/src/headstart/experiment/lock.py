@@ -26,7 +26,7 @@ from typing import Any
 from ..options import ConfigError
 from ..rundir import RunDir
 
-LOCK_FILE = RunDir.LOCK
+LOCK_FILE = RunDir.lock
 
 
 class RunLockedError(ConfigError):

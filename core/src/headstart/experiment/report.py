@@ -88,7 +88,7 @@ def find_runs(paths: list[Path]) -> list[RunRecord]:
         {
             p.parent
             for root in paths
-            for p in ([RunDir(root).summary] if RunDir(root).is_finished() else root.rglob(RunDir.SUMMARY))
+            for p in ([RunDir(root).summary] if RunDir(root).is_finished() else root.rglob(RunDir.summary))
         }
     )
     for run_dir in dirs:
@@ -204,7 +204,7 @@ def aggregate(records: list[RunRecord]) -> list[dict[str, Any]]:
 
 def find_diverged(paths: list[Path]) -> list[dict[str, Any]]:
     """The cells under ``paths`` whose training diverged (``diverged.json``, no summary), sorted."""
-    found = {p for root in paths for p in Path(root).rglob(RunDir.DIVERGED) if not RunDir(p.parent).is_finished()}
+    found = {p for root in paths for p in Path(root).rglob(RunDir.diverged) if not RunDir(p.parent).is_finished()}
     return [{**json.loads(p.read_text(encoding="utf-8")), "run_dir": str(p.parent)} for p in sorted(found)]
 
 
@@ -248,7 +248,7 @@ def write_report(paths: list[Path], out: Path) -> dict[str, Any]:
     diverged = find_diverged(paths)
     if not records and not diverged:
         raise FileNotFoundError(
-            f"no finished runs (directories with {RunDir.SUMMARY}) under {', '.join(map(str, paths))}"
+            f"no finished runs (directories with {RunDir.summary}) under {', '.join(map(str, paths))}"
         )
     rows = aggregate(records)
     out.mkdir(parents=True, exist_ok=True)

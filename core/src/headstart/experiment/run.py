@@ -140,7 +140,7 @@ def load_run_config(run_dir: Path, overrides: list[str] | None = None) -> Experi
     """The resolved config saved in a run directory (for ``--resume``)."""
     files = RunDir(run_dir)
     if not files.is_run():
-        raise ConfigError(f"{run_dir}: not a Headstart run directory (no {RunDir.CONFIG})")
+        raise ConfigError(f"{run_dir}: not a Headstart run directory (no {RunDir.config})")
     return parse_config(apply_overrides(load_yaml(files.config), overrides or []))
 
 

@@ -78,12 +78,12 @@ def merge_run(
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir(parents=True)
-        for name in (RunDir.CONFIG, RunDir.SUMMARY, RunDir.METRICS, RunDir.METRICS_CSV):
+        for name in (RunDir.config, RunDir.summary, RunDir.metrics, RunDir.metrics_csv):
             if (source.path / name).is_file():
                 shutil.copy2(source.path / name, tmp / name)
         if source.inference_source.is_dir():
-            shutil.copytree(source.inference_source, tmp / RunDir.INFERENCE_SOURCE)
-        atomic_write_json(tmp / RunDir.INFERENCE, {**read_inference_file(source.path), "merged": merged})
+            shutil.copytree(source.inference_source, tmp / RunDir.inference_source)
+        atomic_write_json(tmp / RunDir.inference, {**read_inference_file(source.path), "merged": merged})
         ckpt.save_checkpoint(
             RunDir(tmp).checkpoints,
             predictor.checkpoint.name,

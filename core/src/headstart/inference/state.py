@@ -26,7 +26,7 @@ from ..rundir import RunDir
 
 FORMAT = "headstart-inference"
 VERSION = 1
-INFERENCE_FILE = RunDir.INFERENCE
+INFERENCE_FILE = RunDir.inference
 FILES_MARK = "{files}"
 
 
