@@ -5,6 +5,7 @@ file Headstart writes stays strict JSON."""
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,20 @@ def _nan_gradients_at_steps(monkeypatch: pytest.MonkeyPatch, steps: set[int]) ->
     monkeypatch.setattr(loop, "loss_step", loss_step)
 
 
+def _open_under(folder: Path) -> list[str]:
+    """The files under ``folder`` that this process still holds open (Linux's /proc/self/fd)."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc/self/fd")
+    held = []
+    for fd in os.listdir(fds):
+        try:
+            held.append(os.readlink(fds / fd))
+        except OSError:  # the directory listing's own descriptor, closed by now
+            continue
+    return [p for p in held if p.startswith(str(folder.resolve()))]
+
+
 def _exp(tmp_path: Path, **trainer: Any) -> Path:
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(tiny_config(**trainer)), encoding="utf-8")
@@ -75,6 +90,7 @@ def test_a_huge_learning_rate_stops_with_one_line(tmp_path: Path, capsys: pytest
     rows(run_dir)  # strict JSON
     assert_intact(run_dir)
     assert leftovers(run_dir) == [] and not (run_dir / ".lock").exists()
+    assert _open_under(run_dir) == []  # the step log (and every other file) is closed
 
 
 def test_stop_names_the_step_and_keeps_the_last_checkpoint(

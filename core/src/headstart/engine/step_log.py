@@ -9,14 +9,16 @@ steps after its checkpoint, so the file has each step once.
 from __future__ import annotations
 
 import json
-from typing import IO, Any
+from pathlib import Path
+from typing import Any
 
 from ..plugins import hookimpl
 from ..rundir import RunDir
 from .atomic import atomic_write_text, json_safe
 
-#: open files by path; line-buffered, so a crashed run leaves every row it logged on disk
-_files: dict[str, IO[str]] = {}
+#: the step logs of the runs in progress in this process; each logged row is appended with its own
+#: open/close, so a crashed or diverged run leaves every row it logged on disk and no open file
+_logs: set[Path] = set()
 
 
 @hookimpl
@@ -33,29 +35,26 @@ def headstart_on_run_start(run: Any) -> None:
                 continue
             if row.get("step", 0) <= run.step:
                 kept.append(line)
-    stale = _files.pop(str(path), None)  # a run of this directory that crashed in this process
-    if stale is not None:
-        stale.close()
     atomic_write_text(path, "".join(f"{line}\n" for line in kept))  # a kill here keeps the old file
-    _files[str(path)] = path.open("a", encoding="utf-8", buffering=1)
+    _logs.add(path)
 
 
 @hookimpl
 def headstart_on_step_end(run: Any, step: int, metrics: dict[str, Any]) -> None:
     if "loss" not in metrics:  # only logging steps are written; the others cost nothing here
         return
-    f = _files.get(str(run.files.steps)) if isinstance(getattr(run, "files", None), RunDir) else None
-    if f is None:
+    path = run.files.steps if isinstance(getattr(run, "files", None), RunDir) else None
+    if path not in _logs:
         return
     phase = run.freezer.plan.phase.name if run.freezer.plan is not None else None
     row = {"step": step, "epoch": run.epoch, "phase": phase, "lr": metrics.get("lr"), "loss": metrics["loss"]}
     if "loss_scale" in metrics:
         row["loss_scale"] = metrics["loss_scale"]
-    f.write(json.dumps(json_safe(row)) + "\n")
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(json_safe(row)) + "\n")
 
 
 @hookimpl
 def headstart_on_run_end(run: Any, summary: dict[str, Any]) -> None:
-    f = _files.pop(str(run.files.steps), None) if isinstance(getattr(run, "files", None), RunDir) else None
-    if f is not None:
-        f.close()
+    if isinstance(getattr(run, "files", None), RunDir):
+        _logs.discard(run.files.steps)
