@@ -60,7 +60,9 @@ def _open_under(folder: Path) -> list[str]:
     """The files under ``folder`` that this process still holds open (Linux's /proc/self/fd)."""
     fds = Path("/proc/self/fd")
     if not fds.is_dir():
-        pytest.skip("the open-file check reads /proc/self/fd, which only Linux has (every other assertion of the test ran)")
+        pytest.skip(
+            "the open-file check reads /proc/self/fd, which only Linux has (every other assertion of the test ran)"
+        )
     held = []
     for fd in os.listdir(fds):
         try:
