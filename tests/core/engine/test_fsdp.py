@@ -1,99 +1,49 @@
 """FSDP2 (``trainer.strategy: fsdp``) on CPU with gloo: 2 processes hold half of every parameter
-each; losses match one process, checkpoints are the single-process files, resume is exact."""
+each; losses match one process, checkpoints are the single-process files, resume is exact (the
+2-process runs come from one torchrun launch: ``conftest.two_process_runs``)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from safetensors.torch import load_file
 
 from ..conftest import toy_config
-
-
-def _run(path: Path, run_dir: Path, *extra: str) -> dict[str, object]:
-    result = subprocess.run(
-        [sys.executable, "-m", "headstart", "run", str(path), "--run-dir", str(run_dir), *extra],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary: dict[str, object] = json.loads((run_dir / "summary.json").read_text())
-    return summary
-
-
-def _config(tmp_path: Path, epochs: int) -> Path:
-    # only biases train, inside blocks whose weights stay frozen (one FSDP unit holds both), a new block
-    # joins at every epoch (phase changes), the frozen prefix runs under no_grad; BatchNorm
-    # statistics depend on the per-process batch, so they are fixed (as in the DDP test)
-    config = toy_config(
-        policy={
-            "name": "filtered",
-            "schedule": "gradual-unfreeze",
-            "params": ["bias"],
-            "options": {"every": 1},
-            "norm_mode": "frozen-stats",
-        },
-        trainer={
-            "epochs": epochs,
-            "batch_size": 8,
-            "lr": 0.01,
-            "progress": False,
-            "schedule": "constant",  # more epochs on resume keep the same trajectory
-            "strategy": "fsdp",
-        },
-    )
-    config["source"]["dropout"] = 0.0
-    path = tmp_path / f"exp{epochs}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+from .conftest import summary
 
 
 @pytest.mark.slow
-def test_fsdp_matches_one_process_and_resumes_exactly_across_a_phase_change(tmp_path: Path) -> None:
+def test_fsdp_matches_one_process_and_resumes_exactly_across_a_phase_change(
+    tmp_path: Path, two_process_runs: Path
+) -> None:
+    """``two_process_runs``: ``fsdp`` (2 epochs), and ``fsdp-resumed`` (1 epoch, then resumed for a
+    second: a new phase, the next block joins) under fsdp on 2 processes."""
     from headstart.experiment import load_config, run_experiment
 
-    _, one = run_experiment(load_config(_config(tmp_path, 2)), tmp_path / "one")
-    two = _run(_config(tmp_path, 2), tmp_path / "two", "--nproc", "2")
+    _, one = run_experiment(load_config(two_process_runs / "fsdp2.yaml"), tmp_path / "one")
+    two = summary(two_process_runs / "fsdp")
     assert (one["processes"], one["strategy"], two["processes"], two["strategy"]) == (1, None, 2, "fsdp")
     for key in ("train_loss", "val_loss", "val_accuracy"):
-        assert two["final"][key] == pytest.approx(one["final"][key], rel=1e-4, abs=1e-5), key  # type: ignore[index]
+        assert two["final"][key] == pytest.approx(one["final"][key], rel=1e-4, abs=1e-5), key
     # the same checkpoint files as one process: every key, full shapes, close values
     a = load_file(tmp_path / "one" / "checkpoints" / "last" / "model.safetensors")
-    b = load_file(tmp_path / "two" / "checkpoints" / "last" / "model.safetensors")
+    b = load_file(two_process_runs / "fsdp" / "checkpoints" / "last" / "model.safetensors")
     assert sorted(a) == sorted(b)
     for k in a:
         torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-6)
     sa = torch.load(tmp_path / "one" / "checkpoints" / "last" / "state.pt", weights_only=True)["optimizer"]
-    sb = torch.load(tmp_path / "two" / "checkpoints" / "last" / "state.pt", weights_only=True)["optimizer"]
+    sb = torch.load(two_process_runs / "fsdp" / "checkpoints" / "last" / "state.pt", weights_only=True)["optimizer"]
     assert sa["param_groups"] == sb["param_groups"] and sorted(sa["state"]) == sorted(sb["state"])
     for i, entry in sa["state"].items():
         for k, v in entry.items():
             torch.testing.assert_close(sb["state"][i][k], v, rtol=1e-4, atol=1e-6)
 
-    # one epoch, then resumed for a second (a new phase: the next block joins) under fsdp again
-    _run(_config(tmp_path, 1), tmp_path / "resumed", "--nproc", "2")
-    resumed = _run(
-        _config(tmp_path, 2),
-        tmp_path / "resumed",
-        "--nproc",
-        "2",
-        "--resume",
-        str(tmp_path / "resumed"),
-        "--allow-change",
-        "trainer.epochs",
-    )
-    assert resumed["final"] == {**two["final"], "elapsed_s": resumed["final"]["elapsed_s"]}  # type: ignore[index]
-    c = load_file(tmp_path / "resumed" / "checkpoints" / "last" / "model.safetensors")
+    resumed = summary(two_process_runs / "fsdp-resumed")
+    assert resumed["processes"] == 2 and resumed["strategy"] == "fsdp"
+    assert resumed["final"] == {**two["final"], "elapsed_s": resumed["final"]["elapsed_s"]}
+    c = load_file(two_process_runs / "fsdp-resumed" / "checkpoints" / "last" / "model.safetensors")
     assert all(torch.equal(c[k], b[k]) for k in b)
 
 
