@@ -162,3 +162,22 @@ def test_packaged_efficientnet_lite0_weights_load_offline_and_classify_real_phot
 def test_torchvision_pretrained_tag_is_checked() -> None:
     with pytest.raises(ValueError, match="IMAGENET1K_V1"):
         source("torchvision:resnet18", pretrained="IMAGENET9K")
+
+
+def test_a_weights_file_is_read_once_while_it_is_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from headstart_vision import sources
+
+    file = tmp_path / "w.safetensors"
+    save_file({"a": torch.ones(2)}, str(file))
+    reads: list[Path] = []
+    real = sources.read_state_dict
+    monkeypatch.setattr(sources, "read_state_dict", lambda p: reads.append(p) or real(p))
+    monkeypatch.setattr(sources, "_LAST_READ", [])
+    first = sources._read(file)
+    first["a"] = torch.zeros(2)  # a caller's dict is its own
+    assert torch.equal(sources._read(file)["a"], torch.ones(2)) and len(reads) == 1
+    save_file({"a": torch.full((2,), 3.0)}, str(file))
+    os.utime(file, ns=(1, 1))  # changed on disk (new mtime): read again
+    assert torch.equal(sources._read(file)["a"], torch.full((2,), 3.0)) and len(reads) == 2

@@ -22,12 +22,12 @@ from torch.utils.data import DataLoader
 from ..data.budget import BudgetDraw
 from ..freeze.plan import FreezePlan
 from ..model import TransferModel
-from .feature_cache import CachedSplit, FeatureCache, compute_features, split_key
+from .feature_cache import CachedSplit, FeatureCache, Values, compute_features, feature_batch_size, split_key
 from .loaders import make_loader
 from .run_state import RunContext
 from .settings import TrainerSettings, resolve_workers
 
-Computed = tuple[list[torch.Tensor], bool, dict[str, Any] | None]
+Computed = tuple[Values, bool, dict[str, Any] | None]
 
 
 def cached_split(run: RunContext, cache: FeatureCache, plan: FreezePlan, split: str) -> CachedSplit | None:
@@ -39,7 +39,8 @@ def cached_split(run: RunContext, cache: FeatureCache, plan: FreezePlan, split: 
         return None  # a capped (smoke) epoch uses a few examples: computing them all would cost more
 
     def own() -> Computed:
-        loader = make_loader(run, split, train=False)
+        size = feature_batch_size(run.settings.eval_batch_size or run.settings.batch_size, run.device)
+        loader = make_loader(run, split, train=False, batch_size=size)
         return compute_features(run.model, loader, run.device, run.precision)  # type: ignore[arg-type]
 
     def other(task: Any, data: Any) -> Computed:
@@ -79,10 +80,10 @@ def entry(
 
 
 def task_loader(task: Any, data: Any, settings: TrainerSettings, device: torch.device) -> DataLoader[Any]:
-    """Evaluation batches of ``data`` (a split of ``task``), in order, for computing features."""
+    """Batches of ``data`` (a split of ``task``), in order, for computing features."""
     return DataLoader(
         data,
-        batch_size=settings.eval_batch_size or settings.batch_size,
+        batch_size=feature_batch_size(settings.eval_batch_size or settings.batch_size, device),
         shuffle=False,
         collate_fn=task.collate,
         num_workers=resolve_workers(settings.num_workers, device.type),

@@ -66,9 +66,11 @@ def make_loader(
     epoch: int = 0,
     augment: bool = True,
     cached: CachedSplit | None = None,
+    batch_size: int | None = None,
 ) -> DataLoader[Any] | CachedBatches:
     """Training: this rank's share of a permutation seeded by (seed, epoch). Evaluation: this
-    rank's strided shard, in order. With ``cached`` (and its per-example fields), batches are
+    rank's strided shard, in order, ``batch_size`` examples per batch (default: the evaluation
+    batch size over the processes). With ``cached`` (and its per-example fields), batches are
     built from the cache's tensors — same order, no dataset, no transform, no collate."""
     s, d = run.settings, run.dist
     from_cache = cached is not None and cached.extras is not None
@@ -83,7 +85,7 @@ def make_loader(
         batch_size = s.batch_size // d.world
     else:
         sampler = list(range(d.rank, len(data), d.world))
-        batch_size = max(1, (s.eval_batch_size or s.batch_size) // d.world)
+        batch_size = batch_size or max(1, (s.eval_batch_size or s.batch_size) // d.world)
     if cached is not None and from_cache:
         return CachedBatches(cached, sampler, batch_size, len(sampler))
     workers = resolve_workers(s.num_workers, run.device.type, local_processes())

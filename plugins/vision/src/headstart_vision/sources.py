@@ -112,8 +112,31 @@ def _pretrained_error(name: str, exc: Exception) -> WeightsError:
     )
 
 
+#: The last weights file read, as ((path, size, mtime_ns), its tensors): the cells of a
+#: ``compare`` matrix build the same source again and again, and read its file once. Loading
+#: copies the tensors into the model, so they are never trained or changed in place. Files over
+#: :data:`_KEEP_MAX_BYTES` are not kept (a second copy of a large model for the whole process).
+_LAST_READ: list[tuple[tuple[str, int, int], dict[str, torch.Tensor]]] = []
+_KEEP_MAX_BYTES = 256 * 2**20
+
+
+def _read(file: str | Path) -> dict[str, torch.Tensor]:
+    """``read_state_dict(file)``, from memory when the same unchanged file was read last."""
+    path = Path(file).expanduser()
+    try:
+        stat = path.stat()
+    except OSError:
+        return read_state_dict(path)  # names the missing file
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if _LAST_READ and _LAST_READ[0][0] == key:
+        return dict(_LAST_READ[0][1])
+    state = read_state_dict(path)
+    _LAST_READ[:] = [(key, state)] if stat.st_size <= _KEEP_MAX_BYTES else []
+    return dict(state)
+
+
 def _load_file(model: nn.Module, file: str | Path) -> LoadReport:
-    return load_into(model, read_state_dict(file), str(file))
+    return load_into(model, _read(file), str(file))
 
 
 # --- timm ---------------------------------------------------------------------------------------
