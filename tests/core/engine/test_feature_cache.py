@@ -191,3 +191,31 @@ def test_cached_epochs_never_read_the_dataset(tmp_path: Path, extra_plugin: Any)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
     assert summary["test"]["accuracy"] == pytest.approx(reference["test"]["accuracy"])
+
+
+def test_vector_features_are_one_matrix_in_memory_and_on_disk(tmp_path: Path) -> None:
+    from safetensors import safe_open
+
+    from headstart.engine.feature_cache import FeatureCache, compute_features, feature_batch_size
+
+    rows = [torch.randn(3, 4), torch.randn(2, 4)]
+    batches = [{"inputs": None, "targets": torch.arange(len(r))} for r in rows]
+
+    class _Model(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows = iter(rows)
+
+        def features(self, inputs: Any) -> Features:
+            return Features(next(self.rows))
+
+    values, sequence, _ = compute_features(_Model(), batches, torch.device("cpu"), "fp32")  # type: ignore[arg-type]
+    assert isinstance(values, torch.Tensor) and not sequence and torch.equal(values, torch.cat(rows))
+    split = FeatureCache("disk", tmp_path, 1.0).get("k", lambda: (values, sequence, None))
+    with safe_open(str(tmp_path / "k.safetensors"), "pt") as f:
+        assert list(f.keys()) == ["features"]
+    reread = FeatureCache("disk", tmp_path, 1.0).get("k", lambda: pytest.fail("recomputed"))
+    assert torch.equal(reread.matrix(), values) and torch.equal(split.subset([4, 0]).matrix(), values[[4, 0]])
+    # the backbone sees at most 32 examples at once on a CPU, the evaluation batch elsewhere
+    assert feature_batch_size(64, torch.device("cpu")) == 32 and feature_batch_size(8, torch.device("cpu")) == 8
+    assert feature_batch_size(64, torch.device("cuda")) == 64
