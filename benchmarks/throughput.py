@@ -92,14 +92,15 @@ class Workload(NamedTuple):
 
 
 def workloads(tmp: Path, sizes: Sizes, tiny: bool = False) -> list[Workload]:
-    """ResNet-50, BERT-base and wav2vec 2.0 base (``tiny``: 2-layer stand-ins of the last two, whose
-    configurations are written under ``tmp``) on random batches of ``sizes``."""
+    """ResNet-50, BERT-base and wav2vec 2.0 base on random batches of ``sizes``; ``tiny``: stand-ins
+    with the same code path, ResNet-18 (the same four stages) and 2-layer configurations of the
+    last two, written under ``tmp``."""
     s = sizes
     samples = int(s.audio_s * 16000)
     return [
         Workload(
             "resnet50",
-            "torchvision:resnet50",
+            "torchvision:resnet18" if tiny else "torchvision:resnet50",
             {"images": torch.randn(s.image_batch, 3, s.image_px, s.image_px)},
             s.image_batch,
             "images_per_s",
