@@ -231,8 +231,8 @@ def feature_batch_size(batch_size: int, device: torch.device) -> int:
     free to choose (each example's features are its own), and on a CPU smaller ones are cheaper:
     a batch's activation buffers grow past what the C allocator keeps for reuse, so each layer's
     buffers come back from the kernel as fresh pages. On the vision example (EfficientNet-Lite0,
-    64 px) batches of 64 spent about 1.5 s of system time per 1,259 images on page faults,
-    batches of 32 none, with the same features to the bit."""
+    64 px) batches of 64 spent 1.5-2.3 s of system time per 1,259 images on page faults,
+    batches of 32 at most 0.5 s, with the same features to the bit."""
     return min(batch_size, CPU_FEATURE_BATCH) if device.type == "cpu" else batch_size
 
 
