@@ -56,6 +56,10 @@ def test_cli_writes_and_refuses_to_overwrite(tmp_path: Path, capsys: pytest.Capt
     assert "already exists and is not empty" in capsys.readouterr().err
 
 
+#: ``headstart ARGV`` for each ARGV of the JSON list in argv[1], in this one interpreter
+_RUN_ALL = "import json, sys; from headstart.cli import main; sys.exit(max(main(a) for a in json.loads(sys.argv[1])))"
+
+
 @pytest.mark.slow
 def test_generated_plugins_install_list_run_and_pass_their_tests(tmp_path: Path) -> None:
     """`headstart new-plugin demo --kind policy` (and a domain plugin), `pip install -e`, listed
@@ -63,8 +67,7 @@ def test_generated_plugins_install_list_run_and_pass_their_tests(tmp_path: Path)
     policy = new_plugin("demo", "policy", tmp_path / "headstart-demo")
     domain = new_plugin("tabular", "domain", tmp_path / "headstart-tabular")
     env = PluginEnv(tmp_path / "env")  # installs go here, not into the project's environment
-    env.install_editable(policy)
-    env.install_editable(domain)
+    env.install_editable(policy, domain)
 
     listing = {p["name"]: p for p in json.loads(env.check(["-m", "headstart", "plugins", "--json"]))["plugins"]}
     assert listing["demo"]["distribution"] == "headstart-demo"
@@ -81,13 +84,13 @@ def test_generated_plugins_install_list_run_and_pass_their_tests(tmp_path: Path)
         "trainer": {"epochs": 1, "batch_size": 4, "progress": False, "device": "cpu"},
     }
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(experiment), encoding="utf-8")
-    env.check(["-m", "headstart", "run", str(tmp_path / "exp.yaml"), "--run-dir", str(tmp_path / "run")])
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    experiment["policy"] = {"name": "demo-adapters"}  # the shape that adds modules in prepare()
+    (tmp_path / "adapters.yaml").write_text(yaml.safe_dump(experiment), encoding="utf-8")
+    runs = [["run", str(tmp_path / f"{e}.yaml"), "--run-dir", str(tmp_path / e)] for e in ("exp", "adapters")]
+    env.check(["-c", _RUN_ALL, json.dumps(runs)])  # both `headstart run`s in one interpreter
+    summary = json.loads((tmp_path / "exp" / "summary.json").read_text(encoding="utf-8"))
     assert summary["policy"] == "demo"
     assert summary["trainable_params"]["demo"] < summary["total_params"]  # only the top half trains
-    experiment["policy"] = {"name": "demo-adapters"}  # the shape that adds modules in prepare()
-    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(experiment), encoding="utf-8")
-    env.check(["-m", "headstart", "run", str(tmp_path / "exp.yaml"), "--run-dir", str(tmp_path / "adapters")])
     summary = json.loads((tmp_path / "adapters" / "summary.json").read_text(encoding="utf-8"))
     assert summary["trainable_params"]["demo-adapters"] == 8 * 5 + 2 * 8 + 2  # a scale per Linear output + head
 

@@ -69,9 +69,11 @@ class PluginEnv:
             )
         return proc.stdout
 
-    def install_editable(self, project: Path) -> str:
-        """``pip install -e project`` (no dependencies: they are in the parent environment)."""
-        args = ["-m", "pip", "install", "--no-deps", "--disable-pip-version-check", "-q", "-e", str(project)]
+    def install_editable(self, *projects: Path) -> str:
+        """``pip install -e project`` for each project, in one pip run (no dependencies: they are in
+        the parent environment)."""
+        editables = [a for p in projects for a in ("-e", str(p))]
+        args = ["-m", "pip", "install", "--no-deps", "--disable-pip-version-check", "-q", *editables]
         if _can_build_without_isolation():
             args.insert(3, "--no-build-isolation")
         return self.check(args)
