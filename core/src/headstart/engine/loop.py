@@ -223,7 +223,7 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
         leave=False,
         dynamic_ncols=True,
     )
-    optimizer.zero_grad(set_to_none=True)
+    optimizer.zero_grad(set_to_none=True)  # every parameter: nothing of an earlier phase or fit stays
     for i, batch in enumerate(loader):
         if i >= state.batches:
             break
@@ -239,14 +239,14 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
         watched = None if scaler.enabled else norm  # fp16: overflowed gradients are the scaler's to skip
         if s.on_nonfinite == "skip" and bool(state.watch.bad(loss, watched)):  # one sync per step
             scaler.discard()
-            optimizer.zero_grad(set_to_none=True)
+            _clear_grads(trainable)
             run.step, skipped = run.step + 1, skipped + 1
             bar.update(1)
             continue
         state.watch.record(run.step + 1, loss, watched)  # on the device: read at the sync points
         scale_lr(optimizer, state.lr_factor(run.step))
         scaler.step(optimizer, norm, run.step + 1)  # fp16: skipped if the gradients overflowed
-        optimizer.zero_grad(set_to_none=True)
+        _clear_grads(trainable)
         run.step += 1
         step_metrics: dict[str, Any] = {"lr": optimizer.param_groups[-1]["lr"]}
         if run.step % s.log_every == 0:  # the only host-device sync of the hot loop
@@ -266,6 +266,13 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
     state.skipped_steps = skipped
     d = run.dist
     return ddp.sum_scalar(loss_sum.item(), d, run.device) / max(ddp.sum_scalar(seen.item(), d, run.device), 1)
+
+
+def _clear_grads(trainable: list[torch.nn.Parameter]) -> None:
+    """``zero_grad(set_to_none=True)`` for the parameters that train: only they get gradients,
+    and a head over a frozen source then clears its few tensors, not every parameter's slot."""
+    for p in trainable:
+        p.grad = None
 
 
 def _check_divergence(run: RunContext, state: LoopState, epoch: int) -> None:

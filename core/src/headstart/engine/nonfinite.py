@@ -38,7 +38,7 @@ class NonFiniteWatch:
     """The first optimizer step whose loss or gradient norm was not finite, kept on the device."""
 
     def __init__(self, device: torch.device) -> None:
-        self.first = torch.full((2,), -1, dtype=torch.long, device=device)  # [step, kind]
+        self.first = torch.full((), -1, dtype=torch.long, device=device)  # 4 * step + kind, -1: none
         self.device = device
 
     def bad(self, loss: torch.Tensor, grad_norm: torch.Tensor | None) -> torch.Tensor:
@@ -48,16 +48,18 @@ class NonFiniteWatch:
         return ~(finite & torch.isfinite(grad_norm.float())) if grad_norm is not None else ~finite
 
     def record(self, step: int, loss: torch.Tensor, grad_norm: torch.Tensor | None) -> None:
-        loss_bad = ~torch.isfinite(loss.detach().float())
-        bad = self.bad(loss, grad_norm)
-        kind = torch.where(loss_bad, 1, 2)
-        now = torch.stack([torch.full((), step, dtype=torch.long, device=self.device), kind.long()])
-        self.first.copy_(torch.where((self.first[0] < 0) & bad, now, self.first))
+        """Keep ``step`` if it is the first bad one (a handful of tensor ops, no sync: this runs
+        every optimizer step)."""
+        loss_ok = torch.isfinite(loss.detach())
+        bad = ~(loss_ok & torch.isfinite(grad_norm)) if grad_norm is not None else ~loss_ok
+        code = torch.where(loss_ok, 2, 1) + 4 * step  # the kind: the loss, else the gradients
+        self.first = torch.where((self.first < 0) & bad, code, self.first)
 
     def check(self, epoch: int, hint: str) -> None:
         """Raise :class:`TrainingDiverged` if a bad step was recorded (one host-device sync)."""
-        step, kind = (int(v) for v in self.first.tolist())
-        if step >= 0:
+        code = int(self.first)
+        if code >= 0:
+            step, kind = divmod(code, 4)
             raise diverged(f"non-finite {_KINDS[kind]}", step, epoch, hint)
 
 

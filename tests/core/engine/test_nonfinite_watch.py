@@ -1,0 +1,24 @@
+"""The non-finite watch keeps the first bad step and its kind on the device, read at sync points."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from headstart.engine.nonfinite import NonFiniteWatch, TrainingDiverged
+
+
+def test_the_first_bad_step_and_its_kind_are_kept() -> None:
+    watch = NonFiniteWatch(torch.device("cpu"))
+    watch.record(1, torch.tensor(0.5), torch.tensor(2.0))
+    watch.check(0, "hint")  # all finite: nothing raised
+    watch.record(2, torch.tensor(0.5), torch.tensor(math.inf))  # finite loss, bad gradients
+    watch.record(3, torch.tensor(math.nan), None)  # a later bad step does not replace the first
+    with pytest.raises(TrainingDiverged, match=r"non-finite gradients at step 2 \(epoch 4\); hint"):
+        watch.check(4, "hint")
+    loss_first = NonFiniteWatch(torch.device("cpu"))
+    loss_first.record(7, torch.tensor(math.inf), torch.tensor(math.nan))
+    with pytest.raises(TrainingDiverged, match="non-finite loss at step 7"):
+        loss_first.check(0, "hint")
