@@ -9,8 +9,18 @@ from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from torch import nn
 
 from headstart import ClassificationHead, Features, FeatureSpec, SequenceHead
+from headstart.engine import logistic
 from headstart.engine.feature_cache import CachedSplit
-from headstart.engine.probe import L2_GRID, NotApplicable, applies, fit_probe, folds_of, linear_layer
+from headstart.engine.probe import (
+    L2_GRID,
+    NotApplicable,
+    _Data,
+    _softmax_cross_entropy,
+    applies,
+    fit_probe,
+    folds_of,
+    linear_layer,
+)
 
 
 def _blobs(n: int, dim: int, classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,7 +56,7 @@ def test_the_fit_matches_scikit_learn_at_the_same_strength() -> None:
     torch.manual_seed(0)
     head = _Head(20, 4)
     l2 = 1e-2
-    fit_probe(head, _split(x, y), None, _loss, _accuracy, grid=[l2])
+    fit_probe(head, _split(x, y), None, _loss, _accuracy, grid=[l2], tol=1e-6)
     head.eval()  # dropout off, as in the fit
     ref = LogisticRegression(C=1.0 / (l2 * len(x)), max_iter=5000, tol=1e-10).fit(x.double().numpy(), y.numpy())
     linear = linear_layer(head)
@@ -63,9 +73,20 @@ def test_the_strength_is_chosen_on_validation_like_a_grid_search() -> None:
     x, y = _blobs(120, 60, 5, seed=1)  # few examples, many features: regularisation matters
     xv, yv = _blobs(400, 60, 5, seed=1)
     head = _Head(60, 5)
-    result = fit_probe(head, _split(x, y), _split(xv, yv), _loss, _accuracy)
+    result = fit_probe(head, _split(x, y), _split(xv, yv), _loss, _accuracy, patience=None)
     assert set(result.scores) == {f"{s:g}" for s in L2_GRID}
     assert result.score == max(result.scores.values())
+    # by default the search stops once two strengths in a row scored worse than the best before
+    # them: the strongest strengths first, the same scores and choice as the whole grid's here
+    early = fit_probe(_Head(60, 5), _split(x, y), _split(xv, yv), _loss, _accuracy)
+    tried = list(early.scores)
+    assert tried == [f"{s:g}" for s in sorted(L2_GRID, reverse=True)][: len(tried)]
+    if len(tried) < len(L2_GRID):
+        before = max(list(early.scores.values())[:-2])
+        assert all(v < before for v in list(early.scores.values())[-2:])
+    assert early.l2 == result.l2
+    for key, value in early.scores.items():
+        assert value == pytest.approx(result.scores[key])
     # scikit-learn over the same grid (as C), chosen on the same validation split
     sk = {s: LogisticRegression(C=1.0 / (s * len(x)), max_iter=5000).fit(x.numpy(), y.numpy()) for s in L2_GRID}
     sk_best = max(float(m.score(xv.numpy(), yv.numpy())) for m in sk.values())
@@ -86,7 +107,7 @@ def test_a_pooling_head_on_sequence_features_is_fit_on_the_pooled_vectors() -> N
         seqs.append(row + noise - noise.mean(0))
     split = CachedSplit(seqs, sequence=True, extras={"targets": y})
     head = ClassificationHead(FeatureSpec("sequence", 8), 3, pooling="mean")
-    fit_probe(head, split, None, _loss, _accuracy, grid=[1e-2])
+    fit_probe(head, split, None, _loss, _accuracy, grid=[1e-2], tol=1e-6)
     ref = LogisticRegression(C=1.0 / (1e-2 * len(x)), max_iter=5000, tol=1e-10).fit(x.double().numpy(), y.numpy())
     head.eval()
     probs = torch.softmax(head(split.lookup(torch.arange(len(x)), torch.device("cpu"))), -1)
@@ -134,10 +155,13 @@ def test_without_val_the_strength_is_chosen_by_cross_validation_on_train() -> No
             _loss,
             lambda out, batch: float(_loss(out, batch)),
             higher_is_better=False,
+            patience=None,
         )
         per_fold.append(fold.scores)
+    # (equal up to the solver's tolerance: the folds are one batched problem there, summed over
+    # every example with the held-out ones weighted 0, and separate problems here)
     for key, value in result.scores.items():
-        assert value == pytest.approx(sum(f[key] for f in per_fold) / 4, abs=1e-6)
+        assert value == pytest.approx(sum(f[key] for f in per_fold) / 4, rel=1e-3)
     assert result.score == min(result.scores.values()) and result.scores[f"{result.l2:g}"] == result.score
     # the head is refit on all of train at the chosen strength
     refit = _Head(100, 5)
@@ -166,3 +190,57 @@ def test_too_few_examples_for_the_folds_fall_back_to_the_middle_of_the_grid() ->
     result = fit_probe(_Head(4, 2), _split(x, y), None, _loss, _accuracy, folds=5)
     assert result.chosen_by == "default (no val split)" and result.l2 == sorted(L2_GRID)[len(L2_GRID) // 2]
     assert result.score is None and result.scores == {}
+
+
+def test_the_closed_form_gradient_is_autograds() -> None:
+    x, y = _blobs(50, 6, 3, seed=3)
+    x1 = torch.cat([x, torch.ones(50, 1)], 1).double()
+    weights = torch.stack([torch.full((50,), 1 / 50), torch.arange(50).lt(30).double() / 30]).double()
+    problems = logistic.Problems(x1, y, 3, weights, torch.tensor([1e-2, 0.3], dtype=torch.float64))
+    w = torch.randn(2, 3, 7, dtype=torch.float64, requires_grad=True)
+    f, grad = problems.value_and_grad(w.detach(), None)
+    for g in range(2):  # each problem: its weighted mean cross-entropy + l2/2 ||W||² (not the bias)
+        z = x1 @ w[g].T
+        ce = nn.functional.cross_entropy(z, y, reduction="none")
+        ref = (ce * weights[g]).sum() + 0.5 * problems.l2[g] * w[g, :, :-1].pow(2).sum()
+        (ref_grad,) = torch.autograd.grad(ref, w)
+        assert float(f[g]) == pytest.approx(float(ref.detach()), rel=1e-12)
+        torch.testing.assert_close(grad[g], ref_grad[g], rtol=1e-10, atol=1e-12)
+
+
+def test_a_batch_of_problems_is_fit_as_each_would_be_alone() -> None:
+    x, y = _blobs(80, 10, 4, seed=4)
+    x1 = torch.cat([x - x.mean(0), torch.ones(80, 1)], 1).double()  # float64: no rounding between the two
+    rows = [torch.full((80,), 1 / 80), torch.arange(80).ge(20) / 60.0, torch.arange(80).lt(60) / 60.0]
+    lam = [1e-2, 1e-3, 1e-1]
+    both = logistic.Problems(x1, y, 4, torch.stack(rows).double(), torch.tensor(lam, dtype=torch.float64))
+    w0 = torch.zeros(3, 4, 11, dtype=torch.float64)
+    batched, _, _ = logistic.lbfgs(both, w0, max_iter=500, gtol=1e-7)
+    for g in range(3):
+        alone = logistic.Problems(x1, y, 4, rows[g][None].double(), torch.tensor([lam[g]], dtype=torch.float64))
+        single, _, _ = logistic.lbfgs(alone, w0[:1], max_iter=500, gtol=1e-7)
+        torch.testing.assert_close(batched[g], single[0], atol=1e-8, rtol=1e-8)
+        _, grad = alone.value_and_grad(batched[g : g + 1], None)
+        assert float(grad.abs().max()) <= 1e-5  # converged (the objective no longer moves)
+
+
+def test_other_losses_take_the_autograd_path_and_plain_cross_entropy_the_closed_form() -> None:
+    x, y = _blobs(120, 20, 3, seed=5)
+    xv, yv = _blobs(200, 20, 3, seed=6)
+
+    def smoothed(out: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return nn.functional.cross_entropy(out, batch["targets"], label_smoothing=0.2)
+
+    data = _Data(x, {"targets": y})
+    assert _softmax_cross_entropy(_loss, data, 3)
+    assert not _softmax_cross_entropy(smoothed, data, 3)
+    assert not _softmax_cross_entropy(lambda out, batch: (out**2).mean(), data, 3)
+    head = _Head(20, 3)
+    result = fit_probe(head, _split(x, y), _split(xv, yv), smoothed, _accuracy, grid=[1e-1, 1e-2])
+    # the autograd path minimised the smoothed loss: its gradient there is ~0
+    linear = linear_layer(head)
+    assert linear is not None
+    objective = smoothed(linear(x), {"targets": y}) + 0.5 * result.l2 * linear.weight.pow(2).sum()
+    grads = torch.autograd.grad(objective, [linear.weight, linear.bias])
+    assert max(float(g.abs().max()) for g in grads) < 1e-4
+    assert result.chosen_by == "validation" and set(result.scores) == {"0.1", "0.01"}

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import logistic
 from .device import to_device
 from .feature_cache import CachedSplit
 
@@ -166,9 +167,11 @@ def _search(
     loss: Callable[[Any, dict[str, Any]], torch.Tensor],
     score: Callable[[Any, dict[str, Any]], float],
     max_iter: int,
+    stop: Callable[[list[float]], bool],
 ) -> tuple[list[float], list[dict[str, torch.Tensor]], int]:
     """Fit on ``fit`` for each strength (strongest first, each warm-starting the next, from zero
-    weights) and score on ``held``: the scores, the weights after each fit, the L-BFGS iterations."""
+    weights) and score on ``held`` until ``stop(scores)``: the scores, the weights after each
+    fit, the L-BFGS iterations."""
     with torch.no_grad():
         linear.weight.zero_()
         if linear.bias is not None:
@@ -181,6 +184,8 @@ def _search(
         with torch.no_grad():
             scores.append(float(score(linear(held.x), held.fields)))
         states.append({k: v.detach().clone() for k, v in linear.state_dict().items()})
+        if stop(scores):
+            break
     return scores, states, iterations
 
 
@@ -194,6 +199,108 @@ def _best(scores: Sequence[float], higher_is_better: bool) -> int:
     return best
 
 
+def _stopper(higher_is_better: bool, patience: int | None) -> Callable[[list[float]], bool]:
+    """Whether a grid search may stop: the last ``patience`` scores were each worse than the best
+    before them (the held-out score has turned; weaker strengths cost the most iterations)."""
+
+    def stop(scores: list[float]) -> bool:
+        if patience is None or len(scores) <= patience:
+            return False
+        best = scores[_best(scores[:-patience], higher_is_better)]
+        worse = [(v < best if higher_is_better else v > best) for v in scores[-patience:]]
+        return all(worse)
+
+    return stop
+
+
+def _softmax_cross_entropy(loss: Callable[[Any, dict[str, Any]], torch.Tensor], data: _Data, classes: int) -> bool:
+    """Whether ``loss`` is the mean softmax cross-entropy on ``data``'s class ``targets``: checked
+    on two seeded random logit matrices (a class-weighted or label-smoothed loss is not)."""
+    targets = data.fields.get("targets")
+    if not isinstance(targets, torch.Tensor) or targets.shape != (len(data.x),) or targets.is_floating_point():
+        return False
+    if not len(targets) or int(targets.min()) < 0 or int(targets.max()) >= classes:
+        return False
+    g = torch.Generator().manual_seed(0)
+    for scale in (1.0, 5.0):
+        z = (scale * torch.randn(len(targets), classes, generator=g)).to(data.x.device)
+        try:
+            got = float(loss(z, data.fields))
+        except Exception:  # a loss that cannot take these logits is not this one
+            return False
+        if not math.isclose(got, float(nn.functional.cross_entropy(z, targets.long())), rel_tol=1e-5, abs_tol=1e-6):
+            return False
+    return True
+
+
+def _set(linear: nn.Linear, w: torch.Tensor, mean: torch.Tensor) -> None:
+    """Load ``[classes, dim + 1]`` (weights, then the bias column) fit on inputs centred at
+    ``mean`` into ``linear``, which sees them uncentred."""
+    assert linear.bias is not None
+    with torch.no_grad():
+        linear.weight.copy_(w[:, :-1])
+        linear.bias.copy_(w[:, -1] - w[:, :-1] @ mean.to(w.dtype))
+
+
+def _logistic(
+    linear: nn.Linear,
+    whole: _Data,
+    held: _Data | None,
+    strengths: Sequence[float],
+    score: Callable[[Any, dict[str, Any]], float],
+    *,
+    higher_is_better: bool,
+    folds: int,
+    max_iter: int,
+    patience: int | None,
+    tol: float,
+) -> tuple[int, list[float], int, str]:
+    """The probe for softmax cross-entropy (:mod:`.logistic`: closed-form gradients, batched
+    L-BFGS): the chosen strength's index, the scores, the iterations, how it was chosen. Without
+    ``held``, the folds and the whole split are one batch of problems along the path."""
+    n = len(whole.x)
+    # centred inputs: the same problem (the bias is free and unpenalised: W(x − μ) + b + Wμ), far
+    # better conditioned for L-BFGS when every feature is positive, as after a ReLU
+    mean = whole.x.mean(0)
+    x1 = torch.cat([whole.x - mean, torch.ones(n, 1, dtype=whole.x.dtype, device=whole.x.device)], 1)
+    y = whole.fields["targets"].long()
+    cv = held is None and len(strengths) > 1 and folds >= 2 and n >= 2 * folds
+    parts = folds_of(y, n, folds) if cv else []
+    work = torch.float32 if x1.device.type == "mps" else torch.float64  # MPS has no float64
+    weights = torch.zeros(len(parts) + 1, n, dtype=work, device=x1.device)
+    for i, part in enumerate(parts):  # fold i trains on the others
+        weights[i] = 1.0 / (n - len(part))
+        weights[i, part.to(x1.device)] = 0.0
+    weights[-1] = 1.0 / n  # the whole split
+    problems = logistic.Problems(x1, y, linear.out_features, weights, torch.zeros_like(weights[:, 0]))
+    if held is None and not cv:  # no way to choose: the middle of the grid
+        strengths = [strengths[len(strengths) // 2]]
+    stop = _stopper(higher_is_better if held is not None else False, patience)
+    scores: list[float] = []
+    solutions: list[torch.Tensor] = []
+    iterations = 0
+    for _, w, steps in logistic.path(problems, strengths, max_iter=max_iter, gtol=tol):
+        iterations += steps
+        solutions.append(w[-1].clone())
+        if held is not None:
+            _set(linear, w[-1], mean)
+            with torch.no_grad():
+                scores.append(float(score(linear(held.x), held.fields)))
+        elif cv:  # each fold's mean loss where it was held out, averaged over the folds
+            ce = problems.cross_entropy(problems.logits(w[:-1]))
+            scores.append(sum(float(ce[part, i].mean()) for i, part in enumerate(parts)) / len(parts))
+        if scores and stop(scores):
+            break
+    if held is not None:
+        chosen, how = _best(scores, higher_is_better), "validation"
+    elif cv:
+        chosen, how = _best(scores, False), f"{folds}-fold cross-validation on train (no val split)"
+    else:
+        chosen, how = 0, "default (no val split)"
+    _set(linear, solutions[chosen], mean)
+    return chosen, scores, iterations, how
+
+
 def fit_probe(
     head: nn.Module,
     train: CachedSplit,
@@ -205,16 +312,24 @@ def fit_probe(
     grid: Sequence[float] = L2_GRID,
     max_iter: int = 1000,
     folds: int = 5,
+    patience: int | None = 2,
+    tol: float = logistic.GTOL,
     device: torch.device | None = None,
 ) -> ProbeResult:
-    """Fit ``head``'s linear layer by L-BFGS for every strength of ``grid`` and keep the one whose
-    ``score`` on ``val`` is best (ties: the stronger regulariser). ``loss(outputs, batch)`` is the
-    task's loss, ``score(outputs, batch)`` the monitored metric over a whole split (``batch``
-    holds the split's cached fields, ``targets`` …). Without ``val``, the strength is chosen by
-    ``folds``-fold cross-validation on ``train`` (stratified by class when the targets are class
-    labels; the lowest mean ``loss`` on the held-out folds), then the head is refit on all of ``train`` with it;
-    with fewer than two examples per fold (or ``folds < 2``, or a one-strength grid) the middle of
-    the grid is used. The head ends with the chosen weights."""
+    """Fit ``head``'s linear layer by L-BFGS for the strengths of ``grid`` (strongest first) and
+    keep the one whose ``score`` on ``val`` is best (ties: the stronger regulariser); the search
+    stops once ``patience`` strengths in a row scored worse than the best before them (``None``:
+    the whole grid). ``loss(outputs, batch)`` is the task's loss, ``score(outputs, batch)`` the
+    monitored metric over a whole split (``batch`` holds the split's cached fields, ``targets``
+    …). Without ``val``, the strength is chosen by ``folds``-fold cross-validation on ``train``
+    (stratified by class when the targets are class labels; the lowest mean ``loss`` on the
+    held-out folds), and the head gets the fit on all of ``train`` at it; with fewer than two
+    examples per fold (or ``folds < 2``, or a one-strength grid) the middle of the grid is used.
+    When ``loss`` is softmax cross-entropy on class labels and the layer has a bias, the fits
+    run in :mod:`.logistic` (closed-form gradients, float32 like the features; the folds and the
+    whole split as one batched problem; converged when no gradient entry exceeds ``tol``,
+    scikit-learn's default); any other loss goes through ``torch.optim.LBFGS`` with autograd.
+    The head ends with the chosen weights."""
     linear = linear_layer(head)
     if linear is None or train.extras is None:
         raise NotApplicable("the L-BFGS probe needs a head whose only trainable layer is one nn.Linear")
@@ -223,36 +338,31 @@ def fit_probe(
         raise ValueError(f"the L2 grid must be non-negative numbers, got {list(grid)}")
     device = device or linear.weight.device
     whole = _Data(linear_inputs(head, linear, train, device), to_device(train.fields(torch.arange(len(train))), device))
+    held = None
     if val is not None and val.extras is not None:
         held = _Data(linear_inputs(head, linear, val, device), to_device(val.fields(torch.arange(len(val))), device))
-        scores, states, iterations = _search(linear, whole, held, strengths, loss, score, max_iter)
+    if linear.bias is not None and _softmax_cross_entropy(loss, whole, linear.out_features):
+        chosen, scores, iterations, chosen_by = _logistic(
+            linear,
+            whole,
+            held,
+            strengths,
+            score,
+            higher_is_better=higher_is_better,
+            folds=folds,
+            max_iter=max_iter,
+            patience=patience,
+            tol=tol,
+        )
+        if chosen_by.startswith("default"):
+            strengths, chosen = [strengths[len(strengths) // 2]], 0
+    elif held is not None:
+        stop = _stopper(higher_is_better, patience)
+        scores, states, iterations = _search(linear, whole, held, strengths, loss, score, max_iter, stop)
         chosen, chosen_by = _best(scores, higher_is_better), "validation"
         linear.load_state_dict(states[chosen])
     else:
-        scores, iterations = [], 0
-
-        def held_loss(outputs: Any, batch: dict[str, Any]) -> float:
-            return float(loss(outputs, batch))
-
-        if len(strengths) > 1 and folds >= 2 and len(train) >= 2 * folds:
-            parts = folds_of(whole.fields.get("targets"), len(train), folds)
-            per_fold = []
-            for i, part in enumerate(parts):
-                rest = torch.cat([p for j, p in enumerate(parts) if j != i])
-                fold_scores, _, n = _search(
-                    linear, whole.subset(rest), whole.subset(part), strengths, loss, held_loss, max_iter
-                )
-                per_fold.append(fold_scores)
-                iterations += n
-            scores = [sum(f[s] for f in per_fold) / folds for s in range(len(strengths))]
-            chosen, chosen_by = _best(scores, False), f"{folds}-fold cross-validation on train (no val split)"
-        else:
-            chosen, chosen_by = len(strengths) // 2, "default (no val split)"
-        with torch.no_grad():
-            linear.weight.zero_()
-            if linear.bias is not None:
-                linear.bias.zero_()
-        iterations += _fit(linear, lambda out: loss(out, whole.fields), whole.x, strengths[chosen], max_iter)
+        chosen, scores, iterations, chosen_by = _cross_validate(linear, whole, strengths, loss, folds, max_iter)
     with torch.no_grad():
         train_loss = float(loss(linear(whole.x), whole.fields))
     l2 = strengths[chosen]
@@ -261,7 +371,46 @@ def fit_probe(
         C=math.inf if l2 == 0 else 1.0 / (l2 * max(len(train), 1)),
         score=scores[chosen] if scores else None,
         train_loss=train_loss,
-        scores={f"{s:g}": v for s, v in zip(strengths, scores, strict=True)} if scores else {},
+        scores={f"{s:g}": v for s, v in zip(strengths, scores, strict=False)} if scores else {},
         iterations=iterations,
         chosen_by=chosen_by,
     )
+
+
+def _cross_validate(
+    linear: nn.Linear,
+    whole: _Data,
+    strengths: Sequence[float],
+    loss: Callable[[Any, dict[str, Any]], torch.Tensor],
+    folds: int,
+    max_iter: int,
+) -> tuple[int, list[float], int, str]:
+    """The strength with the lowest mean held-out ``loss`` over ``folds`` folds of ``whole`` (the
+    whole grid, fold by fold), then the fit on all of ``whole`` at it (by ``torch.optim.LBFGS``)."""
+    scores: list[float] = []
+    iterations = 0
+
+    def held_loss(outputs: Any, batch: dict[str, Any]) -> float:
+        return float(loss(outputs, batch))
+
+    n = len(whole.x)
+    if len(strengths) > 1 and folds >= 2 and n >= 2 * folds:
+        parts = folds_of(whole.fields.get("targets"), n, folds)
+        per_fold = []
+        for i, part in enumerate(parts):
+            rest = torch.cat([p for j, p in enumerate(parts) if j != i])
+            fold_scores, _, steps = _search(
+                linear, whole.subset(rest), whole.subset(part), strengths, loss, held_loss, max_iter, lambda _: False
+            )
+            per_fold.append(fold_scores)
+            iterations += steps
+        scores = [sum(f[s] for f in per_fold) / folds for s in range(len(strengths))]
+        chosen, chosen_by = _best(scores, False), f"{folds}-fold cross-validation on train (no val split)"
+    else:
+        chosen, chosen_by = len(strengths) // 2, "default (no val split)"
+    with torch.no_grad():
+        linear.weight.zero_()
+        if linear.bias is not None:
+            linear.bias.zero_()
+    iterations += _fit(linear, lambda out: loss(out, whole.fields), whole.x, strengths[chosen], max_iter)
+    return chosen, scores, iterations, chosen_by
