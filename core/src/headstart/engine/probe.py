@@ -2,9 +2,13 @@
 
 This is the protocol papers use for linear-probe numbers (CLIP, SimCLR …): when only a linear head
 trains on frozen features, the problem is convex, so instead of epochs of a stochastic optimizer
-the head is fit to convergence with ``torch.optim.LBFGS`` (strong-Wolfe line search) for each L2
-strength of a log-spaced grid, warm-started from the strongest to the weakest, and the strength
-with the best validation metric wins. A task without a validation split gets the same search on
+the head is fit to convergence by L-BFGS for each L2 strength of a log-spaced grid, warm-started
+from the strongest to the weakest, and the strength with the best validation metric wins (the
+search stops once two strengths in a row did worse than the best before them: weaker strengths
+only overfit more, and cost the most iterations). When the task's loss is softmax cross-entropy
+the fits run in :mod:`.logistic` (closed-form gradients, batched problems); any other loss
+through ``torch.optim.LBFGS`` (strong-Wolfe line search) with autograd. A task without a
+validation split gets the same search on
 ``k`` stratified folds of the training features, judged by the task's loss on the held-out fold
 (averaged over the folds: smooth where the accuracy of a fold of a few dozen examples jumps by
 whole examples; scikit-learn's ``LogisticRegressionCV`` moves to log-loss by default for the
