@@ -14,13 +14,13 @@ from headstart.engine.feature_cache import CachedSplit
 from headstart.engine.probe import (
     L2_GRID,
     NotApplicable,
-    _Data,
     _softmax_cross_entropy,
     applies,
     fit_probe,
     folds_of,
     linear_layer,
 )
+from headstart.engine.probe_search import Data
 
 
 def _blobs(n: int, dim: int, classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -231,7 +231,7 @@ def test_other_losses_take_the_autograd_path_and_plain_cross_entropy_the_closed_
     def smoothed(out: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return nn.functional.cross_entropy(out, batch["targets"], label_smoothing=0.2)
 
-    data = _Data(x, {"targets": y})
+    data = Data(x, {"targets": y})
     assert _softmax_cross_entropy(_loss, data, 3)
     assert not _softmax_cross_entropy(smoothed, data, 3)
     assert not _softmax_cross_entropy(lambda out, batch: (out**2).mean(), data, 3)

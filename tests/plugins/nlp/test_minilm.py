@@ -61,7 +61,9 @@ def test_pretrained_minilm_beats_the_same_architecture_from_scratch_with_few_lab
     assert scratch["source"]["weights"].startswith("random (reinitialised")
     assert pretrained["feature_cache"]["computed"] >= 1  # the probe trained on cached features
     probe = pretrained["probe"]["linear-probe"]  # no val split: L2 chosen by cross-validation on train
-    assert probe["chosen_by"].startswith("5-fold cross-validation") and len(probe["cv_losses"]) == 7
+    assert probe["chosen_by"].startswith("5-fold cross-validation")
+    # strongest first, until two strengths in a row did worse than the best before them
+    assert 3 <= len(probe["cv_losses"]) <= 7 and probe["cv_losses"][f"{probe['l2']:g}"] == probe["cv_loss"]
     acc_pre, acc_scratch = pretrained["test"]["accuracy"], scratch["test"]["accuracy"]
     assert acc_pre >= 0.6, (acc_pre, acc_scratch)
     assert acc_pre - acc_scratch >= MARGIN, (acc_pre, acc_scratch)

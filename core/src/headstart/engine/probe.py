@@ -37,6 +37,18 @@ from torch import nn
 from . import logistic
 from .device import to_device
 from .feature_cache import CachedSplit
+from .probe_search import Data, best, cross_validate, folds_of, search, stopper
+
+__all__ = [
+    "L2_GRID",
+    "NotApplicable",
+    "ProbeResult",
+    "applies",
+    "fit_probe",
+    "folds_of",
+    "linear_inputs",
+    "linear_layer",
+]
 
 #: The default L2 grid: 10^-6 … 10^0, one point per decade.
 L2_GRID: tuple[float, ...] = tuple(10.0**e for e in range(-6, 1))
@@ -116,108 +128,7 @@ def linear_inputs(head: nn.Module, linear: nn.Linear, split: CachedSplit, device
     return torch.cat(chunks) if chunks else torch.zeros(0, linear.in_features, device=device)
 
 
-def _fit(
-    linear: nn.Linear, objective: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, l2: float, max_iter: int
-) -> int:
-    opt = torch.optim.LBFGS(
-        [p for p in linear.parameters() if p.requires_grad],
-        lr=1.0,
-        max_iter=max_iter,
-        history_size=20,
-        tolerance_grad=1e-6,
-        tolerance_change=1e-9,
-        line_search_fn="strong_wolfe",
-    )
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad(set_to_none=True)
-        loss = objective(linear(x)) + 0.5 * l2 * linear.weight.pow(2).sum()
-        loss.backward()  # type: ignore[no-untyped-call]
-        return loss
-
-    opt.step(closure)  # type: ignore[no-untyped-call]
-    return int(opt.state[linear.weight].get("n_iter", 0))
-
-
-def folds_of(targets: Any, n: int, k: int, seed: int = 0) -> list[torch.Tensor]:
-    """``k`` disjoint index sets covering ``range(n)``: a seeded permutation dealt round-robin,
-    grouped by class first when ``targets`` is one integer label per example (stratified)."""
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    if isinstance(targets, torch.Tensor) and targets.shape == (n,) and not targets.is_floating_point():
-        order = order[torch.argsort(targets.cpu()[order], stable=True)]
-    return [order[i::k].sort().values for i in range(k)]
-
-
-@dataclass
-class _Data:
-    """The linear layer's inputs of some examples and their task fields."""
-
-    x: torch.Tensor
-    fields: dict[str, Any]
-
-    def subset(self, index: torch.Tensor) -> _Data:
-        sub = {
-            k: v[index] if isinstance(v, torch.Tensor) else [v[i] for i in index.tolist()]
-            for k, v in self.fields.items()
-        }
-        return _Data(self.x[index], sub)
-
-
-def _search(
-    linear: nn.Linear,
-    fit: _Data,
-    held: _Data,
-    strengths: Sequence[float],
-    loss: Callable[[Any, dict[str, Any]], torch.Tensor],
-    score: Callable[[Any, dict[str, Any]], float],
-    max_iter: int,
-    stop: Callable[[list[float]], bool],
-) -> tuple[list[float], list[dict[str, torch.Tensor]], int]:
-    """Fit on ``fit`` for each strength (strongest first, each warm-starting the next, from zero
-    weights) and score on ``held`` until ``stop(scores)``: the scores, the weights after each
-    fit, the L-BFGS iterations."""
-    with torch.no_grad():
-        linear.weight.zero_()
-        if linear.bias is not None:
-            linear.bias.zero_()
-    scores: list[float] = []
-    states: list[dict[str, torch.Tensor]] = []
-    iterations = 0
-    for l2 in strengths:
-        iterations += _fit(linear, lambda out: loss(out, fit.fields), fit.x, l2, max_iter)
-        with torch.no_grad():
-            scores.append(float(score(linear(held.x), held.fields)))
-        states.append({k: v.detach().clone() for k, v in linear.state_dict().items()})
-        if stop(scores):
-            break
-    return scores, states, iterations
-
-
-def _best(scores: Sequence[float], higher_is_better: bool) -> int:
-    """The index of the best score (the first, i.e. the strongest regulariser, on ties; NaN never wins
-    unless every score is NaN)."""
-    best = 0
-    for i, value in enumerate(scores):
-        if math.isnan(scores[best]) or (value > scores[best] if higher_is_better else value < scores[best]):
-            best = i
-    return best
-
-
-def _stopper(higher_is_better: bool, patience: int | None) -> Callable[[list[float]], bool]:
-    """Whether a grid search may stop: the last ``patience`` scores were each worse than the best
-    before them (the held-out score has turned; weaker strengths cost the most iterations)."""
-
-    def stop(scores: list[float]) -> bool:
-        if patience is None or len(scores) <= patience:
-            return False
-        best = scores[_best(scores[:-patience], higher_is_better)]
-        worse = [(v < best if higher_is_better else v > best) for v in scores[-patience:]]
-        return all(worse)
-
-    return stop
-
-
-def _softmax_cross_entropy(loss: Callable[[Any, dict[str, Any]], torch.Tensor], data: _Data, classes: int) -> bool:
+def _softmax_cross_entropy(loss: Callable[[Any, dict[str, Any]], torch.Tensor], data: Data, classes: int) -> bool:
     """Whether ``loss`` is the mean softmax cross-entropy on ``data``'s class ``targets``: checked
     on two seeded random logit matrices (a class-weighted or label-smoothed loss is not)."""
     targets = data.fields.get("targets")
@@ -248,8 +159,8 @@ def _set(linear: nn.Linear, w: torch.Tensor, mean: torch.Tensor) -> None:
 
 def _logistic(
     linear: nn.Linear,
-    whole: _Data,
-    held: _Data | None,
+    whole: Data,
+    held: Data | None,
     strengths: Sequence[float],
     score: Callable[[Any, dict[str, Any]], float],
     *,
@@ -279,7 +190,7 @@ def _logistic(
     problems = logistic.Problems(x1, y, linear.out_features, weights, torch.zeros_like(weights[:, 0]))
     if held is None and not cv:  # no way to choose: the middle of the grid
         strengths = [strengths[len(strengths) // 2]]
-    stop = _stopper(higher_is_better if held is not None else False, patience)
+    stop = stopper(higher_is_better if held is not None else False, patience)
     scores: list[float] = []
     solutions: list[torch.Tensor] = []
     iterations = 0
@@ -296,9 +207,9 @@ def _logistic(
         if scores and stop(scores):
             break
     if held is not None:
-        chosen, how = _best(scores, higher_is_better), "validation"
+        chosen, how = best(scores, higher_is_better), "validation"
     elif cv:
-        chosen, how = _best(scores, False), f"{folds}-fold cross-validation on train (no val split)"
+        chosen, how = best(scores, False), f"{folds}-fold cross-validation on train (no val split)"
     else:
         chosen, how = 0, "default (no val split)"
     _set(linear, solutions[chosen], mean)
@@ -341,10 +252,10 @@ def fit_probe(
     if not strengths or any(not s >= 0 for s in strengths):
         raise ValueError(f"the L2 grid must be non-negative numbers, got {list(grid)}")
     device = device or linear.weight.device
-    whole = _Data(linear_inputs(head, linear, train, device), to_device(train.fields(torch.arange(len(train))), device))
+    whole = Data(linear_inputs(head, linear, train, device), to_device(train.fields(torch.arange(len(train))), device))
     held = None
     if val is not None and val.extras is not None:
-        held = _Data(linear_inputs(head, linear, val, device), to_device(val.fields(torch.arange(len(val))), device))
+        held = Data(linear_inputs(head, linear, val, device), to_device(val.fields(torch.arange(len(val))), device))
     if linear.bias is not None and _softmax_cross_entropy(loss, whole, linear.out_features):
         chosen, scores, iterations, chosen_by = _logistic(
             linear,
@@ -361,12 +272,12 @@ def fit_probe(
         if chosen_by.startswith("default"):
             strengths, chosen = [strengths[len(strengths) // 2]], 0
     elif held is not None:
-        stop = _stopper(higher_is_better, patience)
-        scores, states, iterations = _search(linear, whole, held, strengths, loss, score, max_iter, stop)
-        chosen, chosen_by = _best(scores, higher_is_better), "validation"
+        stop = stopper(higher_is_better, patience)
+        scores, states, iterations = search(linear, whole, held, strengths, loss, score, max_iter, stop)
+        chosen, chosen_by = best(scores, higher_is_better), "validation"
         linear.load_state_dict(states[chosen])
     else:
-        chosen, scores, iterations, chosen_by = _cross_validate(linear, whole, strengths, loss, folds, max_iter)
+        chosen, scores, iterations, chosen_by = cross_validate(linear, whole, strengths, loss, folds, max_iter)
     with torch.no_grad():
         train_loss = float(loss(linear(whole.x), whole.fields))
     l2 = strengths[chosen]
@@ -379,42 +290,3 @@ def fit_probe(
         iterations=iterations,
         chosen_by=chosen_by,
     )
-
-
-def _cross_validate(
-    linear: nn.Linear,
-    whole: _Data,
-    strengths: Sequence[float],
-    loss: Callable[[Any, dict[str, Any]], torch.Tensor],
-    folds: int,
-    max_iter: int,
-) -> tuple[int, list[float], int, str]:
-    """The strength with the lowest mean held-out ``loss`` over ``folds`` folds of ``whole`` (the
-    whole grid, fold by fold), then the fit on all of ``whole`` at it (by ``torch.optim.LBFGS``)."""
-    scores: list[float] = []
-    iterations = 0
-
-    def held_loss(outputs: Any, batch: dict[str, Any]) -> float:
-        return float(loss(outputs, batch))
-
-    n = len(whole.x)
-    if len(strengths) > 1 and folds >= 2 and n >= 2 * folds:
-        parts = folds_of(whole.fields.get("targets"), n, folds)
-        per_fold = []
-        for i, part in enumerate(parts):
-            rest = torch.cat([p for j, p in enumerate(parts) if j != i])
-            fold_scores, _, steps = _search(
-                linear, whole.subset(rest), whole.subset(part), strengths, loss, held_loss, max_iter, lambda _: False
-            )
-            per_fold.append(fold_scores)
-            iterations += steps
-        scores = [sum(f[s] for f in per_fold) / folds for s in range(len(strengths))]
-        chosen, chosen_by = _best(scores, False), f"{folds}-fold cross-validation on train (no val split)"
-    else:
-        chosen, chosen_by = len(strengths) // 2, "default (no val split)"
-    with torch.no_grad():
-        linear.weight.zero_()
-        if linear.bias is not None:
-            linear.bias.zero_()
-    iterations += _fit(linear, lambda out: loss(out, whole.fields), whole.x, strengths[chosen], max_iter)
-    return chosen, scores, iterations, chosen_by
