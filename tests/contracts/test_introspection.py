@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 
@@ -25,8 +26,11 @@ def listing(**env: str) -> tuple[dict[str, Any], str]:
     return json.loads(proc.stdout), proc.stderr
 
 
-def test_hooks_per_plugin() -> None:
-    report, _ = listing()
+def test_hooks_per_plugin(capsys: pytest.CaptureFixture[str]) -> None:
+    from headstart.cli import main
+
+    assert main(["plugins", "--json"]) == 0  # in this process: no environment switch is tested here
+    report = json.loads(capsys.readouterr().out)
     plugins = {p["name"]: p for p in report["plugins"]}
     assert plugins["toy"]["hooks"] == ["headstart_source_providers", "headstart_task_types"]
     assert plugins["toy"]["distribution"] == "headstart-toy"
