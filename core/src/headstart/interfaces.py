@@ -178,9 +178,10 @@ class SourceModel(Protocol):
       the ``scratch`` policy, the from-scratch baseline).
     * ``describe()``: a JSON-serialisable dict saved with the run (name, options, weights origin).
 
-    Optional: ``default_lr`` (a float) — the AdamW rate at which the source's family fine-tunes
-    (1e-4 for ImageNet CNNs, 3e-5 for BERT-class encoders); policies derive their default rates
-    from it when the experiment sets no ``trainer.lr``.
+    Optional: ``default_lr`` (a float, or a property) — the AdamW rate at which the source's family
+    fine-tunes a model of this size in a recipe-length run (3e-4 for ImageNet CNNs, 3e-5 × 768 /
+    width for BERT-class encoders); when the experiment sets no ``trainer.lr`` it is scaled up for
+    short runs and policies derive their default rates from it (``experiment/lr.py``).
 
     Optional: ``default_keep_frozen`` (a tuple of block names) — blocks that no policy trains unless
     the experiment sets ``policy.keep_frozen`` itself (wav2vec 2.0's feature encoder, by convention).

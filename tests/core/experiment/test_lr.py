@@ -10,7 +10,8 @@ import pytest
 
 from headstart import parse_config
 from headstart.experiment import build, format_plan, run_experiment
-from headstart.experiment.lr import AUTO_FACTORS, CORE_SOURCE_LR, resolve_lr
+from headstart.experiment.build import optimizer_steps
+from headstart.experiment.lr import AUTO_FACTORS, CORE_SOURCE_LR, MAX_STEP_BOOST, RECIPE_STEPS, resolve_lr, step_boost
 from headstart.policies import LPFT, Full, GradualUnfreeze, LinearProbe, Scratch
 
 from ..conftest import toy_config
@@ -39,18 +40,42 @@ def test_each_policy_has_its_default_for_the_source_family(policy: Any, lr: floa
 
 
 def test_the_config_wins_and_head_lr_scale_still_applies() -> None:
-    rate = resolve_lr(0.02, {"name": "full"}, Full(), _Source())  # type: ignore[arg-type]
-    assert (rate.lr, rate.head_lr_scale, rate.origin) == (0.02, 1.0, "config")
+    rate = resolve_lr(0.02, {"name": "full"}, Full(), _Source(), steps=10)  # type: ignore[arg-type]
+    assert (rate.lr, rate.head_lr_scale, rate.origin) == (0.02, 1.0, "config")  # no step boost either
     rate = resolve_lr(None, {"name": "full", "head_lr_scale": 3}, Full(), _Source(default_lr=None))  # type: ignore[arg-type]
     assert (rate.lr, rate.head_lr_scale) == (CORE_SOURCE_LR, 3.0) and "no source default" in rate.detail
 
 
+@pytest.mark.parametrize(
+    ("steps", "boost"),
+    [(None, 1.0), (RECIPE_STEPS * 4, 1.0), (RECIPE_STEPS, 1.0), (RECIPE_STEPS // 4, 2.0), (1, MAX_STEP_BOOST)],
+)
+def test_short_runs_scale_the_family_rate_by_the_square_root_of_the_missing_steps(steps: Any, boost: float) -> None:
+    assert step_boost(steps) == pytest.approx(boost)
+    full = resolve_lr(None, {"name": "full"}, Full(), _Source(), steps=steps)  # type: ignore[arg-type]
+    assert full.lr == pytest.approx(3e-5 * boost) and full.head_lr_scale == 10.0
+    assert ("for " in full.detail) == (boost > 1)
+    scratch = resolve_lr(None, {"name": "scratch"}, Scratch(), _Source(), steps=steps)  # type: ignore[arg-type]
+    assert scratch.lr == pytest.approx(3e-4 * boost)
+    probe = resolve_lr(None, {"name": "linear-probe"}, LinearProbe(), _Source(), steps=steps)  # type: ignore[arg-type]
+    assert probe.lr == 5e-3  # a head's rate does not depend on the source or the run's length
+
+
 def test_plan_and_build_use_the_default(tmp_path: Path) -> None:
-    built = build(parse_config(toy_config(policy={"name": "full"}, trainer={"epochs": 2})))
+    config = parse_config(toy_config(policy={"name": "full"}, trainer={"epochs": 2}))
+    built = build(config)
+    steps = optimizer_steps(config, built.task)
+    examples = len(built.task.dataset("train", train=False))
+    assert steps == 2 * -(-examples // config.trainer.batch_size)
     assert built.lr is not None and built.lr.origin == "default"
+    boost = step_boost(steps)
+    assert boost > 1  # a toy run is far shorter than a recipe
     head = built.plans()[0].row("head")
-    assert head.lr == pytest.approx(CORE_SOURCE_LR * 10)
-    assert f"lr {CORE_SOURCE_LR:.3g} (head ×10) from default" in format_plan(built)
+    assert head.lr == pytest.approx(CORE_SOURCE_LR * boost * 10)
+    assert f"lr {CORE_SOURCE_LR * boost:.3g} (head ×10) from default" in format_plan(built)
+    assert f"× {boost:.3g} for {steps} steps" in format_plan(built)
+    capped = parse_config(toy_config(policy={"name": "full"}, trainer={"epochs": 3, "max_steps_per_epoch": 1}))
+    assert optimizer_steps(capped, built.task) == 3
 
 
 def test_lr_auto_picks_the_best_trial_on_val(tmp_path: Path) -> None:

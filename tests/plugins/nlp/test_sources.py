@@ -31,6 +31,7 @@ def test_a_directory_loads_through_automodel_with_its_saved_weights_and_tokenize
     assert source.output_spec.kind == "sequence" and source.output_spec.dim == 16
     assert source.output_spec.extras["pooling"] == "cls"  # not a sentence-transformers model
     assert source.max_length == 64  # the tokenizer's model_max_length and the model's positions
+    assert source.default_lr == pytest.approx(3e-5 * 768 / 16)  # BERT-base's rate, scaled to width 16
 
 
 def test_forward_returns_last_hidden_states_and_the_attention_mask(tiny_bert: Path) -> None:

@@ -37,6 +37,7 @@ def test_hf_directory_loads_with_block_map_covering_every_parameter(hf_dirs: dic
     assert source.output_spec.kind == "sequence" and source.output_spec.dim == 32
     assert source.output_spec.extras["frame_rate"] == 50.0
     assert source.default_keep_frozen == ("feature_encoder",)
+    assert source.default_lr == pytest.approx(5e-5 * 768 / 32)  # wav2vec 2.0 BASE's rate at width 32
 
 
 def test_hf_forward_matches_transformers_and_masks_padding(hf_dir: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -149,7 +150,7 @@ def build(config: ExperimentConfig) -> Built:
         added = prepare_model(policy, model, config.seed)
     except ValueError as exc:
         raise ConfigError(f"policy: {exc}") from None
-    rate = resolve_lr(config.trainer.lr, config.policy, policy, source)
+    rate = resolve_lr(config.trainer.lr, config.policy, policy, source, optimizer_steps(config, task))
     freezer = Freezer(
         model,
         rate.lr,
@@ -167,6 +168,20 @@ def build(config: ExperimentConfig) -> Built:
     except (PolicyError, ValueError) as exc:
         raise ConfigError(f"policy: {exc}") from None
     return Built(config, source, task, policy, model, freezer, phases, added, rate, _budget_draw(config, draws, source))
+
+
+def optimizer_steps(config: ExperimentConfig, task: TargetTask) -> int | None:
+    """The optimizer steps of a run on one process (None without a sized ``train`` split):
+    epochs × ⌈⌈train examples / batch_size⌉ (capped by ``max_steps_per_epoch``) / grad_accum⌉."""
+    t = config.trainer
+    try:
+        examples = len(task.dataset("train", train=False))
+    except Exception:  # a task without a train split, or an unsized dataset: no step-aware rate
+        return None
+    batches = math.ceil(examples / t.batch_size)
+    if t.max_steps_per_epoch is not None:
+        batches = min(batches, t.max_steps_per_epoch * t.grad_accum)
+    return t.epochs * math.ceil(batches / t.grad_accum)
 
 
 def _budget_draw(

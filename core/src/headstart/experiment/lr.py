@@ -2,23 +2,40 @@
 
 * **config**: ``trainer.lr`` is a number; the new head trains at ``policy.head_lr_scale`` × it
   (default 1).
-* **default** (``trainer.lr`` unset): the source family's fine-tuning rate (the source's
-  ``default_lr`` attribute: 1e-4 for ImageNet CNNs, 3e-5 for BERT-class encoders, 5e-5 for
-  wav2vec 2.0; 1e-3 for a source that names none) goes through the policy's ``default_lr``,
-  which returns the base rate and the head's scale: fine-tuning policies train the source at its
-  rate and a new head 10× faster, ``linear-probe`` trains a head at 5e-3, ``lp-ft`` fine-tunes at
-  the source's rate from a probed head, ``scratch`` trains at 10× the source's rate.
-  ``policy.head_lr_scale`` still overrides the head's scale.
+* **default** (``trainer.lr`` unset), in three steps:
+
+  1. *the source family's rate* (the source's ``default_lr``): the AdamW rate of the family's
+     published fine-tuning recipes, for a model of the recipe's size — 3e-4 for ImageNet CNNs
+     (``timm:``/``torchvision:``), 3e-5 × 768 / hidden width for BERT-class encoders (Devlin et al.
+     use 2e-5 … 5e-5 for BERT-base; the small BERTs of Turc et al. up to 3e-4) and 5e-5 × 768 /
+     hidden width for wav2vec 2.0 (so a narrow source, such as one trained by a small ``run:``,
+     gets a proportionally larger rate: Adam's rate for hidden weights scales as 1 / width, as
+     μP has it); :data:`CORE_SOURCE_LR` for a source that names none;
+  2. *the run's length*: those recipes take on the order of :data:`RECIPE_STEPS` optimizer steps;
+     a run with ``S`` fewer steps (a small label budget) multiplies the rate by
+     √(RECIPE_STEPS / S), at most :data:`MAX_STEP_BOOST` (AdamW moves a weight by about the rate
+     per step, so a short run at a recipe's rate barely leaves its start; the square root, not
+     1 / S, keeps it stable, as Adam's square-root scaling rule does for larger batches). ``S`` =
+     epochs × ⌈train examples / batch_size / grad_accum⌉ (``max_steps_per_epoch`` applied);
+  3. *the policy's* ``default_lr(rate)`` returns the base rate and the head's scale: fine-tuning
+     policies train the source at that rate and a new head 10× faster (fastai's ``lr_mult``,
+     ULMFiT), ``linear-probe`` trains a head at ``PROBE_LR`` (5e-3; by default it is fitted by
+     L-BFGS instead), ``lp-ft`` fine-tunes at that rate from its probed head, ``scratch`` trains
+     at 10× it. ``policy.head_lr_scale`` still overrides the head's scale.
+
 * **auto** (``trainer.lr: auto``): the default rate × {1/3, 1, 3} is each tried in a short run
   (a quarter of the epochs, at least what the policy needs) and the one with the best validation
   monitor wins; the trials cost about 0.75 of a run (far less when the phase is cached or solved
   by L-BFGS) and are kept under ``<run>/lr-trials/`` (``experiment/run.py``: ``auto_lr``).
 
 ``headstart plan`` prints the rate and its origin; ``summary.json`` has them under ``lr``.
+docs/performance.md ("Default learning rates against a sweep") measures the defaults against a
+sweep on the demo's three domains.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +43,10 @@ from ..interfaces import SourceModel, TransferPolicy
 
 #: The fine-tuning rate of a source that names none (its ``default_lr``).
 CORE_SOURCE_LR = 1e-3
+#: The optimizer steps of the fine-tuning runs that family rates come from (their order of magnitude).
+RECIPE_STEPS = 1000
+#: The most that a short run multiplies its family's rate by.
+MAX_STEP_BOOST = 10.0
 #: Factors of the default rate that ``trainer.lr: auto`` tries.
 AUTO_FACTORS = (1 / 3, 1.0, 3.0)
 
@@ -53,20 +74,36 @@ class LearningRate:
         return out
 
 
+def step_boost(steps: int | None) -> float:
+    """√(RECIPE_STEPS / steps), between 1 and :data:`MAX_STEP_BOOST` (1 when ``steps`` is unknown)."""
+    if not steps or steps < 1:
+        return 1.0
+    return min(MAX_STEP_BOOST, max(1.0, math.sqrt(RECIPE_STEPS / steps)))
+
+
 def resolve_lr(
-    trainer_lr: float | str | None, policy_section: dict[str, Any], policy: TransferPolicy, source: SourceModel
+    trainer_lr: float | str | None,
+    policy_section: dict[str, Any],
+    policy: TransferPolicy,
+    source: SourceModel,
+    steps: int | None = None,
 ) -> LearningRate:
-    """The rate of a run before any ``auto`` trial (for ``auto``, the default it is centred on)."""
+    """The rate of a run of ``steps`` optimizer steps before any ``auto`` trial (for ``auto``, the
+    default it is centred on)."""
     explicit_head = policy_section.get("head_lr_scale")
     if isinstance(trainer_lr, int | float) and not isinstance(trainer_lr, bool):
         head = float(explicit_head) if explicit_head is not None else 1.0
         return LearningRate(float(trainer_lr), head, "config", "trainer.lr")
     family = getattr(source, "default_lr", None)
-    source_lr = float(family) if family is not None else CORE_SOURCE_LR
+    family_lr = float(family) if family is not None else CORE_SOURCE_LR
+    boost = step_boost(steps)
+    source_lr = family_lr * boost
     default = getattr(policy, "default_lr", None)
     base, head = default(source_lr) if callable(default) else (source_lr, 1.0)
     if explicit_head is not None:
         head = float(explicit_head)
     origin = "auto" if trainer_lr == "auto" else "default"
-    why = f"{source.name}: {source_lr:g}" if family is not None else f"no source default, {CORE_SOURCE_LR:g}"
+    why = f"{source.name}: {family_lr:.3g}" if family is not None else f"no source default, {CORE_SOURCE_LR:g}"
+    if boost > 1.0:
+        why += f" × {boost:.3g} for {steps} steps"
     return LearningRate(float(base), float(head), origin, f"policy {policy.name} ({why})")

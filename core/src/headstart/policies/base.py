@@ -45,7 +45,8 @@ class Policy:
 
     def default_lr(self, source_lr: float) -> tuple[float, float]:
         """``(trainer.lr, head_lr_scale)`` when the experiment sets neither, given the source
-        family's fine-tuning rate: by default the source's rate, and a new head 10× faster."""
+        family's fine-tuning rate for this run's length (``experiment/lr.py``): by default the
+        source's rate, and a new head 10× faster (fastai's ``lr_mult``, ULMFiT's discriminative rates)."""
         return source_lr, 10.0
 
 

@@ -148,8 +148,15 @@ class HFTextSource:
         "*.q_proj",
         "*.v_proj",
     )
-    #: AdamW rate for fine-tuning a BERT-class encoder (Devlin et al.: 2e-5 … 5e-5)
-    default_lr: float = 3e-5
+    #: AdamW rate for fine-tuning a BERT-base-sized encoder (Devlin et al.: 2e-5 … 5e-5), at its width
+    recipe_lr: float = 3e-5
+    recipe_width: int = 768
+
+    @property
+    def default_lr(self) -> float:
+        """The family's fine-tuning rate for this encoder's width: ``recipe_lr`` × 768 / hidden size
+        (Adam's rate scales as 1 / width; the small BERTs of Turc et al. fine-tune at up to 3e-4)."""
+        return self.recipe_lr * self.recipe_width / self.output_spec.dim
 
     def __init__(self, name: str, location: str, origin: str, cfg: Any, options: dict[str, Any]) -> None:
         from transformers import AutoModel, AutoTokenizer

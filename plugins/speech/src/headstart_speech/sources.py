@@ -56,8 +56,16 @@ class SpeechSource:
     #: Where the ``lora`` policy puts adapters by default: each transformer layer's attention
     #: query and value projections (the same names in transformers and torchaudio).
     adapter_targets: tuple[str, ...] = ("*.attention.q_proj", "*.attention.v_proj")
-    #: AdamW rate for fine-tuning wav2vec 2.0 (the transformers CTC recipes use 3e-5 … 1e-4)
-    default_lr: float = 5e-5
+    #: AdamW rate for fine-tuning wav2vec 2.0 BASE (the transformers recipes use 3e-5 … 1e-4), at its width
+    recipe_lr: float = 5e-5
+    recipe_width: int = 768
+
+    @property
+    def default_lr(self) -> float:
+        """The family's fine-tuning rate for this encoder's width: ``recipe_lr`` × 768 / hidden size
+        (Adam's rate scales as 1 / width: a narrow wav2vec 2.0, such as a source trained by a small
+        ``run:``, fine-tunes at a larger rate than BASE)."""
+        return self.recipe_lr * self.recipe_width / self.output_spec.dim
 
     def __init__(
         self,
