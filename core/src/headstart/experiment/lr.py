@@ -5,9 +5,10 @@
 * **default** (``trainer.lr`` unset), in three steps:
 
   1. *the source family's rate* (the source's ``default_lr``): the AdamW rate of the family's
-     published fine-tuning recipes, for a model of the recipe's size — 3e-4 for ImageNet CNNs
-     (``timm:``/``torchvision:``), 3e-5 × 768 / hidden width for BERT-class encoders (Devlin et al.
-     use 2e-5 … 5e-5 for BERT-base; the small BERTs of Turc et al. up to 3e-4) and 5e-5 × 768 /
+     published fine-tuning recipes, for a model of the recipe's size — 1e-3 for ImageNet CNNs
+     (``timm:``/``torchvision:``; fastai's ``fine_tune``), 3e-5 × 768 / hidden width for
+     BERT-class encoders (Devlin et al. use 2e-5 … 5e-5 for BERT-base; the small BERTs of Turc
+     et al. up to 3e-4) and 5e-5 × 768 /
      hidden width for wav2vec 2.0 (so a narrow source, such as one trained by a small ``run:``,
      gets a proportionally larger rate: Adam's rate for hidden weights scales as 1 / width, as
      μP has it); :data:`CORE_SOURCE_LR` for a source that names none;
@@ -21,7 +22,8 @@
      policies train the source at that rate and a new head 10× faster (fastai's ``lr_mult``,
      ULMFiT), ``linear-probe`` trains a head at ``PROBE_LR`` (5e-3; by default it is fitted by
      L-BFGS instead), ``lp-ft`` fine-tunes at that rate from its probed head, ``scratch`` trains
-     at 10× it. ``policy.head_lr_scale`` still overrides the head's scale.
+     at 10× it (at most ``SCRATCH_MAX_LR``, 1e-2). ``policy.head_lr_scale`` still overrides the
+     head's scale.
 
 * **auto** (``trainer.lr: auto``): the default rate × {1/3, 1, 3} is each tried in a short run
   (a quarter of the epochs, at least what the policy needs) and the one with the best validation

@@ -34,6 +34,8 @@ def _check_decay(decay: float) -> None:
 Solver = Literal["lbfgs", "sgd"]
 #: The head's rate under ``linear-probe`` trained by epochs (AdamW on frozen features).
 PROBE_LR = 5e-3
+#: The most that ``scratch`` trains at by default (AdamW on random weights).
+SCRATCH_MAX_LR = 1e-2
 
 
 def _check_solver(solver: str) -> None:
@@ -179,8 +181,9 @@ class Scratch(Full):
         model.source.reinitialize(seed)
 
     def default_lr(self, source_lr: float) -> tuple[float, float]:
-        """Random weights train at 10× the fine-tuning rate, head included."""
-        return source_lr * 10, 1.0
+        """Random weights train at 10× the fine-tuning rate, head included, at most
+        :data:`SCRATCH_MAX_LR` (the top of the rates AdamW trains random networks at)."""
+        return min(source_lr * 10, SCRATCH_MAX_LR), 1.0
 
 
 #: The block schedules, in the order ``headstart plugins`` lists them.

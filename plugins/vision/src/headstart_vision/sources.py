@@ -48,10 +48,10 @@ class VisionSource:
     (so the scratch baseline uses the library's own initialisation).
     """
 
-    #: AdamW rate for fine-tuning an ImageNet CNN / ViT in a recipe-length run (between the ViT
-    #: recipes' 5e-5 … 1e-4 and fastai's ``fine_tune``, 1e-3 with Adam); the head gets the
-    #: policy's head scale on top, and short runs a larger rate (``experiment/lr.py``)
-    default_lr: float = 3e-4
+    #: AdamW rate for fine-tuning an ImageNet CNN in a recipe-length run (fastai's ``fine_tune``:
+    #: Adam at 1e-3 once the body is unfrozen); the head gets the policy's head scale on top, and
+    #: short runs a larger rate (``experiment/lr.py``)
+    default_lr: float = 1e-3
 
     def __init__(
         self,
