@@ -179,7 +179,7 @@ class SourceModel(Protocol):
     * ``describe()``: a JSON-serialisable dict saved with the run (name, options, weights origin).
 
     Optional: ``default_lr`` (a float, or a property) — the AdamW rate at which the source's family
-    fine-tunes a model of this size in a recipe-length run (1e-3 for ImageNet CNNs, 3e-5 × 768 /
+    fine-tunes a model of this size in a recipe-length run (5e-4 for ImageNet CNNs, 3e-5 × 768 /
     width for BERT-class encoders); when the experiment sets no ``trainer.lr`` it is scaled up for
     short runs and policies derive their default rates from it (``experiment/lr.py``).
 

@@ -5,8 +5,9 @@
 * **default** (``trainer.lr`` unset), in three steps:
 
   1. *the source family's rate* (the source's ``default_lr``): the AdamW rate of the family's
-     published fine-tuning recipes, for a model of the recipe's size — 1e-3 for ImageNet CNNs
-     (``timm:``/``torchvision:``; fastai's ``fine_tune``), 3e-5 × 768 / hidden width for
+     published fine-tuning recipes, for a model of the recipe's size — 5e-4 for ImageNet CNNs
+     (``timm:``/``torchvision:``; between the timm / ViT recipes' 1e-4 and fastai's
+     ``fine_tune``, 1e-3), 3e-5 × 768 / hidden width for
      BERT-class encoders (Devlin et al. use 2e-5 … 5e-5 for BERT-base; the small BERTs of Turc
      et al. up to 3e-4) and 5e-5 × 768 /
      hidden width for wav2vec 2.0 (so a narrow source, such as one trained by a small ``run:``,
