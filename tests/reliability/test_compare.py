@@ -36,6 +36,18 @@ def test_a_changed_base_is_refused_not_silently_reused(tmp_path: Path, capsys: p
     assert main(["compare", str(_matrix(tmp_path))]) == 0  # the unchanged matrix still reuses it
 
 
+def test_a_label_budget_cell_is_reused_by_the_unchanged_matrix(tmp_path: Path) -> None:
+    """A budget's run saves the draw's seed (``task.data_seed``) in its config.yaml, which the
+    matrix's own cell does not spell: compare run again reuses the cell instead of refusing it."""
+    matrix = toy_matrix(tmp_path, trainer={"epochs": 1, "batch_size": 16, "lr": 0.01}, label_budgets=[4])
+    assert main(["compare", str(matrix)]) == 0
+    (cell,) = [p for p in (tmp_path / "out").iterdir() if "__b4__" in p.name]
+    assert "data_seed: 0" in (cell / "config.yaml").read_text()
+    before = _files(cell)
+    assert main(["compare", str(matrix)]) == 0
+    assert _files(cell) == before
+
+
 def test_a_kill_while_writing_the_report_keeps_the_previous_one(tmp_path: Path) -> None:
     matrix = _matrix(tmp_path)
     assert main(["compare", str(matrix)]) == 0

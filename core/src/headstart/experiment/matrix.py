@@ -41,6 +41,7 @@ from ..engine.atomic import atomic_write_json
 from ..engine.nonfinite import TrainingDiverged
 from ..options import ConfigError, suggest
 from ..rundir import RunDir, slug
+from .build import resolve_data_seed
 from .config import apply_overrides, load_yaml, parse_config
 from .resume import NEUTRAL, differences
 from .run import run_experiment
@@ -230,9 +231,11 @@ def check_cell(config: dict[str, Any], run_dir: Path, label: str) -> None:
     stored_file = RunDir(run_dir).config
     if not stored_file.is_file():
         return
+    requested = parse_config(config)
+    resolve_data_seed(requested)  # as the run itself saves it: a label budget's draw is in config.yaml
     diffs = {
         k: v
-        for k, v in differences(parse_config(load_yaml(stored_file)).to_dict(), parse_config(config).to_dict()).items()
+        for k, v in differences(parse_config(load_yaml(stored_file)).to_dict(), requested.to_dict()).items()
         if k not in NEUTRAL
     }
     if diffs:
