@@ -33,17 +33,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--experiment", type=Path, default=DEFAULT)
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--image-size", type=int, help="the task's image_size (default: the experiment's own)")
     args = parser.parse_args()
     base = yaml.safe_load(args.experiment.read_text())
+    sized = [f"task.image_size={args.image_size}"] if args.image_size else []
+    if args.image_size:
+        base["task"]["image_size"] = args.image_size
     policy = {"name": "linear-probe", "solver": "sgd"}
     with tempfile.TemporaryDirectory() as tmp:
         warm = load_config(
-            args.experiment, ["trainer.epochs=1", "trainer.max_steps_per_epoch=1", "trainer.progress=false"]
+            args.experiment, ["trainer.epochs=1", "trainer.max_steps_per_epoch=1", "trainer.progress=false", *sized]
         )
         run_experiment(warm, Path(tmp) / "warm-up")  # imports and first-call costs counted for neither
         single = load_config(
             args.experiment,
-            [f"policy={json.dumps(policy)}", f"trainer.epochs={args.epochs}", "trainer.progress=false"],
+            [f"policy={json.dumps(policy)}", f"trainer.epochs={args.epochs}", "trainer.progress=false", *sized],
         )
         started, cpu = time.perf_counter(), time.process_time()
         run_experiment(single, Path(tmp) / "single")
@@ -68,6 +72,7 @@ def main() -> None:
             {
                 "benchmark": "sweep_shared_cache",
                 "experiment": args.experiment.name,
+                "image_size": base["task"].get("image_size"),
                 "runs": len(results),
                 "epochs": args.epochs,
                 "wall_s_one_probe_run": round(single_s, 2),
