@@ -60,7 +60,7 @@ def test_short_runs_scale_the_family_rate_by_the_square_root_of_the_missing_step
     probe = resolve_lr(None, {"name": "linear-probe"}, LinearProbe(), _Source(), steps=steps)  # type: ignore[arg-type]
     assert probe.lr == 5e-3  # a head's rate does not depend on the source or the run's length
     fast = resolve_lr(None, {"name": "scratch"}, Scratch(), _Source(default_lr=3e-3), steps=steps)  # type: ignore[arg-type]
-    assert fast.lr == pytest.approx(min(3e-2 * boost, 1e-2))  # scratch stops at 1e-2
+    assert fast.lr == pytest.approx(min(3e-2 * boost, 3e-3))  # scratch stops at 3e-3
 
 
 def test_plan_and_build_use_the_default(tmp_path: Path) -> None:

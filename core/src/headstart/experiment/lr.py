@@ -23,7 +23,7 @@
      policies train the source at that rate and a new head 10× faster (fastai's ``lr_mult``,
      ULMFiT), ``linear-probe`` trains a head at ``PROBE_LR`` (5e-3; by default it is fitted by
      L-BFGS instead), ``lp-ft`` fine-tunes at that rate from its probed head, ``scratch`` trains
-     at 10× it (at most ``SCRATCH_MAX_LR``, 1e-2). ``policy.head_lr_scale`` still overrides the
+     at 10× it (at most ``SCRATCH_MAX_LR``, 3e-3). ``policy.head_lr_scale`` still overrides the
      head's scale.
 
 * **auto** (``trainer.lr: auto``): the default rate × {1/3, 1, 3} is each tried in a short run
