@@ -136,7 +136,7 @@ def test_a_changed_docstring_changes_the_generated_section() -> None:
     section = render("headstart_on_checkpoint")
     assert '* `kind`: `"last"` or `"best"`' in section and "```python\ndef headstart_on_checkpoint(" in section
     text = DOC.read_text(encoding="utf-8")
-    edited = text.replace("Called after a checkpoint is completely written.", "Called sometimes.")
+    edited = text.replace("Called after a checkpoint is completely written", "Called sometimes")
     assert edited != text and regenerate(edited) == text
 
 

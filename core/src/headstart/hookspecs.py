@@ -153,7 +153,8 @@ def headstart_on_evaluate(run: RunContext, epoch: int, split: str, metrics: dict
 
 @hookspec
 def headstart_on_epoch_end(run: RunContext, epoch: int, metrics: dict[str, float]) -> None:
-    """Called at the end of every epoch, after evaluation and before its checkpoint is written.
+    """Called at the end of every epoch, after evaluation and before its checkpoint is written
+    (when one is due: see ``headstart_on_checkpoint``).
 
     :param run: The run in progress.
     :param epoch: The epoch that ends, counted from 0.
@@ -164,7 +165,10 @@ def headstart_on_epoch_end(run: RunContext, epoch: int, metrics: dict[str, float
 
 @hookspec
 def headstart_on_checkpoint(run: RunContext, path: str, kind: str) -> None:
-    """Called after a checkpoint is completely written.
+    """Called after a checkpoint is completely written: at the end of every epoch, except in a
+    head-only phase on cached features, where an epoch is written when it improves ``best``,
+    stops the run or ends the phase, or 2 s after the last checkpoint (its epochs cost
+    milliseconds; a resume redoes the few after the last checkpoint).
 
     :param run: The run in progress.
     :param path: The checkpoint's directory (``model.safetensors`` and ``state.pt`` inside).

@@ -289,3 +289,60 @@ def test_lp_ft_fine_tunes_from_the_converged_probe(tmp_path: Path) -> None:
     assert "lp" in summary["probe"] and rows[1]["step"] == 3 * 6  # the FT schedule is unchanged by the fit
     # the LP row's validation metrics are those of the converged head that fine-tuning starts from
     assert rows[0]["val_accuracy"] == summary["probe"]["lp"]["val_score"]
+
+
+class _Checkpoints:
+    def __init__(self) -> None:
+        self.epochs: list[int] = []
+
+    @hookimpl
+    def headstart_on_checkpoint(self, run: Any, path: str, kind: str) -> None:
+        if kind == "last":
+            self.epochs.append(int(Path(path).name.removeprefix("epoch-")))
+
+
+def _cached_then_full(**trainer: Any) -> dict[str, Any]:
+    """LP-FT whose LP phase (epochs 0-3) trains the head by epochs on cached features; with
+    ``min_delta`` this large only epoch 0 improves ``best``."""
+    settings = {"epochs": 6, "batch_size": 8, "lr": 0.01, "progress": False, "min_delta": 1e9, **trainer}
+    return toy_config(policy={"name": "lp-ft", "lp_epochs": 4, "solver": "sgd"}, trainer=settings)
+
+
+def test_a_cached_head_phase_writes_checkpoints_only_when_due(
+    tmp_path: Path, extra_plugin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headstart.engine import loop
+
+    written = _Checkpoints()
+    extra_plugin(written, "checkpoints")
+    monkeypatch.setattr(loop, "CACHED_CHECKPOINT_S", 1e9)  # never due by time here
+    run_dir, _ = run_experiment(parse_config(_cached_then_full()), tmp_path / "sparse")
+    # the cached phase: epoch 0 (a new best) and 3 (its last); the fine-tuning phase: every epoch
+    assert written.epochs == [0, 3, 4, 5]
+    assert [r["epoch"] for r in _rows(run_dir)] == [0, 1, 2, 3, 4, 5]  # every row reaches the files
+    assert (run_dir / "checkpoints" / "best").resolve().name == "epoch-0000"
+    written.epochs.clear()
+    monkeypatch.setattr(loop, "CACHED_CHECKPOINT_S", 0.0)  # always due: one per epoch
+    run_experiment(parse_config(_cached_then_full()), tmp_path / "every")
+    assert written.epochs == [0, 1, 2, 3, 4, 5]
+    assert _rows(run_dir) == _rows(tmp_path / "every")  # the same training either way
+
+
+def test_a_run_stopped_between_sparse_checkpoints_resumes_exactly(
+    tmp_path: Path, extra_plugin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headstart.engine import loop
+
+    monkeypatch.setattr(loop, "CACHED_CHECKPOINT_S", 1e9)
+
+    def interrupted(run_dir: Path) -> None:  # stopped in epoch 2: epoch 1 was never written
+        assert [r["epoch"] for r in _rows(run_dir)] == [0]
+        assert (run_dir / "checkpoints" / "last").resolve().name == "epoch-0000"
+
+    config = _cached_then_full(log_every=1)
+    straight_dir, resumed_dir = straight_and_resumed(
+        config, tmp_path, extra_plugin, at_step=14, interrupted=interrupted
+    )
+    straight, resumed = _weights(straight_dir), _weights(resumed_dir)
+    assert all((straight[k] == resumed[k]).all() for k in straight), "resumed weights differ"
+    assert _rows(straight_dir) == _rows(resumed_dir)

@@ -1,4 +1,4 @@
-"""The non-finite watch keeps the first bad step and its kind on the device, read at sync points."""
+"""The non-finite watch keeps each step's loss and gradient norm and names the first bad step at a check."""
 
 from __future__ import annotations
 
@@ -22,3 +22,15 @@ def test_the_first_bad_step_and_its_kind_are_kept() -> None:
     loss_first.record(7, torch.tensor(math.inf), torch.tensor(math.nan))
     with pytest.raises(TrainingDiverged, match="non-finite loss at step 7"):
         loss_first.check(0, "hint")
+
+
+def test_a_check_covers_the_steps_since_the_last_one() -> None:
+    watch = NonFiniteWatch(torch.device("cpu"))
+    watch.check(0, "hint")  # nothing recorded yet
+    watch.record(1, torch.tensor(0.5), None)  # a step that did not read its gradient norm
+    watch.record(2, torch.tensor(0.4), torch.tensor(1.0))
+    watch.check(0, "hint")
+    watch.record(3, torch.tensor(0.3), torch.tensor(math.nan))
+    with pytest.raises(TrainingDiverged, match="non-finite gradients at step 3"):
+        watch.check(1, "hint")
+    watch.check(1, "hint")  # what a check has read is not read again

@@ -55,3 +55,48 @@ def test_only_groups_with_equal_hyperparameters_merge() -> None:
     assert [len(g["params"]) for g in merged] == [2, 1, 1]
     assert merged[0]["params"] == [groups[0]["params"][0], groups[2]["params"][0]]
     assert all(len(g["params"]) == 1 for g in groups)  # the layout itself is untouched
+
+
+def test_after_the_first_step_adamw_runs_the_fused_kernel_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once every parameter has its state, a plain fused AdamW step never goes through
+    ``torch.optim.AdamW.step`` (the kernel is called directly), and stays bit-identical to it."""
+    lrs = [1e-2, 1e-2, 1e-2, 5e-3]
+    ours_model, ref_model = _model(0), _model(0)
+    ours = make_optimizer(_groups(ours_model, lrs), "adamw", torch.device("cpu"))
+    ref = torch.optim.AdamW(_groups(ref_model, lrs), lr=0.0, fused=True)  # type: ignore[arg-type]
+    x = torch.randn(32, 8)
+
+    def train(model: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
+        model(x).square().mean().backward()
+        opt.step()
+        opt.zero_grad()
+
+    train(ours_model, ours)  # the first step creates the state: torch's own path
+    train(ref_model, ref)
+    original = torch.optim.AdamW.step
+    monkeypatch.setattr(torch.optim.AdamW, "step", lambda *a, **k: pytest.fail("torch's step ran"))
+    for _ in range(4):
+        train(ours_model, ours)
+    monkeypatch.setattr(torch.optim.AdamW, "step", original)
+    for _ in range(4):
+        train(ref_model, ref)
+    for a, b in zip(ours_model.parameters(), ref_model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_stepping_only_looks_at_the_given_parameters() -> None:
+    from headstart.engine.optim import stepping_only
+
+    model = _model(0)
+    opt = make_optimizer(_groups(model, [1e-2] * 4), "adamw", torch.device("cpu"))
+    first, *rest = list(model.parameters())
+    before = [p.detach().clone() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    with stepping_only(opt, rest):  # the first parameter is frozen: its stray gradient is not read
+        opt.step()
+    assert torch.equal(first, before[0]) and 0 not in opt.state_dict()["state"]
+    assert all(not torch.equal(p, b) for p, b in zip(rest, before[1:], strict=True))
+    assert opt._only is None  # the block's end restores the full walk
+    opt.step()
+    assert not torch.equal(first, before[0])

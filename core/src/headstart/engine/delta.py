@@ -12,7 +12,6 @@ refused, naming both hashes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -21,6 +20,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from .fingerprint import state_sha256
 
 #: A run writes delta checkpoints when its phases train less than this fraction of the parameters.
 DELTA_FRACTION = 0.5
@@ -69,14 +70,7 @@ def entries(model: nn.Module, keys: Collection[str]) -> dict[str, torch.Tensor]:
 def frozen_hash(model: nn.Module, stored: Collection[str]) -> str:
     """SHA-256 of every state-dict entry of ``model`` that is not in ``stored`` (names, shapes,
     dtypes, bytes): what a delta checkpoint expects the rebuilt model to hold."""
-    h = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        if name in stored:
-            continue
-        t = tensor.detach().cpu().contiguous()
-        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
+    return state_sha256(model, stored)
 
 
 def reference(model: nn.Module, stored: Collection[str], source: Mapping[str, Any]) -> dict[str, str]:

@@ -38,6 +38,7 @@ from torch.nn.utils.rnn import pad_sequence
 from ..interfaces import Features
 from ..model import TransferModel
 from .device import autocast, to_device
+from .fingerprint import state_sha256
 
 #: Bumped when the layout of a cache entry changes, so old entries are never misread.
 #: 3: vector features are one ``[N, dim]`` tensor (``features``), not one tensor per example.
@@ -50,12 +51,7 @@ _SKIP = ("inputs", "_index")
 
 def weights_hash(module: torch.nn.Module) -> str:
     """A fingerprint of every parameter and buffer (names, shapes, dtypes and bytes)."""
-    h = hashlib.sha256()
-    for name, tensor in module.state_dict().items():
-        t = tensor.detach().cpu().contiguous()
-        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
+    return state_sha256(module)
 
 
 def cache_key(
@@ -92,6 +88,7 @@ class CachedSplit:
         self.sequence = sequence
         self.extras = extras
         self._matrix: torch.Tensor | None = values if isinstance(values, torch.Tensor) else None
+        self._buffers: dict[str, torch.Tensor] = {}  # pass_batch()'s, reused from pass to pass
 
     def __len__(self) -> int:
         return len(self.values)
@@ -136,6 +133,28 @@ class CachedSplit:
         """A training / evaluation batch for the examples ``index``, built from tensors only:
         ``_features`` (what the head takes), ``_index`` and every cached field of the task's batch."""
         return {**self.fields(index), "_features": self.lookup(index, torch.device("cpu"))}
+
+    def pass_batch(self, index: torch.Tensor) -> dict[str, Any]:
+        """:meth:`batch` for a whole pass over vector features in the order ``index``, its tensors
+        gathered into buffers that this split reuses for its next pass: a fresh tensor of a pass's
+        size would cost its memory pages afresh every epoch (on the vision example that was most
+        of a cached epoch's gathering). What it returns is valid until the next call."""
+        if self.sequence or self.extras is None:
+            raise ValueError("only vector features with per-example fields are gathered by the pass")
+        out: dict[str, Any] = {"_index": index, "_features": Features(self._gather("_features", self.matrix(), index))}
+        for key, column in self.extras.items():
+            if isinstance(column, torch.Tensor):
+                out[key] = self._gather(key, column, index)
+            else:
+                out[key] = [column[i] for i in index.tolist()]
+        return out
+
+    def _gather(self, key: str, source: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        shape = (len(index), *source.shape[1:])
+        buffer = self._buffers.get(key)
+        if buffer is None or buffer.shape != shape or buffer.dtype != source.dtype:
+            buffer = self._buffers[key] = torch.empty(shape, dtype=source.dtype)
+        return torch.index_select(source, 0, index, out=buffer)
 
     def subset(self, indices: list[int]) -> CachedSplit:
         """The examples ``indices`` of this split, in that order (a label budget's draw)."""

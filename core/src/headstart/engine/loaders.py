@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from ..interfaces import Features
+from .device import to_device
 from .feature_cache import CachedSplit
 from .run_state import RunContext
 from .settings import resolve_workers
@@ -44,19 +46,39 @@ class _Collate:
 
 class CachedBatches:
     """The batches a ``DataLoader`` over a cached split would yield for ``order`` (same examples,
-    same order), built by indexing the cache's tensors once per batch: no per-example fetch, no
-    collate, no loader machinery — what keeps a cached epoch's cost near the head's own steps."""
+    same order), built from the cache's tensors: no per-example fetch, no collate, no loader
+    machinery — what keeps a cached epoch's cost near the head's own steps. Vector features and
+    tensor fields are gathered for the whole pass at once, on ``device``, and each batch is a
+    slice of them; sequence features (padded per batch) are gathered batch by batch."""
 
-    def __init__(self, cached: CachedSplit, order: Iterable[int], batch_size: int, size: int) -> None:
-        self.cached, self.order, self.batch_size, self.size = cached, order, batch_size, size
+    def __init__(
+        self, cached: CachedSplit, order: Iterable[int], batch_size: int, size: int, device: torch.device
+    ) -> None:
+        self.cached, self.order, self.batch_size, self.size, self.device = cached, order, batch_size, size, device
 
     def __len__(self) -> int:
         return -(-self.size // self.batch_size)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         index = torch.tensor(list(self.order), dtype=torch.long)
-        for chunk in torch.split(index, self.batch_size):
-            yield self.cached.batch(chunk)
+        if self.cached.sequence:
+            for chunk in torch.split(index, self.batch_size):
+                yield to_device(self.cached.batch(chunk), self.device)
+            return
+        whole = to_device(self.cached.pass_batch(index), self.device)  # one gather per pass
+        for start in range(0, len(index), self.batch_size):
+            yield _rows(whole, start, start + self.batch_size)
+
+
+def _rows(batch: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
+    """Examples ``start:stop`` of a batch built from the cache (tensors are sliced, not copied)."""
+    out: dict[str, Any] = {}
+    for key, value in batch.items():
+        if isinstance(value, Features):
+            out[key] = Features(value.values[start:stop])
+        else:
+            out[key] = value[start:stop]
+    return out
 
 
 def make_loader(
@@ -71,7 +93,8 @@ def make_loader(
     """Training: this rank's share of a permutation seeded by (seed, epoch). Evaluation: this
     rank's strided shard, in order, ``batch_size`` examples per batch (default: the evaluation
     batch size over the processes). With ``cached`` (and its per-example fields), batches are
-    built from the cache's tensors — same order, no dataset, no transform, no collate."""
+    built from the cache's tensors on the run's device — same order, no dataset, no transform,
+    no collate."""
     s, d = run.settings, run.dist
     from_cache = cached is not None and cached.extras is not None
     data: Any = range(len(cached)) if cached is not None and from_cache else None
@@ -87,7 +110,7 @@ def make_loader(
         sampler = list(range(d.rank, len(data), d.world))
         batch_size = batch_size or max(1, (s.eval_batch_size or s.batch_size) // d.world)
     if cached is not None and from_cache:
-        return CachedBatches(cached, sampler, batch_size, len(sampler))
+        return CachedBatches(cached, sampler, batch_size, len(sampler), run.device)
     workers = resolve_workers(s.num_workers, run.device.type, local_processes())
     return DataLoader(
         data,

@@ -44,13 +44,17 @@ from .delta import Delta
 from .device import autocast, peak_memory_mb, reset_peak_memory, to_device
 from .evaluate import compute_metrics, evaluate
 from .feature_cache import CachedSplit, FeatureCache
-from .loaders import channels_last, make_loader
+from .loaders import CachedBatches, channels_last, make_loader
 from .loss_scale import LossScaler
 from .metrics_log import MetricsLog
 from .nonfinite import NonFiniteWatch, diverged, grad_norm, norm_read, weights_finite
-from .optim import make_optimizer
+from .optim import make_optimizer, stepping_only
 from .run_state import RunContext
 from .schedule import lr_factor
+
+#: In a head-only phase on cached features, the most seconds of training between two checkpoints
+#: (an epoch that improves ``best``, stops the run or ends the phase is always written).
+CACHED_CHECKPOINT_S = 2.0
 
 
 def train(run: RunContext, resume_from: Path | None = None) -> dict[str, Any]:
@@ -96,6 +100,7 @@ class LoopState:
     skip_to: int = 0  # the first epoch after a fitted phase
     row_extra: dict[str, Any] = field(default_factory=dict)  # added to the epoch's metrics row
     probe: dict[str, Any] = field(default_factory=dict)  # each fitted phase's probe result
+    saved_at: float = field(default_factory=time.perf_counter)  # when the last checkpoint was written
 
 
 # --- setup ------------------------------------------------------------------------------------
@@ -224,39 +229,47 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
         dynamic_ncols=True,
     )
     optimizer.zero_grad(set_to_none=True)  # every parameter: nothing of an earlier phase or fit stays
-    for i, batch in enumerate(loader):
-        if i >= state.batches:
-            break
-        loss = loss_step(run, state, to_device(batch, run.device))
-        scaler.backward(loss / s.grad_accum)  # fp16: the loss scaled up so small gradients survive
-        finite = torch.isfinite(loss.detach().float())
-        loss_sum += torch.where(finite, loss.detach().float(), 0.0)
-        seen += finite.float()
-        if (i + 1) % s.grad_accum != 0 and i + 1 != state.batches:
-            continue  # accumulate gradients over grad_accum batches
-        scaler.unscale(optimizer)  # fp16: true gradients before clipping and their norm
-        norm = grad_norm(trainable, s.clip_grad_norm) if norm_read(s, scaler.enabled) else None
-        watched = None if scaler.enabled else norm  # fp16: overflowed gradients are the scaler's to skip
-        if s.on_nonfinite == "skip" and bool(state.watch.bad(loss, watched)):  # one sync per step
-            scaler.discard()
+    with stepping_only(optimizer, trainable):  # a step looks for gradients among these alone
+        on_device = isinstance(loader, CachedBatches)  # built from the cache, on the run's device
+        for i, batch in enumerate(loader):
+            if i >= state.batches:
+                break
+            loss = loss_step(run, state, batch if on_device else to_device(batch, run.device))
+            # fp16: the loss scaled up so small gradients survive
+            scaler.backward(loss / s.grad_accum if s.grad_accum > 1 else loss)
+            value = loss.detach().float()
+            if s.on_nonfinite == "skip":  # a bad loss stays out of the epoch's mean; the run goes on
+                finite = torch.isfinite(value)
+                loss_sum += torch.where(finite, value, 0.0)
+                seen += finite
+            else:  # a bad loss ends the run at the next check: no row ever shows this mean
+                loss_sum += value
+                seen += 1
+            if (i + 1) % s.grad_accum != 0 and i + 1 != state.batches:
+                continue  # accumulate gradients over grad_accum batches
+            scaler.unscale(optimizer)  # fp16: true gradients before clipping and their norm
+            norm = grad_norm(trainable, s.clip_grad_norm) if norm_read(s, scaler.enabled) else None
+            watched = None if scaler.enabled else norm  # fp16: overflowed gradients are the scaler's to skip
+            if s.on_nonfinite == "skip" and bool(state.watch.bad(loss, watched)):  # one sync per step
+                scaler.discard()
+                _clear_grads(trainable)
+                run.step, skipped = run.step + 1, skipped + 1
+                bar.update(1)
+                continue
+            state.watch.record(run.step + 1, value, watched)  # on the device: read at the sync points
+            scale_lr(optimizer, state.lr_factor(run.step))
+            scaler.step(optimizer, norm, run.step + 1)  # fp16: skipped if the gradients overflowed
             _clear_grads(trainable)
-            run.step, skipped = run.step + 1, skipped + 1
+            run.step += 1
+            step_metrics: dict[str, Any] = {"lr": optimizer.param_groups[-1]["lr"]}
+            if run.step % s.log_every == 0:  # the only host-device sync of the hot loop
+                step_metrics["loss"] = loss.item()
+                if scaler.enabled:
+                    step_metrics["loss_scale"] = scaler.scaler.get_scale()
+                _check_divergence(run, state, epoch)
+                bar.set_postfix(loss=f"{step_metrics['loss']:.4f}")
             bar.update(1)
-            continue
-        state.watch.record(run.step + 1, loss, watched)  # on the device: read at the sync points
-        scale_lr(optimizer, state.lr_factor(run.step))
-        scaler.step(optimizer, norm, run.step + 1)  # fp16: skipped if the gradients overflowed
-        _clear_grads(trainable)
-        run.step += 1
-        step_metrics: dict[str, Any] = {"lr": optimizer.param_groups[-1]["lr"]}
-        if run.step % s.log_every == 0:  # the only host-device sync of the hot loop
-            step_metrics["loss"] = loss.item()
-            if scaler.enabled:
-                step_metrics["loss_scale"] = scaler.scaler.get_scale()
-            _check_divergence(run, state, epoch)
-            bar.set_postfix(loss=f"{step_metrics['loss']:.4f}")
-        bar.update(1)
-        run.hook.headstart_on_step_end(run=run, step=run.step, metrics=step_metrics)
+            run.hook.headstart_on_step_end(run=run, step=run.step, metrics=step_metrics)
     bar.close()
     _check_divergence(run, state, epoch)
     if skipped and skipped == state.steps_per_epoch:
@@ -367,12 +380,15 @@ def evaluate_and_checkpoint(run: RunContext, state: LoopState, epoch: int, train
     if s.progress and d.main:
         shown = ", ".join(f"{k}={v:.4f}" for k, v in row.items() if isinstance(v, float) and k != "elapsed_s")
         tqdm.write(f"epoch {epoch} ({epoch + 1}/{s.epochs}) [{row['phase']}] {shown}")
-    state.log.append(row)
+    state.log.append(row, flush=False)  # written with the checkpoint: a resume redoes what follows it
     run.hook.headstart_on_epoch_end(run=run, epoch=epoch, metrics=row)
 
     stop = run.should_stop or (s.patience is not None and run.bad_epochs >= s.patience)
     run.epoch = max(epoch + 1, state.skip_to)
     _add_elapsed(run, state)
+    if not (improved or stop or _checkpoint_due(run, state, epoch)):
+        return False
+    state.log.flush()
     links = ("last", "best") if improved else ("last",)
     keys = state.delta.keys if state.delta else None
     weights, saved = (
@@ -392,7 +408,19 @@ def evaluate_and_checkpoint(run: RunContext, state: LoopState, epoch: int, train
         for kind in links:
             run.hook.headstart_on_checkpoint(run=run, path=str(path), kind=kind)
     ddp.barrier(d)
+    state.saved_at = time.perf_counter()
     return stop
+
+
+def _checkpoint_due(run: RunContext, state: LoopState, epoch: int) -> bool:
+    """Whether an epoch that neither improved ``best`` nor stops the run writes its checkpoint:
+    always, except in a head-only phase on cached features (never under several processes),
+    where an epoch costs milliseconds and writing it cost as much again. There the checkpoint
+    waits for the phase's last epoch or :data:`CACHED_CHECKPOINT_S` seconds after the last one."""
+    if state.cached_train is None:
+        return True
+    phase_end = next((p.start_epoch for p in run.phases if p.start_epoch > epoch), run.settings.epochs)
+    return run.epoch >= phase_end or time.perf_counter() - state.saved_at >= CACHED_CHECKPOINT_S
 
 
 def _improved(run: RunContext, value: float, higher: bool) -> bool:

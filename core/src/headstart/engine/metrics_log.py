@@ -1,7 +1,8 @@
 """``metrics.jsonl`` and ``metrics.csv``: one row per epoch, never lost.
 
-Both files are rewritten whole and atomically (:mod:`.atomic`) after every epoch and when a
-resumed run drops the epochs it will redo, so a process killed at any instant leaves either the
+Both files are rewritten whole and atomically (:mod:`.atomic`) with every checkpoint (after
+every epoch, except between the sparser checkpoints of a head-only phase on cached features) and
+when a resumed run drops the epochs it will redo, so a process killed at any instant leaves either the
 previous history or the new one. Non-finite values are written as ``null``.
 """
 
@@ -44,8 +45,14 @@ class MetricsLog:
         self.rows = [r for r in self.read() if r.get("epoch", 0) < before_epoch]
         self._write_all()
 
-    def append(self, row: dict[str, Any]) -> None:
+    def append(self, row: dict[str, Any], flush: bool = True) -> None:
+        """Add an epoch's row; with ``flush=False`` the files get it at the next :meth:`flush`."""
         self.rows.append(json_safe(row))
+        if flush:
+            self._write_all()
+
+    def flush(self) -> None:
+        """Rewrite both files with every row so far."""
         self._write_all()
 
     def _write_all(self) -> None:

@@ -1,9 +1,9 @@
 """Divergence: a non-finite loss or gradient is caught, never trained on silently, never saved.
 
-With ``trainer.on_nonfinite: stop`` the check stays on the device (no host-device sync per step):
-the first bad optimizer step is recorded in a tensor, read at the loop's existing sync points
-(``log_every`` and the end of the epoch), and the run ends with :class:`TrainingDiverged` before
-the epoch's checkpoint is written. With ``skip`` each step is checked on the host and a bad one is
+With ``trainer.on_nonfinite: stop`` the check costs no host-device sync per step: each optimizer
+step's loss and gradient norm are kept and tested at the loop's existing sync points (``log_every``
+and the end of the epoch), where the first bad step is named, and the run ends with
+:class:`TrainingDiverged` before the epoch's checkpoint is written. With ``skip`` each step is checked on the host and a bad one is
 not applied (the step counter still advances, so the schedule stays on time). Under fp16 only the
 loss is watched here: overflowed gradients are the loss scaler's to skip (``loss_scale.py``).
 
@@ -27,19 +27,23 @@ from . import delta, fsdp
 from .distributed import is_dtensor
 from .settings import TrainerSettings
 
-_KINDS = {1: "loss", 2: "gradients"}
-
 
 class TrainingDiverged(RuntimeError):
     """Training produced a non-finite loss, gradient or weight."""
 
 
 class NonFiniteWatch:
-    """The first optimizer step whose loss or gradient norm was not finite, kept on the device."""
+    """The first optimizer step whose loss or gradient norm was not finite, found on the device.
+
+    ``record`` costs no tensor op: it keeps the step's loss and gradient norm (tensors the step
+    computed anyway); ``check`` tests everything kept since the last check in a few ops and one
+    host-device sync, and only when something is not finite looks for the first bad step."""
 
     def __init__(self, device: torch.device) -> None:
-        self.first = torch.full((), -1, dtype=torch.long, device=device)  # 4 * step + kind, -1: none
         self.device = device
+        self._steps: list[int] = []
+        self._losses: list[torch.Tensor] = []
+        self._norms: list[torch.Tensor | None] = []
 
     def bad(self, loss: torch.Tensor, grad_norm: torch.Tensor | None) -> torch.Tensor:
         """A boolean tensor: this step's loss or gradient norm is not finite (no sync). The norm
@@ -48,19 +52,27 @@ class NonFiniteWatch:
         return ~(finite & torch.isfinite(grad_norm.float())) if grad_norm is not None else ~finite
 
     def record(self, step: int, loss: torch.Tensor, grad_norm: torch.Tensor | None) -> None:
-        """Keep ``step`` if it is the first bad one (a handful of tensor ops, no sync: this runs
-        every optimizer step)."""
-        loss_ok = torch.isfinite(loss.detach())
-        bad = ~(loss_ok & torch.isfinite(grad_norm)) if grad_norm is not None else ~loss_ok
-        code = torch.where(loss_ok, 2, 1) + 4 * step  # the kind: the loss, else the gradients
-        self.first = torch.where((self.first < 0) & bad, code, self.first)
+        """Keep optimizer step ``step``'s loss and its gradient norm (None when the step did not
+        read it) until the next :meth:`check`."""
+        self._steps.append(step)
+        self._losses.append(loss.detach())
+        self._norms.append(grad_norm)
 
     def check(self, epoch: int, hint: str) -> None:
-        """Raise :class:`TrainingDiverged` if a bad step was recorded (one host-device sync)."""
-        code = int(self.first)
-        if code >= 0:
-            step, kind = divmod(code, 4)
-            raise diverged(f"non-finite {_KINDS[kind]}", step, epoch, hint)
+        """Raise :class:`TrainingDiverged` naming the first bad step recorded since the last check
+        (one host-device sync; none when nothing was recorded)."""
+        if not self._steps:
+            return
+        steps, losses, norms = self._steps, self._losses, self._norms
+        self._steps, self._losses, self._norms = [], [], []
+        read = [n for n in norms if n is not None]
+        if bool(torch.isfinite(torch.stack([t.float() for t in (*losses, *read)])).all()):
+            return
+        for step, loss, norm in zip(steps, losses, norms, strict=True):
+            if not bool(torch.isfinite(loss).all()):
+                raise diverged("non-finite loss", step, epoch, hint)
+            if norm is not None and not bool(torch.isfinite(norm).all()):
+                raise diverged("non-finite gradients", step, epoch, hint)
 
 
 def norm_read(settings: TrainerSettings, scaled: bool) -> bool:
@@ -70,10 +82,23 @@ def norm_read(settings: TrainerSettings, scaled: bool) -> bool:
 
 
 def grad_norm(params: list[nn.Parameter], clip: float | None) -> torch.Tensor:
-    """The total gradient norm (clipping to ``clip`` on the way, when given)."""
+    """The total gradient norm (clipping to ``clip`` on the way, when given): what
+    ``torch.nn.utils.get_total_norm`` and ``clip_grads_with_norm_`` compute, op for op. Gradients
+    of one device and dtype (a run's usual case) skip their grouping, which in a head's steps on
+    cached features cost several times the arithmetic."""
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.zeros(())
+    first = grads[0]
+    if is_dtensor(first) or any(g.device != first.device or g.dtype != first.dtype for g in grads):
+        return _grad_norm_grouped(params, grads, clip)
+    norm: torch.Tensor = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+    if clip is not None:
+        torch._foreach_mul_(grads, torch.clamp(clip / (norm + 1e-6), max=1.0))
+    return norm
+
+
+def _grad_norm_grouped(params: list[nn.Parameter], grads: list[torch.Tensor], clip: float | None) -> torch.Tensor:
     norm = torch.nn.utils.get_total_norm(grads)
     if is_dtensor(norm):  # sharded gradients (fsdp): the norm over every rank's shard
         norm = norm.full_tensor()

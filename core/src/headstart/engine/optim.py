@@ -13,7 +13,8 @@ Where the device has it, the fused kernel (``fused=True``) replaces a dozen smal
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -44,20 +45,109 @@ def merged_groups(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class _MergedStep(torch.optim.Optimizer):
     """Mixin: ``step`` over merged groups, the fixed layout everywhere else."""
 
+    _only: list[tuple[dict[str, Any], list[torch.Tensor]]] | None = None  # set by ``stepping_only``
+
     def step(self, closure: Callable[[], float] | None = None) -> Any:  # type: ignore[override]
         layout = self.param_groups
+        candidates = self._only if self._only is not None else [(g, g["params"]) for g in layout]
         # only parameters with a gradient take a step (AdamW and SGD skip the others anyway): a head
         # trained over a frozen source then steps its few tensors, not a walk over every parameter
-        live = [{**g, "params": ps} for g in layout if (ps := [p for p in g["params"] if p.grad is not None])]
-        self.param_groups = merged_groups(live)
+        live = [{**g, "params": ps} for g, group in candidates if (ps := [p for p in group if p.grad is not None])]
+        merged = merged_groups(live)
+        if closure is None and self._kernel_step(merged):
+            return None
+        self.param_groups = merged
         try:
             return super().step(closure)
         finally:
             self.param_groups = layout
 
+    def _kernel_step(self, groups: list[dict[str, Any]]) -> bool:
+        """Step ``groups`` by calling the fused kernel directly, when that is exactly what the
+        optimizer's own step would do; False (nothing done) when it is not."""
+        return False
+
+
+@contextmanager
+def stepping_only(optimizer: torch.optim.Optimizer, params: Iterable[torch.Tensor]) -> Iterator[None]:
+    """Within this block, ``optimizer``'s steps look for gradients among ``params`` alone (the
+    parameters that train) instead of walking every parameter of the fixed layout: a frozen
+    parameter has no gradient to step. Any other optimizer is left as it is."""
+    if not isinstance(optimizer, _MergedStep):
+        yield
+        return
+    ids = {id(p) for p in params}
+    only = [(g, [p for p in g["params"] if id(p) in ids]) for g in optimizer.param_groups]
+    optimizer._only = [(g, ps) for g, ps in only if ps]
+    try:
+        yield
+    finally:
+        optimizer._only = None
+
 
 class AdamW(_MergedStep, torch.optim.AdamW):
-    """``torch.optim.AdamW`` whose step joins groups that share their hyperparameters."""
+    """``torch.optim.AdamW`` whose step joins groups that share their hyperparameters.
+
+    When every group is fused AdamW in its plain form (no AMSGrad, no capturable or
+    differentiable mode, no gradient scaling by an fp16 ``GradScaler``, a float learning rate),
+    each parameter already has its state, and a group's tensors share one device and dtype, the
+    step runs the two ops ``torch.optim.AdamW(fused=True)`` runs for each group — the step
+    counters ``+= 1``, then ``torch._fused_adamw_`` — without the Python around them (state and
+    device checks, grouping by device and dtype), which on a head's few small tensors cost ten
+    times the kernel. Anything else takes ``torch.optim.AdamW.step``.
+    """
+
+    def _kernel_step(self, groups: list[dict[str, Any]]) -> bool:
+        if getattr(self, "grad_scale", None) is not None or getattr(self, "found_inf", None) is not None:
+            return False
+        work = []
+        for g in groups:
+            if (
+                not g["fused"]
+                or g["amsgrad"]
+                or g["capturable"]
+                or g["differentiable"]
+                or not g["decoupled_weight_decay"]
+            ):
+                return False
+            if not isinstance(g["lr"], float) or not all(isinstance(b, float) for b in g["betas"]):
+                return False
+            params = g["params"]
+            first = params[0]
+            states = [self.state.get(p) for p in params]
+            if any(
+                not st
+                or p.device != first.device
+                or p.dtype != first.dtype
+                or p.is_complex()
+                or p.grad is None
+                or p.grad.is_sparse
+                for p, st in zip(params, states, strict=True)
+            ):
+                return False  # a first step (state to create) or mixed tensors: the optimizer's own path
+            work.append((g, params, states))
+        with torch.no_grad():
+            for g, params, states in work:
+                steps = [st["step"] for st in states]  # type: ignore[index]
+                torch._foreach_add_(steps, 1)
+                torch._fused_adamw_(
+                    params,
+                    [p.grad for p in params],
+                    [st["exp_avg"] for st in states],  # type: ignore[index]
+                    [st["exp_avg_sq"] for st in states],  # type: ignore[index]
+                    [],
+                    steps,
+                    amsgrad=False,
+                    lr=g["lr"],
+                    beta1=g["betas"][0],
+                    beta2=g["betas"][1],
+                    weight_decay=g["weight_decay"],
+                    eps=g["eps"],
+                    maximize=g["maximize"],
+                    grad_scale=None,
+                    found_inf=None,
+                )
+        return True
 
 
 class SGD(_MergedStep, torch.optim.SGD):
