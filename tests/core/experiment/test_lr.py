@@ -93,3 +93,25 @@ def test_lr_auto_picks_the_best_trial_on_val(tmp_path: Path) -> None:
     assert len(list((run_dir / "lr-trials").iterdir())) == len(AUTO_FACTORS)
     trial = parse_config(toy_config(trainer={"lr": "auto"}))
     assert trial.trainer.lr == "auto"
+
+
+class _Task:
+    def __init__(self, splits: tuple[str, ...], data: object) -> None:
+        self._splits, self.data = splits, data
+
+    def splits(self) -> tuple[str, ...]:
+        return self._splits
+
+    def dataset(self, split: str, train: bool) -> object:
+        if isinstance(self.data, Exception):
+            raise self.data
+        return self.data
+
+
+def test_steps_are_unknown_only_without_a_sized_train_split() -> None:
+    config = parse_config(toy_config(trainer={"epochs": 2, "batch_size": 4}))
+    assert optimizer_steps(config, _Task(("train", "val"), list(range(10)))) == 2 * 3  # type: ignore[arg-type]
+    assert optimizer_steps(config, _Task(("test",), list(range(10)))) is None  # type: ignore[arg-type]
+    assert optimizer_steps(config, _Task(("train",), iter(range(10)))) is None  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"labels\.csv:3"):  # a real error in the data is not swallowed
+        optimizer_steps(config, _Task(("train",), ValueError("labels.csv:3: no label")))  # type: ignore[arg-type]

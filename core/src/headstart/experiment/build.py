@@ -174,9 +174,11 @@ def optimizer_steps(config: ExperimentConfig, task: TargetTask) -> int | None:
     """The optimizer steps of a run on one process (None without a sized ``train`` split):
     epochs × ⌈⌈train examples / batch_size⌉ (capped by ``max_steps_per_epoch``) / grad_accum⌉."""
     t = config.trainer
+    if "train" not in task.splits():
+        return None
     try:
         examples = len(task.dataset("train", train=False))
-    except Exception:  # a task without a train split, or an unsized dataset: no step-aware rate
+    except TypeError:  # an unsized (streaming) dataset: no step-aware rate
         return None
     batches = math.ceil(examples / t.batch_size)
     if t.max_steps_per_epoch is not None:
