@@ -27,7 +27,7 @@ class Ranked(int):
 
     def __new__(cls, ranked: tuple[int, ...] | list[int]) -> Ranked:
         obj = super().__new__(cls, ranked[0])
-        obj.ranked = tuple(int(r) for r in ranked)
+        obj.ranked = tuple(map(int, ranked))
         return obj
 
     def __reduce__(self) -> tuple[type[Ranked], tuple[tuple[int, ...]]]:

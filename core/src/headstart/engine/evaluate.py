@@ -12,6 +12,7 @@ from ..registry import get_registry
 from . import distributed as ddp
 from . import fsdp
 from .device import autocast, to_device
+from .loaders import CachedBatches
 
 if TYPE_CHECKING:
     from .feature_cache import CachedSplit
@@ -46,9 +47,10 @@ def evaluate(run: RunContext, loader: Iterable[Any], cached: CachedSplit | None 
         with autocast(device, run.precision):
             model(to_device(batch, device)["inputs"])
 
+    on_device = isinstance(loader, CachedBatches)  # built from the cache, on the run's device
     try:
         for batch in fsdp.same_batch_count(model, loader, forward_only):
-            batch = to_device(batch, device)
+            batch = batch if on_device else to_device(batch, device)
             with autocast(device, run.precision):
                 if cached is not None:
                     outputs = model.head(cached.features_of(batch, device))
