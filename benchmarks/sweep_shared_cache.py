@@ -1,9 +1,9 @@
 """A probe sweep in ``headstart compare`` vs one probe run: what sharing the feature cache buys.
 
 A matrix of the vision example's linear probe (trained by epochs, ``solver: sgd``, so the learning
-rate matters) over 6 learning rates × 3 seeds — 18 runs — shares one feature cache
-(``<output_dir>/feature_cache``): the source's features of each split are computed by the first
-cell and read by the other 17. Prints one JSON line: the wall and CPU time (``time.process_time``)
+rate matters; ``--solver lbfgs`` for the default probe, one fit per cell) over 6 learning rates ×
+3 seeds — 18 runs — shares one feature cache (``<output_dir>/feature_cache``): the source's
+features of each split are computed by the first cell and read by the other 17. Prints one JSON line: the wall and CPU time (``time.process_time``)
 of one probe run and of the whole sweep, their ratios, and how many cells computed features. On a
 machine shared with other jobs, read the CPU-time ratio: contention stretches wall time unevenly.
 """
@@ -34,12 +34,15 @@ def main() -> None:
     parser.add_argument("--experiment", type=Path, default=DEFAULT)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--image-size", type=int, help="the task's image_size (default: the experiment's own)")
+    parser.add_argument(
+        "--solver", choices=["sgd", "lbfgs"], default="sgd", help="the probe's solver (lbfgs: one fit, the rate unused)"
+    )
     args = parser.parse_args()
     base = yaml.safe_load(args.experiment.read_text())
     sized = [f"task.image_size={args.image_size}"] if args.image_size else []
     if args.image_size:
         base["task"]["image_size"] = args.image_size
-    policy = {"name": "linear-probe", "solver": "sgd"}
+    policy = {"name": "linear-probe", "solver": args.solver}
     with tempfile.TemporaryDirectory() as tmp:
         warm = load_config(
             args.experiment, ["trainer.epochs=1", "trainer.max_steps_per_epoch=1", "trainer.progress=false", *sized]
@@ -73,6 +76,7 @@ def main() -> None:
                 "benchmark": "sweep_shared_cache",
                 "experiment": args.experiment.name,
                 "image_size": base["task"].get("image_size"),
+                "solver": args.solver,
                 "runs": len(results),
                 "epochs": args.epochs,
                 "wall_s_one_probe_run": round(single_s, 2),
