@@ -34,3 +34,17 @@ def test_a_check_covers_the_steps_since_the_last_one() -> None:
     with pytest.raises(TrainingDiverged, match="non-finite gradients at step 3"):
         watch.check(1, "hint")
     watch.check(1, "hint")  # what a check has read is not read again
+
+
+def test_a_long_stretch_between_checks_is_tested_as_it_goes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from headstart.engine import nonfinite
+
+    monkeypatch.setattr(nonfinite, "MAX_KEPT", 4)
+    watch = NonFiniteWatch(torch.device("cpu"))
+    for step in range(1, 11):  # step 3 is bad; steps 7-10 are bad too but later
+        bad = step == 3 or step >= 7
+        watch.record(step, torch.tensor(math.nan if bad else 0.5), torch.tensor(1.0))
+        assert len(watch._steps) < 4  # never more kept than MAX_KEPT
+    with pytest.raises(TrainingDiverged, match="non-finite loss at step 3"):
+        watch.check(2, "hint")
+    watch.check(2, "hint")  # reported once

@@ -2,8 +2,8 @@
 
 Both files are rewritten whole and atomically (:mod:`.atomic`) with every checkpoint (after
 every epoch, except between the sparser checkpoints of a head-only phase on cached features) and
-when a resumed run drops the epochs it will redo, so a process killed at any instant leaves either the
-previous history or the new one. Non-finite values are written as ``null``.
+when a resumed run drops the epochs it will redo, so a process killed at any instant leaves
+either the previous history or the new one. Non-finite values are written as ``null``.
 """
 
 from __future__ import annotations

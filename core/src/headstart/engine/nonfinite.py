@@ -1,11 +1,12 @@
 """Divergence: a non-finite loss or gradient is caught, never trained on silently, never saved.
 
 With ``trainer.on_nonfinite: stop`` the check costs no host-device sync per step: each optimizer
-step's loss and gradient norm are kept and tested at the loop's existing sync points (``log_every``
-and the end of the epoch), where the first bad step is named, and the run ends with
-:class:`TrainingDiverged` before the epoch's checkpoint is written. With ``skip`` each step is checked on the host and a bad one is
-not applied (the step counter still advances, so the schedule stays on time). Under fp16 only the
-loss is watched here: overflowed gradients are the loss scaler's to skip (``loss_scale.py``).
+step's loss and gradient norm are kept and tested at the loop's existing sync points
+(``log_every`` and the end of the epoch, and every :data:`MAX_KEPT` steps), where the first bad
+step is named, and the run ends with :class:`TrainingDiverged` before the epoch's checkpoint is
+written. With ``skip`` each step is checked on the host and a bad one is not applied (the step
+counter still advances, so the schedule stays on time). Under fp16 only the loss is watched
+here: overflowed gradients are the loss scaler's to skip (``loss_scale.py``).
 
 The loss is checked at every step. The gradient norm is read only where it is computed anyway —
 clipping (``trainer.clip_grad_norm``), fp16's overflow test — or needed before the step
@@ -27,23 +28,29 @@ from . import delta, fsdp
 from .distributed import is_dtensor
 from .settings import TrainerSettings
 
+#: The most optimizer steps whose loss and gradient norm the watch keeps before testing them.
+MAX_KEPT = 256
+
 
 class TrainingDiverged(RuntimeError):
     """Training produced a non-finite loss, gradient or weight."""
 
 
 class NonFiniteWatch:
-    """The first optimizer step whose loss or gradient norm was not finite, found on the device.
+    """The first optimizer step whose loss or gradient norm was not finite.
 
     ``record`` costs no tensor op: it keeps the step's loss and gradient norm (tensors the step
-    computed anyway); ``check`` tests everything kept since the last check in a few ops and one
-    host-device sync, and only when something is not finite looks for the first bad step."""
+    computed anyway); ``check`` tests what was kept since the last check in a few ops and one
+    host-device sync, and only when something is not finite looks for the first bad step. At
+    most :data:`MAX_KEPT` steps are kept: ``record`` tests them then (one sync per that many
+    steps) and remembers the first bad one for the next ``check``."""
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self._steps: list[int] = []
         self._losses: list[torch.Tensor] = []
         self._norms: list[torch.Tensor | None] = []
+        self._found: tuple[str, int] | None = None  # the first bad step of an earlier test
 
     def bad(self, loss: torch.Tensor, grad_norm: torch.Tensor | None) -> torch.Tensor:
         """A boolean tensor: this step's loss or gradient norm is not finite (no sync). The norm
@@ -57,22 +64,34 @@ class NonFiniteWatch:
         self._steps.append(step)
         self._losses.append(loss.detach())
         self._norms.append(grad_norm)
+        if len(self._steps) >= MAX_KEPT:
+            self._test()
 
     def check(self, epoch: int, hint: str) -> None:
         """Raise :class:`TrainingDiverged` naming the first bad step recorded since the last check
         (one host-device sync; none when nothing was recorded)."""
+        self._test()
+        if self._found is not None:
+            what, step = self._found
+            self._found = None
+            raise diverged(f"non-finite {what}", step, epoch, hint)
+
+    def _test(self) -> None:
+        """Test the kept steps and forget them, remembering the first bad one (if no earlier)."""
         if not self._steps:
             return
         steps, losses, norms = self._steps, self._losses, self._norms
         self._steps, self._losses, self._norms = [], [], []
         read = [n for n in norms if n is not None]
-        if bool(torch.isfinite(torch.stack([t.float() for t in (*losses, *read)])).all()):
+        if self._found is not None or bool(torch.isfinite(torch.stack([t.float() for t in (*losses, *read)])).all()):
             return
         for step, loss, norm in zip(steps, losses, norms, strict=True):
             if not bool(torch.isfinite(loss).all()):
-                raise diverged("non-finite loss", step, epoch, hint)
+                self._found = ("loss", step)
+                return
             if norm is not None and not bool(torch.isfinite(norm).all()):
-                raise diverged("non-finite gradients", step, epoch, hint)
+                self._found = ("gradients", step)
+                return
 
 
 def norm_read(settings: TrainerSettings, scaled: bool) -> bool:
