@@ -244,3 +244,33 @@ def test_other_losses_take_the_autograd_path_and_plain_cross_entropy_the_closed_
     grads = torch.autograd.grad(objective, [linear.weight, linear.bias])
     assert max(float(g.abs().max()) for g in grads) < 1e-4
     assert result.chosen_by == "validation" and set(result.scores) == {"0.1", "0.01"}
+
+
+def test_a_closed_form_fit_is_shared_by_calls_with_the_same_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from headstart.engine import probe
+
+    x, y = _blobs(90, 12, 3, seed=7)
+    xv, yv = _blobs(60, 12, 3, seed=8)
+    torch.manual_seed(0)
+    first_head, second_head, other_head = _Head(12, 3), _Head(12, 3), _Head(12, 3)  # other starting weights
+    first = fit_probe(first_head, _split(x, y), _split(xv, yv), _loss, _accuracy, grid=[1e-1, 1e-2], share="task a")
+    fits = []
+    original = probe._logistic
+    monkeypatch.setattr(probe, "_logistic", lambda *a, **k: fits.append(1) or original(*a, **k))
+    second = fit_probe(second_head, _split(x, y), _split(xv, yv), _loss, _accuracy, grid=[1e-1, 1e-2], share="task a")
+    assert not fits  # loaded, not fit again: the same weights and result as fitting
+    assert second == first
+    for a, b in zip(first_head.parameters(), second_head.parameters(), strict=True):
+        assert torch.equal(a, b)
+    fit_probe(other_head, _split(x, y), _split(xv, yv), _loss, _accuracy, grid=[1e-1, 1e-2], share="task b")
+    fit_probe(other_head, _split(x, y), _split(xv, yv), _loss, _accuracy, grid=[1e-1, 1e-3], share="task a")
+    changed = yv.clone()
+    changed[0] = (changed[0] + 1) % 3
+    fit_probe(other_head, _split(x, y), _split(xv, changed), _loss, _accuracy, grid=[1e-1, 1e-2], share="task a")
+    fit_probe(other_head, _split(x, y), _split(xv, yv), _loss, _accuracy, grid=[1e-1, 1e-2])  # no share: no sharing
+    assert len(fits) == 4  # another score, grid, val label or no share: each fits anew
+    fresh = _Head(12, 3)
+    monkeypatch.setattr(probe, "_SHARED", type(probe._SHARED)())  # nothing shared: the fit itself
+    fit_probe(fresh, _split(x, y), _split(xv, yv), _loss, _accuracy, grid=[1e-1, 1e-2])
+    for a, b in zip(first_head.parameters(), fresh.parameters(), strict=True):
+        assert torch.equal(a, b)  # what was shared is what fitting gives

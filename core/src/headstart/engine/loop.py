@@ -23,6 +23,7 @@ was never interrupted.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -331,6 +332,12 @@ def fit_head(run: RunContext, state: LoopState, epoch: int) -> float:
             score,
             higher_is_better=state.higher,
             device=run.device,
+            # what score() measures: equal inputs and this give the same fit (seeds, rates of a matrix)
+            share=json.dumps(
+                {"task": run.config["task"], "metrics": list(task.metrics), "monitor": state.monitor},
+                sort_keys=True,
+                default=str,
+            ),
         )
     except probe.NotApplicable:
         state.fit_head = False

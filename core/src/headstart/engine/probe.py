@@ -26,9 +26,11 @@ of the linear layer is computed once, with the head in eval mode, and the fit ru
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -230,6 +232,7 @@ def fit_probe(
     patience: int | None = 2,
     tol: float = logistic.GTOL,
     device: torch.device | None = None,
+    share: str | None = None,
 ) -> ProbeResult:
     """Fit ``head``'s linear layer by L-BFGS for the strengths of ``grid`` (strongest first) and
     keep the one whose ``score`` on ``val`` is best (ties: the stronger regulariser); the search
@@ -244,7 +247,14 @@ def fit_probe(
     run in :mod:`.logistic` (closed-form gradients, float32 like the features; the folds and the
     whole split as one batched problem; converged when no gradient entry exceeds ``tol``,
     scikit-learn's default); any other loss goes through ``torch.optim.LBFGS`` with autograd.
-    The head ends with the chosen weights."""
+    The head ends with the chosen weights.
+
+    ``share`` (the caller's description of what ``score`` measures: the task and its monitored
+    metric) lets calls share a closed-form fit: it starts from zeros, so the same inputs of the
+    linear layer, task fields and settings give the same fit, and a later call in this process
+    loads the weights of an earlier one instead of fitting again (the cells of a ``compare``
+    matrix that differ only in seed or learning rate). Fits by autograd start from the head's
+    own weights and are never shared."""
     linear = linear_layer(head)
     if linear is None or train.extras is None:
         raise NotApplicable("the L-BFGS probe needs a head whose only trainable layer is one nn.Linear")
@@ -256,7 +266,17 @@ def fit_probe(
     held = None
     if val is not None and val.extras is not None:
         held = Data(linear_inputs(head, linear, val, device), to_device(val.fields(torch.arange(len(val))), device))
-    if linear.bias is not None and _softmax_cross_entropy(loss, whole, linear.out_features):
+    closed_form = linear.bias is not None and _softmax_cross_entropy(loss, whole, linear.out_features)
+    key = None
+    if closed_form and share is not None:
+        settings = (share, str(device), tuple(strengths), higher_is_better, max_iter, folds, patience, tol)
+        key = _fit_key(settings, whole, held)
+        if key in _SHARED:
+            _SHARED.move_to_end(key)
+            state, shared = _SHARED[key]
+            linear.load_state_dict(state)
+            return replace(shared, scores=dict(shared.scores))
+    if closed_form:
         chosen, scores, iterations, chosen_by = _logistic(
             linear,
             whole,
@@ -281,7 +301,7 @@ def fit_probe(
     with torch.no_grad():
         train_loss = float(loss(linear(whole.x), whole.fields))
     l2 = strengths[chosen]
-    return ProbeResult(
+    result = ProbeResult(
         l2=l2,
         C=math.inf if l2 == 0 else 1.0 / (l2 * max(len(train), 1)),
         score=scores[chosen] if scores else None,
@@ -290,3 +310,32 @@ def fit_probe(
         iterations=iterations,
         chosen_by=chosen_by,
     )
+    if key is not None:
+        _SHARED[key] = ({k: v.detach().clone() for k, v in linear.state_dict().items()}, result)
+        while len(_SHARED) > SHARED_FITS:
+            _SHARED.popitem(last=False)
+    return replace(result, scores=dict(result.scores))
+
+
+#: The most closed-form fits kept for sharing (the least recently used go first).
+SHARED_FITS = 8
+_SHARED: OrderedDict[str, tuple[dict[str, torch.Tensor], ProbeResult]] = OrderedDict()
+
+
+def _fit_key(settings: tuple[Any, ...], whole: Data, held: Data | None) -> str:
+    """A digest of the settings and of every byte the fit reads: the linear layer's inputs and
+    the task fields of train (and val)."""
+    h = hashlib.sha256(repr(settings).encode())
+    for data in (whole, held):
+        if data is None:
+            h.update(b"none")
+            continue
+        for name, value in (("x", data.x), *sorted(data.fields.items())):
+            h.update(name.encode())
+            if isinstance(value, torch.Tensor):
+                t = value.detach().cpu().contiguous()
+                h.update(f"{tuple(t.shape)}:{t.dtype}".encode())
+                h.update(t.reshape(-1).view(torch.uint8).numpy().data)
+            else:
+                h.update(repr(value).encode())
+    return h.hexdigest()
