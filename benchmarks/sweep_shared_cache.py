@@ -1,7 +1,7 @@
 """A probe sweep in ``headstart compare`` vs one probe run: what sharing the feature cache buys.
 
 A matrix of the vision example's linear probe (trained by epochs, ``solver: sgd``, so the learning
-rate matters; ``--solver lbfgs`` for the default probe, one fit per cell) over 6 learning rates ×
+rate matters; ``--solver lbfgs`` for the default probe: one fit, which the cells share) over 6 learning rates ×
 3 seeds — 18 runs — shares one feature cache (``<output_dir>/feature_cache``): the source's
 features of each split are computed by the first cell and read by the other 17. Prints one JSON line: the wall and CPU time (``time.process_time``)
 of one probe run and of the whole sweep, their ratios, and how many cells computed features. On a
@@ -22,6 +22,7 @@ import torch
 import yaml
 
 from headstart import load_config
+from headstart.engine import probe
 from headstart.experiment import run_experiment
 from headstart.experiment.matrix import load_matrix, run_matrix
 
@@ -66,6 +67,7 @@ def main() -> None:
         }
         path = Path(tmp) / "sweep.yaml"
         path.write_text(yaml.safe_dump(matrix))
+        probe._SHARED.clear()  # the one run's probe fit is not the sweep's to reuse: it fits once itself
         started, cpu = time.perf_counter(), time.process_time()
         results = run_matrix(load_matrix(path), echo=lambda *_: None)
         sweep_s, sweep_cpu = time.perf_counter() - started, time.process_time() - cpu

@@ -234,13 +234,13 @@ def materialize_digits(root: str | Path | None = None, size: int = 32) -> Path:
     The tree is written to a temporary folder and renamed into place, so a crash never leaves a
     half-written dataset behind.
     """
-    import numpy as np
-    from sklearn.datasets import load_digits
-
     base = Path(root).expanduser() if root is not None else cache_dir() / "datasets"
     target = base / f"digits-{size}px"
     if (target / ".complete").is_file():
-        return target
+        return target  # written before: no scikit-learn import (about 2 s) for it
+    import numpy as np
+    from sklearn.datasets import load_digits
+
     base.mkdir(parents=True, exist_ok=True)
     digits = load_digits()
     tmp = Path(tempfile.mkdtemp(prefix=".digits-", dir=base))
