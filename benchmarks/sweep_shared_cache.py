@@ -67,7 +67,7 @@ def main() -> None:
         }
         path = Path(tmp) / "sweep.yaml"
         path.write_text(yaml.safe_dump(matrix))
-        probe._SHARED.clear()  # the one run's probe fit is not the sweep's to reuse: it fits once itself
+        probe.forget_shared_fits()  # the one run's probe fit is not the sweep's to reuse: it fits once itself
         started, cpu = time.perf_counter(), time.process_time()
         results = run_matrix(load_matrix(path), echo=lambda *_: None)
         sweep_s, sweep_cpu = time.perf_counter() - started, time.process_time() - cpu

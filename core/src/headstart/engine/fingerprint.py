@@ -34,14 +34,19 @@ def state_sha256(module: nn.Module, skip: Collection[str] = ()) -> str:
         return known[1]
     h = hashlib.sha256()
     for name, tensor in entries:
-        t = tensor.detach().cpu().contiguous()
-        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        if t.numel():
-            h.update(t.reshape(-1).view(torch.uint8).numpy())  # the buffer itself, not a copy
+        update(h, name, tensor)
     digest = h.hexdigest()
     stamp = [(name, weakref.ref(tensor), tensor._version) for name, tensor in entries]
     _DIGESTS.setdefault(module, {})[left_out] = (stamp, digest)
     return digest
+
+
+def update(h: hashlib._Hash, name: str, tensor: torch.Tensor) -> None:
+    """Feed ``h`` a tensor's name, shape and dtype, then its bytes (read in place, not copied)."""
+    t = tensor.detach().cpu().contiguous()
+    h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+    if t.numel():
+        h.update(t.reshape(-1).view(torch.uint8).numpy().data)
 
 
 def _unchanged(stamp: _Stamp, entries: list[tuple[str, torch.Tensor]]) -> bool:

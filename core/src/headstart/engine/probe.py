@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import logistic
+from . import fingerprint, logistic
 from .device import to_device
 from .feature_cache import CachedSplit
 from .probe_search import Data, best, cross_validate, folds_of, search, stopper
@@ -331,11 +331,13 @@ def _fit_key(settings: tuple[Any, ...], whole: Data, held: Data | None) -> str:
             h.update(b"none")
             continue
         for name, value in (("x", data.x), *sorted(data.fields.items())):
-            h.update(name.encode())
             if isinstance(value, torch.Tensor):
-                t = value.detach().cpu().contiguous()
-                h.update(f"{tuple(t.shape)}:{t.dtype}".encode())
-                h.update(t.reshape(-1).view(torch.uint8).numpy().data)
+                fingerprint.update(h, name, value)
             else:
-                h.update(repr(value).encode())
+                h.update(f"{name}:{value!r}".encode())
     return h.hexdigest()
+
+
+def forget_shared_fits() -> None:
+    """Drop every fit kept for sharing: the next call of :func:`fit_probe` fits anew."""
+    _SHARED.clear()
