@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -89,3 +90,17 @@ def test_string_labels_and_mismatched_lengths() -> None:
     assert math.isnan(accuracy([], [])) and math.isnan(macro_f1([], [])) and math.isnan(mcc([], []))
     with pytest.raises(ValueError, match="2 predictions for 3 references"):
         macro_f1([0, 1], [0, 1, 1])
+
+
+def test_integer_classes_take_the_numpy_path_with_the_same_results() -> None:
+    rng = random.Random(0)
+    for _ in range(20):
+        n = rng.randrange(1, 60)
+        preds = [rng.randrange(-3, 12) for _ in range(n)]  # classes only predicted, only referenced, negative
+        refs = [rng.randrange(0, 9) for _ in range(n)]
+        as_text = [f"c{x}" for x in preds], [f"c{x}" for x in refs]  # the general path
+        for metric in (accuracy, macro_f1, mcc):
+            assert metric(preds, refs) == pytest.approx(metric(*as_text), abs=1e-12), metric.__name__
+    ranked = Ranked.rows([[3, 1, 2], [0, 3, 1]])
+    assert ranked == [3, 0] and [r.ranked for r in ranked] == [(3, 1, 2), (0, 3, 1)]
+    assert all(type(r) is Ranked for r in ranked) and accuracy(ranked, [3, 1]) == 0.5

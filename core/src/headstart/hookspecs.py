@@ -166,9 +166,10 @@ def headstart_on_epoch_end(run: RunContext, epoch: int, metrics: dict[str, float
 @hookspec
 def headstart_on_checkpoint(run: RunContext, path: str, kind: str) -> None:
     """Called after a checkpoint is completely written: at the end of every epoch, except in a
-    head-only phase on cached features, where an epoch is written when it improves ``best``,
-    stops the run or ends the phase, or 2 s after the last checkpoint (its epochs cost
-    milliseconds; a resume redoes the few after the last checkpoint).
+    head-only phase on cached features, where an epoch is written when it stops the run or ends
+    the phase, or 2 s after the last checkpoint (its epochs cost milliseconds; a resume redoes
+    the few after the last checkpoint). An epoch of that phase that improves ``best`` is held in
+    memory and written, as ``best`` alone, just before the next checkpoint.
 
     :param run: The run in progress.
     :param path: The checkpoint's directory (``model.safetensors`` and ``state.pt`` inside).

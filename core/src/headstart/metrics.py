@@ -33,6 +33,18 @@ class Ranked(int):
     def __reduce__(self) -> tuple[type[Ranked], tuple[tuple[int, ...]]]:
         return (Ranked, (self.ranked,))
 
+    @classmethod
+    def rows(cls, ranked: list[list[int]]) -> list[Ranked]:
+        """One ``Ranked`` per row of class indices (``topk(...).indices.tolist()``), built without
+        the per-item conversions of the constructor (an evaluation makes one per example)."""
+        new = int.__new__
+        out = []
+        for row in ranked:
+            obj = new(cls, row[0])
+            obj.ranked = tuple(row)
+            out.append(obj)
+        return out
+
 
 def _check_lengths(preds: Sequence[Any], refs: Sequence[Any]) -> None:
     if len(preds) != len(refs):
@@ -40,8 +52,13 @@ def _check_lengths(preds: Sequence[Any], refs: Sequence[Any]) -> None:
 
 
 def _codes(preds: Sequence[Any], refs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Predictions and references as class indices into one sorted list of every class seen."""
+    """Predictions and references as class indices into one sorted list of every class seen
+    (integer classes, the usual case, through NumPy; the metrics do not depend on the order)."""
     _check_lengths(preds, refs)
+    if all(isinstance(x, int) and not isinstance(x, bool) for x in (*preds, *refs)):
+        both = np.fromiter((*preds, *refs), dtype=np.int64, count=len(preds) + len(refs))
+        classes_seen, codes = np.unique(both, return_inverse=True)
+        return codes[: len(preds)], codes[len(preds) :], len(classes_seen)
     classes = sorted(set(refs) | set(preds), key=str)
     index = {c: i for i, c in enumerate(classes)}
     p = np.fromiter((index[x] for x in preds), dtype=np.int64, count=len(preds))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from headstart import hookimpl, parse_config
@@ -235,7 +236,6 @@ def test_gradient_accumulation_equals_the_larger_batch(tmp_path: Path) -> None:
 
 
 def test_a_policy_regularizer_is_added_to_the_loss(tmp_path: Path) -> None:
-    import torch
 
     from headstart.engine.loop import train
     from headstart.policies import Full
@@ -328,6 +328,54 @@ def test_a_cached_head_phase_writes_checkpoints_only_when_due(
     assert _rows(run_dir) == _rows(tmp_path / "every")  # the same training either way
 
 
+class _Written:
+    def __init__(self) -> None:
+        self.links: list[tuple[int, str]] = []
+
+    @hookimpl
+    def headstart_on_checkpoint(self, run: Any, path: str, kind: str) -> None:
+        self.links.append((int(Path(path).name.removeprefix("epoch-")), kind))
+
+
+def test_a_probes_new_best_is_held_in_memory_and_written_with_the_next_checkpoint(
+    tmp_path: Path, extra_plugin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headstart.engine import loop
+
+    written = _Written()
+    extra_plugin(written, "checkpoints")
+
+    def probe(name: str, every: bool, min_delta: float) -> Path:
+        monkeypatch.setattr(loop, "CACHED_CHECKPOINT_S", 0.0 if every else 1e9)
+        trainer = {"epochs": 4, "batch_size": 8, "lr": 0.05, "progress": False, "min_delta": min_delta}
+        config = toy_config(policy={"name": "linear-probe", "solver": "sgd"}, trainer=trainer)
+        run_dir, _ = run_experiment(parse_config(config), tmp_path / name)
+        return run_dir
+
+    # only epoch 0 improves: held through epochs 1-2, written before the phase's last epoch
+    held = probe("held", every=False, min_delta=1e9)
+    assert written.links == [(0, "best"), (3, "last")]
+    written.links.clear()
+    each = probe("each", every=True, min_delta=1e9)  # a checkpoint every epoch, as before
+    assert written.links == [(0, "last"), (0, "best"), (1, "last"), (2, "last"), (3, "last")]
+    for run_dir in (held, each):
+        assert (run_dir / "checkpoints" / "best").resolve().name == "epoch-0000"
+    best = [load_file(str(d / "checkpoints" / "best" / "model.safetensors")) for d in (held, each)]
+    last = _weights(held)
+    assert best[0].keys() == best[1].keys() and all(torch.equal(best[0][k], best[1][k]) for k in best[0])
+    assert not all(torch.equal(best[0][k], last[k]) for k in best[0])  # a copy of epoch 0, not the live head
+    states = [torch.load(d / "checkpoints" / "best" / "state.pt", weights_only=True) for d in (held, each)]
+    assert states[0]["epoch"] == states[1]["epoch"] == 1 and states[0]["step"] == states[1]["step"]
+    held_state, each_state = (s["optimizer"]["state"] for s in states)  # the optimizer as it was then
+    assert held_state.keys() == each_state.keys() and held_state
+    for k in held_state:
+        assert all(torch.equal(held_state[k][n], each_state[k][n]) for n in ("exp_avg", "exp_avg_sq", "step"))
+
+    written.links.clear()
+    probe("improving", every=False, min_delta=-1e9)  # every epoch improves: the last one supersedes
+    assert written.links == [(3, "last"), (3, "best")]
+
+
 def test_a_run_stopped_between_sparse_checkpoints_resumes_exactly(
     tmp_path: Path, extra_plugin: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -346,3 +394,35 @@ def test_a_run_stopped_between_sparse_checkpoints_resumes_exactly(
     straight, resumed = _weights(straight_dir), _weights(resumed_dir)
     assert all((straight[k] == resumed[k]).all() for k in straight), "resumed weights differ"
     assert _rows(straight_dir) == _rows(resumed_dir)
+
+
+def test_step_end_reaches_every_step_unless_an_implementation_only_reads_logging_steps(
+    tmp_path: Path, extra_plugin: Any
+) -> None:
+    from headstart.plugins import logging_steps_only
+
+    class Every:
+        def __init__(self) -> None:
+            self.steps: list[int] = []
+
+        @hookimpl
+        def headstart_on_step_end(self, run: Any, step: int, metrics: dict[str, Any]) -> None:
+            self.steps.append(step)
+
+    class Logged(Every):
+        @hookimpl
+        @logging_steps_only
+        def headstart_on_step_end(self, run: Any, step: int, metrics: dict[str, Any]) -> None:
+            self.steps.append(step)
+
+    logged = Logged()
+    extra_plugin(logged, "logged")
+    config = toy_config(trainer={"epochs": 2, "batch_size": 8, "lr": 0.01, "progress": False, "log_every": 4})
+    _, summary = run_experiment(parse_config(config), tmp_path / "logged")
+    steps = summary["final"]["step"]
+    assert steps > 8 and logged.steps == list(range(4, steps + 1, 4))
+    every = Every()
+    extra_plugin(every, "every")  # one implementation wants every step: every step is called
+    run_experiment(parse_config(config), tmp_path / "every")
+    assert every.steps == list(range(1, steps + 1))
+    assert len(logged.steps) == len(range(4, steps + 1, 4)) + steps  # then called with the others: it checks

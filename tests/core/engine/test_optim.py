@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from headstart.engine.optim import make_optimizer, merged_groups
+from headstart.engine.optim import make_optimizer, merged_groups, step
 
 
 def _groups(model: torch.nn.Module, lrs: list[float]) -> list[dict]:  # type: ignore[type-arg]
@@ -100,3 +101,38 @@ def test_stepping_only_looks_at_the_given_parameters() -> None:
     assert opt._only is None  # the block's end restores the full walk
     opt.step()
     assert not torch.equal(first, before[0])
+
+
+@pytest.mark.parametrize("name", ["adamw", "sgd"])
+def test_step_leaves_out_torchs_wrapper_only_while_nothing_listens(name: str) -> None:
+    lrs = [1e-2] * 4
+    direct_model, wrapped_model = _model(0), _model(0)
+    direct = make_optimizer(_groups(direct_model, lrs), name, torch.device("cpu"))
+    wrapped = make_optimizer(_groups(wrapped_model, lrs), name, torch.device("cpu"))
+    x = torch.randn(32, 8)
+    for _ in range(3):
+        for model, do in ((direct_model, lambda: step(direct)), (wrapped_model, wrapped.step)):
+            model(x).square().mean().backward()
+            do()
+            model.zero_grad()
+    for a, b in zip(direct_model.parameters(), wrapped_model.parameters(), strict=True):
+        assert torch.equal(a, b)  # the same step either way
+
+    heard: list[str] = []
+    handles = [
+        direct.register_step_pre_hook(lambda *_: heard.append("pre")),
+        direct.register_step_post_hook(lambda *_: heard.append("post")),
+        register_optimizer_step_post_hook(lambda *_: heard.append("global")),
+    ]
+    try:
+        direct_model(x).square().mean().backward()
+        step(direct)
+    finally:
+        for h in handles:
+            h.remove()
+    assert heard == ["pre", "post", "global"]  # hooks: the optimizer's own step, which calls them
+
+    direct_model(x).square().mean().backward()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        step(direct)
+    assert any(e.name.startswith("Optimizer.step#") for e in prof.events())  # a profiler sees the step

@@ -143,3 +143,31 @@ def test_an_experiment_may_use_its_own_label_budgets(tmp_path: Path) -> None:
     ]
     cells = load_matrix(_matrix(tmp_path, experiments=experiments, seeds=[0], label_budgets=[2, 4])).cells
     assert [(c.experiment, c.budget) for c in cells if c.policy == "linear-probe"] == [("a", 2), ("a", 4), ("b", 6)]
+
+
+def test_objects_from_before_the_cells_are_left_out_of_full_collections_while_they_run(
+    tmp_path: Path, extra_plugin: Any
+) -> None:
+    import gc
+
+    class Frozen:
+        def __init__(self) -> None:
+            self.counts: list[int] = []
+
+        @hookimpl
+        def headstart_on_run_start(self, run: Any) -> None:
+            self.counts.append(gc.get_freeze_count())
+
+    frozen = Frozen()
+    extra_plugin(frozen, "frozen")
+    run_matrix(load_matrix(toy_matrix(tmp_path, seeds=[0, 1])), echo=lambda *_: None)
+    assert len(frozen.counts) == 2 and all(n > 1000 for n in frozen.counts)  # what existed before
+    assert gc.get_freeze_count() == 0  # all back afterwards
+    (tmp_path / "again").mkdir()
+    gc.freeze()  # a caller that froze objects itself keeps them frozen
+    try:
+        count = gc.get_freeze_count()
+        run_matrix(load_matrix(toy_matrix(tmp_path / "again")), echo=lambda *_: None)
+        assert gc.get_freeze_count() > count // 2  # not unfrozen by the matrix (some were freed since)
+    finally:
+        gc.unfreeze()

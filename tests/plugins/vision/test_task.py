@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -206,3 +207,64 @@ def test_images_are_decoded_once_per_process_until_a_file_changes(
     with pytest.raises(DataError, match=rf"{victim.name}: cannot read image"):
         prepared(tiny_source, data=str(split_tree))
     assert opened == [str(victim)]
+
+
+def test_a_folder_lists_what_rglob_lists_in_path_order(tmp_path: Path) -> None:
+    from headstart_vision.data import IMAGE_EXTENSIONS, scan_folder
+
+    root = tmp_path / "tree"
+    files = ["a/9.png", "a/10.PNG", "a/sub/deeper/x.jpg", "a/.hidden.png", "a/notes.txt", "a/.cache/y.png"]
+    files += ["b/b-1.jpeg", "b/b_0.png", "b/sub.d/z.webp"]
+    for name in files:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "o.png").write_bytes(b"")
+    (root / "a" / "linked-dir").symlink_to(outside, target_is_directory=True)  # not entered, as rglob does
+    (root / "b" / "linked.png").symlink_to(outside / "o.png")  # a file through a link: listed
+    (root / "b" / "broken.png").symlink_to(tmp_path / "missing.png")  # nothing behind it: not listed
+
+    def expected(folder: Path) -> list[Path]:
+        found = [
+            p
+            for p in folder.rglob("*")
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
+        ]
+        return sorted(found, key=lambda p: p.parts)
+
+    items = scan_folder(root)
+    assert [i.path for i in items] == expected(root / "a") + expected(root / "b")
+    assert [i.label for i in items] == ["a"] * len(expected(root / "a")) + ["b"] * len(expected(root / "b"))
+    assert root / "b" / "linked.png" in [i.path for i in items]
+    assert not any("linked-dir" in str(i.path) or i.path.name == "broken.png" for i in items)
+
+
+def test_a_listed_tree_is_listed_again_only_when_a_folder_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from headstart_vision import data
+
+    root = tmp_path / "tree"
+    for name in ("a/1.png", "a/sub/2.png", "b/3.png"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"")
+    folders = [root, root / "a", root / "a" / "sub", root / "b"]
+    for folder in folders:  # left alone for a minute: settled
+        os.utime(folder, ns=(time.time_ns() - 60 * 10**9,) * 2)
+    reads: list[str] = []
+    real = os.scandir
+    monkeypatch.setattr(data.os, "scandir", lambda p: (reads.append(str(p)), real(p))[1])
+
+    first = data.scan_folder(root)
+    assert len(first) == 3 and reads
+    reads.clear()
+    assert data.scan_folder(root) == first and not reads  # remembered: no folder read again
+
+    (root / "a" / "sub" / "4.png").write_bytes(b"")  # a file added deep down changes its folder's time
+    again = data.scan_folder(root)
+    assert reads and [i.path.name for i in again] == ["1.png", "2.png", "4.png", "3.png"]
+    reads.clear()
+    assert data.scan_folder(root) == again and reads  # just changed, not settled: read every time

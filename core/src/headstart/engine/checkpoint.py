@@ -21,6 +21,7 @@ import os
 import pickle
 import random
 import shutil
+from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def save_checkpoint(
     ckpt_dir: Path,
     name: str,
-    model: nn.Module,
+    model: nn.Module | Mapping[str, torch.Tensor],
     state: dict[str, Any],
     links: tuple[str, ...] = ("last",),
     *,
@@ -79,7 +80,8 @@ def save_checkpoint(
 ) -> Path:
     """Write ``ckpt_dir/name`` atomically, then point each of ``links`` at it. With ``keys``, the
     weights file holds only those state-dict entries (a delta; ``metadata`` from
-    :func:`headstart.engine.delta.reference` says what the rest must be).
+    :func:`headstart.engine.delta.reference` says what the rest must be), read from ``model`` or
+    given as a mapping of them (a copy held since an earlier epoch).
 
     If writing fails (disk full, read-only directory), the temporary directory is removed and the
     links still point at the previous complete checkpoint.
@@ -93,9 +95,12 @@ def save_checkpoint(
         tmp.mkdir()
         marker = {"format": FORMAT, "version": str(VERSION)}
         if keys is None:
+            assert isinstance(model, nn.Module), "a full checkpoint is read from the model"
             save_model(model, str(tmp / WEIGHTS), metadata=marker, force_contiguous=True)
         else:
-            entries = {k: v.clone().contiguous() for k, v in delta.entries(model, keys).items()}
+            held = isinstance(model, Mapping)
+            found = model if isinstance(model, Mapping) else delta.entries(model, keys)
+            entries = {k: (v if held else v.clone()).contiguous() for k, v in found.items()}
             save_file(entries, str(tmp / WEIGHTS), metadata={**marker, **(metadata or {})})
         torch.save({"format": FORMAT, "version": VERSION, **state}, tmp / STATE)
         for f in (WEIGHTS, STATE):
@@ -205,7 +210,8 @@ def load_weights(ckpt: Path, model: nn.Module, *, skip: tuple[str, ...] = ()) ->
 
     A delta checkpoint loads into a model rebuilt as the run built it (source + the policy's
     ``prepare``): every stored entry must exist, and everything not stored must hash to what the
-    run started from. ``skip`` leaves out stored entries under those prefixes (a head)."""
+    run started from. ``skip`` leaves out stored entries under those prefixes (a head). An entry
+    that already holds the stored value is not written again."""
     file = ckpt / WEIGHTS
     meta = weights_metadata(ckpt)
     if meta.get("delta") != "1":
@@ -218,21 +224,30 @@ def load_weights(ckpt: Path, model: nn.Module, *, skip: tuple[str, ...] = ()) ->
     with safe_open(str(file), framework="pt") as f:
         stored = list(f.keys())
         entries = {k: f.get_tensor(k) for k in stored if not (skip and k.startswith(skip))}
-    own = model.state_dict()
+    own = model.state_dict(keep_vars=True)
     unexpected = sorted(k for k in entries if k not in own)
     if unexpected:
         raise CheckpointError(
             f"{file}: stores {unexpected[:5]} which the model does not have; it was written for a model "
             "with other adapters or layers (was the run's policy prepared before loading?)"
         )
-    found = delta.frozen_hash(model, set(stored))
+    found = delta.frozen_hash(model, set(stored), own)
     if found != meta.get("frozen_sha256"):
         raise CheckpointError(
             f"{file}: stores only what trained, over the frozen weights of source {meta.get('source')}; "
             f"this model's frozen weights differ (sha256 {found[:12]}…, expected {str(meta.get('frozen_sha256'))[:12]}…). "
             "Rebuild the run's source with the same name, options and weights"
         )
-    model.load_state_dict(entries, strict=False)
+    # entries that already hold the stored values are left alone, and the modules' state-dict
+    # versions go along (without them BatchNorm writes its own step counter back into itself):
+    # version counters of what is not written stay, so digests of the weights stay valid
+    changed: OrderedDict[str, torch.Tensor] = OrderedDict(
+        (k, v)
+        for k, v in entries.items()
+        if not (own[k].shape == v.shape and own[k].dtype == v.dtype and torch.equal(own[k], v))
+    )
+    changed._metadata = getattr(own, "_metadata", OrderedDict())  # type: ignore[attr-defined]
+    model.load_state_dict(changed, strict=False)
 
 
 def load_backbone_weights(ckpt: Path, backbone: nn.Module, prefix: str = "backbone.") -> None:

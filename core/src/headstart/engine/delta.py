@@ -28,17 +28,21 @@ DELTA_FRACTION = 0.5
 
 
 def delta_keys(
-    model: nn.Module, trained: Iterable[str], moving: Collection[str] | None = None
+    model: nn.Module,
+    trained: Iterable[str],
+    moving: Collection[str] | None = None,
+    state: Mapping[str, torch.Tensor] | None = None,
 ) -> frozenset[str] | None:
     """The state-dict keys a delta checkpoint of ``model`` stores, given the names of every
     parameter any phase trains and of the buffers training can change (``None``: every buffer);
-    None when so much trains that a full checkpoint is as good."""
+    None when so much trains that a full checkpoint is as good. ``state``: the model's
+    ``state_dict(keep_vars=True)`` when the caller has it."""
     params = dict(model.named_parameters())
     trained = set(trained)
     total = sum(p.numel() for p in params.values())
     if total == 0 or sum(params[n].numel() for n in trained) >= DELTA_FRACTION * total:
         return None
-    state = model.state_dict(keep_vars=True)
+    state = model.state_dict(keep_vars=True) if state is None else state
     return frozenset(
         k
         for k, v in state.items()
@@ -67,19 +71,25 @@ def entries(model: nn.Module, keys: Collection[str]) -> dict[str, torch.Tensor]:
     return {k: v for k, v in model.state_dict().items() if k in keys}
 
 
-def frozen_hash(model: nn.Module, stored: Collection[str]) -> str:
+def frozen_hash(model: nn.Module, stored: Collection[str], state: Mapping[str, torch.Tensor] | None = None) -> str:
     """SHA-256 of every state-dict entry of ``model`` that is not in ``stored`` (names, shapes,
-    dtypes, bytes): what a delta checkpoint expects the rebuilt model to hold."""
-    return state_sha256(model, stored)
+    dtypes, bytes): what a delta checkpoint expects the rebuilt model to hold. ``state``: the
+    model's ``state_dict(keep_vars=True)`` when the caller has it."""
+    return state_sha256(model, stored, state)
 
 
-def reference(model: nn.Module, stored: Collection[str], source: Mapping[str, Any]) -> dict[str, str]:
+def reference(
+    model: nn.Module,
+    stored: Collection[str],
+    source: Mapping[str, Any],
+    state: Mapping[str, torch.Tensor] | None = None,
+) -> dict[str, str]:
     """The safetensors metadata of a delta checkpoint: the marker, the source's description
     (JSON) and the hash of everything left out."""
     return {
         "delta": "1",
         "source": json.dumps(dict(source), sort_keys=True, default=str),
-        "frozen_sha256": frozen_hash(model, stored),
+        "frozen_sha256": frozen_hash(model, stored, state),
     }
 
 
@@ -92,8 +102,9 @@ def for_run(
     """The delta a run's checkpoints store — from the parameters each phase trains and the
     buffers training can move (``Freezer.moving_buffers``; None: all) — or None when the run
     writes full checkpoints. Call it before training changes any weight."""
-    keys = delta_keys(model, set().union(*map(set, trained_per_phase)), moving_buffers)
-    return None if keys is None else Delta(keys, reference(model, keys, source))
+    state = model.state_dict(keep_vars=True)
+    keys = delta_keys(model, set().union(*map(set, trained_per_phase)), moving_buffers, state)
+    return None if keys is None else Delta(keys, reference(model, keys, source, state))
 
 
 @dataclass(frozen=True)

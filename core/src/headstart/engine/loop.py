@@ -28,6 +28,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from tqdm.auto import tqdm
 
 from ..freeze.apply import scale_lr
 from ..freeze.plan import FreezePlan, phase_at
+from ..plugins import LOGGING_STEPS_ONLY, tracing
 from ..registry import get_registry
 from . import checkpoint as ckpt
 from . import delta, fsdp, probe, run_state
@@ -54,7 +56,8 @@ from .run_state import RunContext
 from .schedule import lr_factor
 
 #: In a head-only phase on cached features, the most seconds of training between two checkpoints
-#: (an epoch that improves ``best``, stops the run or ends the phase is always written).
+#: (an epoch that stops the run or ends the phase is always written; one that improves ``best``
+#: is held in memory and written with the next).
 CACHED_CHECKPOINT_S = 2.0
 
 
@@ -102,6 +105,7 @@ class LoopState:
     row_extra: dict[str, Any] = field(default_factory=dict)  # added to the epoch's metrics row
     probe: dict[str, Any] = field(default_factory=dict)  # each fitted phase's probe result
     saved_at: float = field(default_factory=time.perf_counter)  # when the last checkpoint was written
+    held_best: tuple[int, dict[str, torch.Tensor], dict[str, Any]] | None = None  # not written yet: _checkpoint_due
 
 
 # --- setup ------------------------------------------------------------------------------------
@@ -122,7 +126,8 @@ def setup(run: RunContext, resume_from: Path | None = None) -> LoopState:
         run.freezer.moving_buffers(run.phases),
     )
     reset_peak_memory(run.device)
-    run.model.to(run.device)
+    if any(t.device != run.device for t in (*run.model.parameters(), *run.model.buffers())):
+        run.model.to(run.device)  # a walk over every module even when nothing moves: only when needed
     if s.channels_last:
         run.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     fsdp.shard(run)  # trainer.strategy: fsdp on several processes: the parameters become shards
@@ -178,6 +183,8 @@ def start_phase(run: RunContext, state: LoopState, epoch: int) -> None:
     if index == run.freezer.phase_index:
         return
     applied = run.freezer.apply(run.phases[index], index, run.optimizer)
+    if run.optimizer is not None:
+        run.optimizer.zero_grad(set_to_none=True)  # every parameter: nothing of an earlier phase stays
     run.trainable_params[applied.phase.name] = applied.trainable_numel
     state.net = ddp.wrap(run.model, run.dist, run.device)  # DDP sees exactly the parameters that train now
     state.net = torch.compile(state.net) if run.settings.compile else state.net
@@ -222,14 +229,19 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
     )
     loss_sum, seen = torch.zeros((), device=run.device), torch.zeros((), device=run.device)
     skipped = 0
-    bar = tqdm(
-        total=state.steps_per_epoch,
-        desc=f"epoch {epoch} ({epoch + 1}/{s.epochs}) [{run.freezer.plan.phase.name}]",
-        disable=None if s.progress and run.dist.main else True,  # None: no bar when not a terminal
-        leave=False,
-        dynamic_ncols=True,
+    bar: Any = (
+        tqdm(
+            total=state.steps_per_epoch,
+            desc=f"epoch {epoch} ({epoch + 1}/{s.epochs}) [{run.freezer.plan.phase.name}]",
+            disable=None,  # no bar when not a terminal
+            leave=False,
+            dynamic_ncols=True,
+        )
+        if s.progress and run.dist.main
+        else _NO_BAR
     )
-    optimizer.zero_grad(set_to_none=True)  # every parameter: nothing of an earlier phase or fit stays
+    every_step = _listened_every_step(run)
+    _clear_grads(trainable)  # nothing of a fit stays (an earlier phase's: cleared when this one started)
     with stepping_only(optimizer, trainable):  # a step looks for gradients among these alone
         on_device = isinstance(loader, CachedBatches)  # built from the cache, on the run's device
         for i, batch in enumerate(loader):
@@ -270,7 +282,8 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
                 _check_divergence(run, state, epoch)
                 bar.set_postfix(loss=f"{step_metrics['loss']:.4f}")
             bar.update(1)
-            run.hook.headstart_on_step_end(run=run, step=run.step, metrics=step_metrics)
+            if every_step or "loss" in step_metrics:
+                run.hook.headstart_on_step_end(run=run, step=run.step, metrics=step_metrics)
     bar.close()
     _check_divergence(run, state, epoch)
     if skipped and skipped == state.steps_per_epoch:
@@ -282,6 +295,29 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
     return ddp.sum_scalar(loss_sum.item(), d, run.device) / max(ddp.sum_scalar(seen.item(), d, run.device), 1)
 
 
+class _NoBar:
+    """What the loop calls on a progress bar, doing nothing (``trainer.progress: false``)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, **_: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+_NO_BAR = _NoBar()
+
+
+def _listened_every_step(run: RunContext) -> bool:
+    """Whether a ``headstart_on_step_end`` implementation wants every step, not only logging
+    steps (``plugins.logging_steps_only``), or hook calls are traced."""
+    impls = getattr(run.hook.headstart_on_step_end, "get_hookimpls", None)
+    return impls is None or tracing() or any(not getattr(i.function, LOGGING_STEPS_ONLY, False) for i in impls())
+
+
 def _clear_grads(trainable: list[torch.nn.Parameter]) -> None:
     """``zero_grad(set_to_none=True)`` for the parameters that train: only they get gradients,
     and a head over a frozen source then clears its few tensors, not every parameter's slot."""
@@ -291,9 +327,10 @@ def _clear_grads(trainable: list[torch.nn.Parameter]) -> None:
 
 def _check_divergence(run: RunContext, state: LoopState, epoch: int) -> None:
     """Raise :class:`TrainingDiverged` if a step went bad since the last check (one sync)."""
-    state.watch.check(epoch, _diverged_hint(run, epoch))
+    hint = partial(_diverged_hint, run, epoch)  # written only when it raises
+    state.watch.check(epoch, hint)
     if run.loss_scaler is not None:
-        run.loss_scaler.check(epoch, _diverged_hint(run, epoch))  # fp16: too many overflows in a row
+        run.loss_scaler.check(epoch, hint)  # fp16: too many overflows in a row
 
 
 def _diverged_hint(run: RunContext, epoch: int) -> str:
@@ -393,37 +430,76 @@ def evaluate_and_checkpoint(run: RunContext, state: LoopState, epoch: int, train
     stop = run.should_stop or (s.patience is not None and run.bad_epochs >= s.patience)
     run.epoch = max(epoch + 1, state.skip_to)
     _add_elapsed(run, state)
-    if not (improved or stop or _checkpoint_due(run, state, epoch)):
+    due = stop or _checkpoint_due(run, state, epoch)
+    if improved and not due and state.delta is not None:  # not due: a head-only phase on cached features
+        state.held_best = _hold(run, state, epoch)  # written with the next checkpoint
+        return False
+    if not (improved or due):
         return False
     state.log.flush()
-    links = ("last", "best") if improved else ("last",)
+    held, state.held_best = state.held_best, None
+    if held is not None and not improved:  # the best epoch since the last checkpoint, kept in memory
+        _write(run, state, *held, ("best",))
     keys = state.delta.keys if state.delta else None
     weights, saved = (
         run_state.checkpoint_weights(run, keys),
         run_state.checkpoint_state(run),
     )  # every rank: fsdp gathers
-    if d.main:
-        path = ckpt.save_checkpoint(
-            run.files.checkpoints,
-            f"epoch-{epoch:04d}",
-            weights,
-            saved,
-            links,
-            keys=keys,
-            metadata=state.delta.metadata if state.delta else None,
-        )
-        for kind in links:
-            run.hook.headstart_on_checkpoint(run=run, path=str(path), kind=kind)
+    _write(run, state, epoch, weights, saved, ("last", "best") if improved else ("last",))
     ddp.barrier(d)
     state.saved_at = time.perf_counter()
     return stop
 
 
+def _write(
+    run: RunContext,
+    state: LoopState,
+    epoch: int,
+    weights: torch.nn.Module | dict[str, torch.Tensor],
+    saved: dict[str, Any],
+    links: tuple[str, ...],
+) -> None:
+    """Write epoch ``epoch``'s checkpoint (on the main process), point ``links`` at it, and tell
+    the plugins."""
+    if not run.dist.main:
+        return
+    path = ckpt.save_checkpoint(
+        run.files.checkpoints,
+        f"epoch-{epoch:04d}",
+        weights,
+        saved,
+        links,
+        keys=state.delta.keys if state.delta else None,
+        metadata=state.delta.metadata if state.delta else None,
+    )
+    for kind in links:
+        run.hook.headstart_on_checkpoint(run=run, path=str(path), kind=kind)
+
+
+def _hold(run: RunContext, state: LoopState, epoch: int) -> tuple[int, dict[str, torch.Tensor], dict[str, Any]]:
+    """A copy of what epoch ``epoch``'s checkpoint would hold (the delta's entries and the
+    training state), to write later."""
+    assert state.delta is not None
+    weights = {k: v.detach().clone() for k, v in delta.entries(run.model, state.delta.keys).items()}
+    saved = run_state.checkpoint_state(run)  # built afresh, but for the optimizer's per-parameter state
+    optimizer = saved["optimizer"]
+    live = optimizer["state"]  # each parameter's state dict, whose tensors the next steps change in place
+    saved["optimizer"] = {
+        **optimizer,
+        "state": {
+            k: {n: v.clone() if isinstance(v, torch.Tensor) else v for n, v in st.items()} for k, st in live.items()
+        },
+    }
+    return epoch, weights, saved
+
+
 def _checkpoint_due(run: RunContext, state: LoopState, epoch: int) -> bool:
-    """Whether an epoch that neither improved ``best`` nor stops the run writes its checkpoint:
-    always, except in a head-only phase on cached features (never under several processes),
-    where an epoch costs milliseconds and writing it cost as much again. There the checkpoint
-    waits for the phase's last epoch or :data:`CACHED_CHECKPOINT_S` seconds after the last one."""
+    """Whether an epoch that does not stop the run writes its checkpoint: always, except in a
+    head-only phase on cached features (which never runs under several processes), where an
+    epoch costs milliseconds and writing it cost as much again. There the checkpoint waits for
+    the phase's last epoch or :data:`CACHED_CHECKPOINT_S` seconds after the last one; meanwhile
+    an epoch that improves ``best`` is held in memory (a delta checkpoint's few tensors; a full
+    checkpoint is written at once) and written with the next checkpoint."""
     if state.cached_train is None:
         return True
     phase_end = next((p.start_epoch for p in run.phases if p.start_epoch > epoch), run.settings.epochs)

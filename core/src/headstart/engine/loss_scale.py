@@ -18,11 +18,13 @@ count in a row go into every checkpoint, so a resumed fp16 run is exact.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch.amp.grad_scaler import GradScaler
 
+from . import optim
 from .nonfinite import diverged
 
 #: Overflowed optimizer steps in a row (each one halving the scale) that end an fp16 run.
@@ -53,7 +55,7 @@ class LossScaler:
         scaler's own test after ``unscale``), update the scale, and count a skip. ``grad_norm``
         may be None only when disabled (the loop reads it only when something needs it)."""
         if not self.enabled:
-            optimizer.step()
+            optim.step(optimizer)
             return
         assert grad_norm is not None, "fp16 reads the gradient norm at every step (nonfinite.norm_read)"
         self.scaler.step(optimizer)
@@ -68,8 +70,9 @@ class LossScaler:
         """A step dropped after ``unscale`` (``on_nonfinite: skip``): update the scale only."""
         self.scaler.update()  # a no-op when disabled
 
-    def check(self, epoch: int, hint: str) -> None:
-        """Raise :class:`TrainingDiverged` once the limit of skips in a row was reached (one sync)."""
+    def check(self, epoch: int, hint: str | Callable[[], str]) -> None:
+        """Raise :class:`TrainingDiverged` once the limit of skips in a row was reached (one sync);
+        ``hint`` (or what it returns) ends the message."""
         if not self.enabled:
             return
         step = int(self.gave_up_at)
@@ -78,7 +81,7 @@ class LossScaler:
                 f"non-finite gradients in {MAX_SKIPPED_IN_A_ROW} optimizer steps in a row under fp16 loss "
                 f"scaling (scale now {self.scaler.get_scale():g})"
             )
-            raise diverged(what, step, epoch, hint)
+            raise diverged(what, step, epoch, hint if isinstance(hint, str) else hint())
 
     def end_epoch(self) -> dict[str, Any]:
         """The epoch's ``overflow_steps`` and the current ``loss_scale`` (for its metrics row)."""

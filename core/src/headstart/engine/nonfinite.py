@@ -19,7 +19,7 @@ written, catches the rest. A non-finite ``best`` or ``last`` is never saved eith
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import torch
 from torch import nn
@@ -67,14 +67,15 @@ class NonFiniteWatch:
         if len(self._steps) >= MAX_KEPT:
             self._test()
 
-    def check(self, epoch: int, hint: str) -> None:
+    def check(self, epoch: int, hint: str | Callable[[], str]) -> None:
         """Raise :class:`TrainingDiverged` naming the first bad step recorded since the last check
-        (one host-device sync; none when nothing was recorded)."""
+        (one host-device sync; none when nothing was recorded). ``hint`` (or what it returns,
+        asked only then) ends the message."""
         self._test()
         if self._found is not None:
             what, step = self._found
             self._found = None
-            raise diverged(f"non-finite {what}", step, epoch, hint)
+            raise diverged(f"non-finite {what}", step, epoch, hint if isinstance(hint, str) else hint())
 
     def _test(self) -> None:
         """Test the kept steps and forget them, remembering the first bad one (if no earlier)."""

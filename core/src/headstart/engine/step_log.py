@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..plugins import hookimpl
+from ..plugins import hookimpl, logging_steps_only
 from ..rundir import RunDir
 from .atomic import atomic_write_text, json_safe
 
@@ -27,19 +27,23 @@ def headstart_on_run_start(run: Any) -> None:
         return  # only the main process of a run writes
     path = run.files.steps
     kept = []
-    if path.exists():  # resumed: keep the steps before the checkpoint
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if row.get("step", 0) <= run.step:
-                kept.append(line)
+    if not path.exists():  # a new run: an empty file (nothing to keep, so nothing to lose)
+        path.touch()
+        _logs.add(path)
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():  # resumed: keep the steps before the checkpoint
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if row.get("step", 0) <= run.step:
+            kept.append(line)
     atomic_write_text(path, "".join(f"{line}\n" for line in kept))  # a kill here keeps the old file
     _logs.add(path)
 
 
 @hookimpl
+@logging_steps_only
 def headstart_on_step_end(run: Any, step: int, metrics: dict[str, Any]) -> None:
     if "loss" not in metrics:  # only logging steps are written; the others cost nothing here
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..plugins import hookimpl
+from ..plugins import hookimpl, logging_steps_only
 from ..rundir import RunDir
 
 _writers: dict[str, Any] = {}
@@ -40,6 +40,7 @@ def headstart_on_run_start(run: Any) -> None:
 
 
 @hookimpl
+@logging_steps_only
 def headstart_on_step_end(run: Any, step: int, metrics: dict[str, Any]) -> None:
     if "loss" not in metrics:
         return

@@ -21,6 +21,7 @@ from ..model import TransferModel
 from ..options import ConfigError, call_with_options, parameters
 from ..policies.base import prepare_model
 from ..registry import UnknownNameError, get_registry
+from . import shared_sources
 from .config import ExperimentConfig, parse_config
 from .lr import LearningRate, resolve_lr
 
@@ -137,11 +138,21 @@ def build_source(config: ExperimentConfig) -> SourceModel:
 
 
 def build(config: ExperimentConfig) -> Built:
-    """Build every component. Cheap checks (policy, task options) come before the source loads."""
+    """Build every component. Cheap checks (policy, task options) come before the source loads.
+    Within :func:`shared_sources.sharing` the source may be one lent by an earlier run: the
+    caller gives it back (``shared_sources.give_back``) when the run is done with it."""
     policy = build_policy(config)
     task = build_task(config)
     seed_everything(config.seed)
-    source = build_source(config)
+    source = shared_sources.lend(config, lambda: build_source(config))
+    try:
+        return _assemble(config, policy, task, source)
+    except BaseException:
+        shared_sources.give_back(source)
+        raise
+
+
+def _assemble(config: ExperimentConfig, policy: TransferPolicy, task: TargetTask, source: SourceModel) -> Built:
     with budget.recording() as draws:
         task.prepare(source)
     head = task.build_head(source.output_spec)

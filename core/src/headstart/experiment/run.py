@@ -19,6 +19,7 @@ from ..engine.loop import train
 from ..options import ConfigError
 from ..registry import get_registry
 from ..rundir import RunDir, slug
+from . import shared_sources
 from .build import build, resolve_data_seed
 from .config import ExperimentConfig, apply_overrides, load_config, load_yaml, parse_config
 from .lock import RunLock
@@ -109,17 +110,20 @@ def _run(
     last = RunDir(run_dir).last
     resume_from = ckpt.resolve(last) if resume and last.exists() else None
     built = build(config)
-    rate = built.lr
-    if rate is not None and rate.origin == "auto" and not d.enabled:
-        rate = auto_lr(config, run_dir, rate)
-        built.freezer.lr = rate.lr  # plans are computed from it when each phase starts
-    if d.main:
-        from ..inference.state import save_inference_files
+    try:
+        rate = built.lr
+        if rate is not None and rate.origin == "auto" and not d.enabled:
+            rate = auto_lr(config, run_dir, rate)
+            built.freezer.lr = rate.lr  # plans are computed from it when each phase starts
+        if d.main:
+            from ..inference.state import save_inference_files
 
-        save_inference_files(run_dir, built.source, built.task)  # the run loads without its data
-    ddp.barrier(d)
-    run = built.run_context(run_dir, device=device, dist=d)
-    summary = train(run, resume_from)
+            save_inference_files(run_dir, built.source, built.task)  # the run loads without its data
+        ddp.barrier(d)
+        run = built.run_context(run_dir, device=device, dist=d)
+        summary = train(run, resume_from)
+    finally:
+        shared_sources.give_back(built.source)  # a source lent by the matrix goes back
     summary = {
         "name": config.name,
         "run_dir": str(run_dir),

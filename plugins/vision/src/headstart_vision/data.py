@@ -12,6 +12,7 @@ import os
 import random
 import shutil
 import tempfile
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,28 +43,73 @@ def _is_image(p: Path) -> bool:
     return p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
 
 
-def _parts(p: Path) -> tuple[str, ...]:
-    """The sort key of a path: the order of ``Path`` objects (by their parts), computed once per path."""
-    return p.parts
+def _images_under(folder: Path, folders: list[str]) -> list[Path]:
+    """Image files under ``folder`` at any depth, in ``Path`` order: what ``folder.rglob("*")``
+    filtered by :func:`_is_image` lists (symlinked folders are not entered), from ``os.scandir``
+    entries, whose file type usually needs no ``stat`` call per file. Every folder read is
+    appended to ``folders``."""
+    found: list[tuple[tuple[str, ...], Path]] = []
+    pending = [folder]
+    while pending:
+        here = pending.pop()
+        folders.append(str(here))
+        with os.scandir(here) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(here / entry.name)
+                elif (
+                    not entry.name.startswith(".")
+                    and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS
+                    and entry.is_file()
+                ):
+                    path = here / entry.name
+                    found.append((path.parts, path))
+    found.sort(key=lambda pair: pair[0])
+    return [path for _, path in found]
+
+
+#: Seconds a folder must have been left alone before its listing is remembered: a file added
+#: within the same tick of a coarse file-system clock would not change the folder's time.
+SETTLED_S = 2.0
+#: Folder trees listed by this process: root -> (each folder read with its modification time, the
+#: items). The cells of a ``compare`` matrix list the same tree again and again.
+_LISTED: dict[str, tuple[list[tuple[str, int]], list[ImageItem]]] = {}
+
+
+def _times(folders: list[str]) -> list[tuple[str, int]] | None:
+    try:
+        return [(f, os.stat(f).st_mtime_ns) for f in folders]
+    except OSError:
+        return None
 
 
 def scan_folder(root: Path) -> list[ImageItem]:
     """An ImageFolder tree: one sub-folder per class, images inside (any depth). An empty class
-    folder is an error."""
+    folder is an error. A tree listed before by this process is listed again only when one of
+    its folders changed since (files added, removed or renamed change their folder's time)."""
     if not root.is_dir():
         raise DataError(f"{root}: no such folder (expected an ImageFolder tree: one sub-folder per class)")
+    known = _LISTED.get(str(root))
+    if known is not None and _times([f for f, _ in known[0]]) == known[0]:
+        return list(known[1])
+    started = time.time_ns()
+    folders = [str(root)]
     classes = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not classes:
         raise DataError(f"{root}: no class folders; an ImageFolder tree has one sub-folder per class")
     items: list[ImageItem] = []
     for folder in classes:
-        files = sorted((p for p in folder.rglob("*") if _is_image(p)), key=_parts)  # Path order, faster
+        files = _images_under(folder, folders)
         if not files:
             raise DataError(
                 f"{folder}: class folder {folder.name!r} has no images "
                 f"(extensions: {', '.join(sorted(IMAGE_EXTENSIONS))}); remove it or add images"
             )
-        items.extend(ImageItem(p, folder.name, str(folder)) for p in files)
+        where = str(folder)
+        items.extend(ImageItem(p, folder.name, where) for p in files)
+    times = _times(folders)
+    if times is not None and all(t < started - SETTLED_S * 1e9 for _, t in times):
+        _LISTED[str(root)] = (times, list(items))
     return items
 
 

@@ -228,7 +228,7 @@ class ImageClassification(SingleLabelTask):
         if len(self.labels) < 5:
             return super().predictions(outputs, batch)
         top = outputs.float().topk(5, dim=-1).indices.tolist()
-        return [Ranked(r) for r in top], batch["targets"].tolist()
+        return Ranked.rows(top), batch["targets"].tolist()
 
     # --- inference (PredictingTask): a trained run used without its training data ---------------
     def inference_state(self) -> dict[str, Any]:
