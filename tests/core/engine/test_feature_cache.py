@@ -219,3 +219,24 @@ def test_vector_features_are_one_matrix_in_memory_and_on_disk(tmp_path: Path) ->
     # the backbone sees at most 32 examples at once on a CPU, the evaluation batch elsewhere
     assert feature_batch_size(64, torch.device("cpu")) == 32 and feature_batch_size(8, torch.device("cpu")) == 8
     assert feature_batch_size(64, torch.device("cuda")) == 64
+
+
+def test_a_shared_entry_is_read_once_per_process_until_its_file_changes(tmp_path: Path) -> None:
+    import os
+
+    from headstart.engine.feature_cache import FeatureCache
+
+    made = [torch.arange(12.0).reshape(4, 3)]
+
+    def make() -> Any:
+        return made[-1], False, {"targets": torch.tensor([0, 1, 0, 1])}
+
+    first = FeatureCache("auto", tmp_path, 1024, shared=True).get("k", make)
+    again = FeatureCache("auto", tmp_path, 1024, shared=True).find("k")  # another run, same process
+    assert again is first and torch.equal(again.matrix(), made[0])
+    made.append(torch.ones(5, 3))
+    other = FeatureCache("auto", tmp_path / "elsewhere", 1024, shared=True).get("k", make)
+    os.replace(tmp_path / "elsewhere" / "k.safetensors", tmp_path / "k.safetensors")  # the file changed
+    changed = FeatureCache("auto", tmp_path, 1024, shared=True).find("k")
+    assert changed is not None and changed is not first and changed is not other
+    assert torch.equal(changed.matrix(), made[1]) and len(changed) == 5

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -309,7 +310,50 @@ def _save(path: Path, values: Values, sequence: bool, extras: dict[str, Any] | N
     return extras
 
 
+#: Entries of shared cache directories this process has opened, by path: (size and modification
+#: time of the file, the split). The cells of a matrix read the same entries one after the other;
+#: an entry is read again only when its file changed. At most :data:`OPENED_MAX` entries are kept.
+_OPENED: OrderedDict[str, tuple[tuple[int, int], _DiskSplit]] = OrderedDict()
+OPENED_MAX = 16
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _remember(path: Path, split: _DiskSplit) -> None:
+    stamp = _stamp(path)
+    if stamp is None:
+        return
+    _OPENED[str(path)] = (stamp, split)
+    _OPENED.move_to_end(str(path))
+    while len(_OPENED) > OPENED_MAX:
+        _OPENED.popitem(last=False)
+
+
+def _opened(path: Path) -> _DiskSplit | None:
+    """The split this process opened from ``path`` before, if the file is unchanged since."""
+    known = _OPENED.get(str(path))
+    if known is None or _stamp(path) != known[0]:
+        return None
+    _OPENED.move_to_end(str(path))
+    return known[1]
+
+
 def _open(path: Path) -> _DiskSplit:
+    known = _opened(path)
+    if known is not None:
+        return known
+    split = _read(path)
+    _remember(path, split)
+    return split
+
+
+def _read(path: Path) -> _DiskSplit:
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
         extras: dict[str, Any] | None = None
@@ -356,6 +400,8 @@ class FeatureCache:
             split = _DiskSplit(path, len(values), sequence, extras)
             if isinstance(values, torch.Tensor):
                 split._matrix = values  # what the file holds, already in memory
+            if self.shared:
+                _remember(path, split)  # the next run of this process reads it from here
         self._splits[key] = split
         return split
 
