@@ -52,13 +52,17 @@ def _check_lengths(preds: Sequence[Any], refs: Sequence[Any]) -> None:
 
 
 def _codes(preds: Sequence[Any], refs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Predictions and references as class indices into one sorted list of every class seen
-    (integer classes, the usual case, through NumPy; the metrics do not depend on the order)."""
+    """Predictions and references as class indices into one list of every class seen, sorted by
+    ``str`` (integer classes, the usual case, through NumPy)."""
     _check_lengths(preds, refs)
     if all(isinstance(x, int) and not isinstance(x, bool) for x in (*preds, *refs)):
         both = np.fromiter((*preds, *refs), dtype=np.int64, count=len(preds) + len(refs))
-        classes_seen, codes = np.unique(both, return_inverse=True)
-        return codes[: len(preds)], codes[len(preds) :], len(classes_seen)
+        seen, codes = np.unique(both, return_inverse=True)
+        # the same class order as the general path (by str), so per-class sums add up alike
+        rank = np.empty(len(seen), dtype=np.int64)
+        rank[sorted(range(len(seen)), key=lambda i: str(seen[i]))] = np.arange(len(seen))
+        codes = rank[codes]
+        return codes[: len(preds)], codes[len(preds) :], len(seen)
     classes = sorted(set(refs) | set(preds), key=str)
     index = {c: i for i, c in enumerate(classes)}
     p = np.fromiter((index[x] for x in preds), dtype=np.int64, count=len(preds))

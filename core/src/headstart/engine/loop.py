@@ -228,6 +228,7 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
         run, "train", train=True, epoch=epoch, augment=state.cached_train is None, cached=state.cached_train
     )
     loss_sum, seen = torch.zeros((), device=run.device), torch.zeros((), device=run.device)
+    counted = 0  # batches in the mean (on_nonfinite: stop), without a device op per step
     skipped = 0
     bar: Any = (
         tqdm(
@@ -257,7 +258,7 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
                 seen += finite
             else:  # a bad loss ends the run at the next check: no row ever shows this mean
                 loss_sum += value
-                seen += 1
+                counted += 1
             if (i + 1) % s.grad_accum != 0 and i + 1 != state.batches:
                 continue  # accumulate gradients over grad_accum batches
             scaler.unscale(optimizer)  # fp16: true gradients before clipping and their norm
@@ -292,7 +293,8 @@ def train_epoch(run: RunContext, state: LoopState, epoch: int) -> float:
         )
     state.skipped_steps = skipped
     d = run.dist
-    return ddp.sum_scalar(loss_sum.item(), d, run.device) / max(ddp.sum_scalar(seen.item(), d, run.device), 1)
+    in_mean = seen.item() if s.on_nonfinite == "skip" else float(counted)
+    return ddp.sum_scalar(loss_sum.item(), d, run.device) / max(ddp.sum_scalar(in_mean, d, run.device), 1)
 
 
 class _NoBar:
