@@ -40,6 +40,7 @@ from torch import nn
 
 from ..engine import fingerprint
 from ..interfaces import SourceModel
+from .config import ExperimentConfig
 
 #: The most bytes of source weights kept between cells (each is kept twice: the source and the
 #: copy it is compared with).
@@ -78,7 +79,7 @@ def sharing() -> Iterator[None]:
             _shelf = None
 
 
-def key_of(config: Any) -> str | None:
+def key_of(config: ExperimentConfig) -> str | None:
     """What decides that two runs build the same source (None: this run builds its own)."""
     trainer = config.trainer
     if _shelf is None or trainer.compile or _distributed():
@@ -86,7 +87,7 @@ def key_of(config: Any) -> str | None:
     return json.dumps({"source": config.source, "task": config.task, "seed": config.seed}, sort_keys=True, default=str)
 
 
-def lend(config: Any, build: Callable[[], SourceModel]) -> SourceModel:
+def lend(config: ExperimentConfig, build: Callable[[], SourceModel]) -> SourceModel:
     """The source of ``config``: the one on the shelf when there is one and it is free, else
     ``build()`` (called after the run's seeding, as a run on its own calls it)."""
     key = key_of(config)
