@@ -45,7 +45,7 @@ def test_cells_of_one_source_and_seed_share_a_build_and_end_as_runs_on_their_own
     built = _count_builds(monkeypatch)
     path = toy_matrix(
         tmp_path,
-        trainer={"epochs": 3},
+        trainer={"epochs": 3, "device": "cpu"},  # only a run on the CPU is lent a source
         policies=[{"name": "linear-probe", "solver": "sgd"}, "full"],
         sweep={"trainer.lr": [0.01, 0.1]},
         seeds=[0, 1],
@@ -74,13 +74,16 @@ def test_only_probe_cells_reuse_the_source(tmp_path: Path, monkeypatch: pytest.M
     assert len(built) == 1  # three cells, one seed: one build
     built.clear()
     (tmp_path / "full").mkdir()
-    path = toy_matrix(tmp_path / "full", policies=["full"], sweep={"trainer.lr": [0.01, 0.1, 1.0]})
+    path = toy_matrix(
+        tmp_path / "full", trainer={"device": "cpu"}, policies=["full"], sweep={"trainer.lr": [0.01, 0.1, 1.0]}
+    )
     run_matrix(load_matrix(path), echo=lambda *_: None)
     assert len(built) == 3  # each cell trained the source it was lent: the next one builds its own
 
 
 def _toy(seed: int = 0) -> Any:
-    return parse_config(toy_config(seed=seed, source={**TOY_EXPERIMENT["source"]}))
+    trainer = {"epochs": 3, "batch_size": 8, "lr": 0.01, "progress": False, "device": "cpu"}
+    return parse_config(toy_config(seed=seed, source={**TOY_EXPERIMENT["source"]}, trainer=trainer))
 
 
 def test_a_source_changed_by_its_cell_is_dropped() -> None:
@@ -118,8 +121,15 @@ def test_flags_the_freeze_engine_sets_are_put_back_and_a_lent_source_is_not_lent
         assert all(p.requires_grad for p in source.backbone.parameters()) and source.backbone.training
         assert all(torch.equal(v, state[k]) for k, v in source.backbone.state_dict().items())
         # the random state after the build is what a build leaves: the head starts the same
-        fresh = build(parse_config(toy_config(seed=0, source={**TOY_EXPERIMENT["source"]})))
+        fresh = build(_toy())
         assert fresh.source is not source  # lent again, so this one is built
         for a, b in zip(again.model.head.parameters(), fresh.model.head.parameters(), strict=True):
             assert torch.equal(a, b)
     assert shared_sources.key_of(config) is None  # outside sharing() nothing is lent
+
+
+def test_nothing_is_lent_to_a_run_on_another_device() -> None:
+    with shared_sources.sharing():
+        assert shared_sources.key_of(_toy()) is not None  # the toy config trains on the CPU
+        on_gpu = parse_config(toy_config(source={**TOY_EXPERIMENT["source"]}, trainer={"device": "cuda", "epochs": 1}))
+        assert shared_sources.key_of(on_gpu) is None

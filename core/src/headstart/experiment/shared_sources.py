@@ -19,8 +19,9 @@ uses it), :func:`~headstart.experiment.build.build` asks :func:`lend` for its so
   adapters, moved batch-norm statistics — and the source is dropped: the next cell builds its own.
 
 A source lent out is not lent again until it is given back (a run inside a run, such as the trial
-runs of ``trainer.lr: auto``, builds its own). Nothing is lent under several processes or
-``trainer.compile``. At most :data:`MAX_BYTES` of weights (twice: the source and its copy) are
+runs of ``trainer.lr: auto``, builds its own). Nothing is lent under several processes,
+``trainer.compile``, or to a run on another device than the CPU (moving the model there replaces
+its storages, so it would never come back unchanged). At most :data:`MAX_BYTES` of weights (twice: the source and its copy) are
 kept, the least recently lent dropped first; everything is dropped when ``sharing`` ends.
 """
 
@@ -82,7 +83,7 @@ def sharing() -> Iterator[None]:
 def key_of(config: ExperimentConfig) -> str | None:
     """What decides that two runs build the same source (None: this run builds its own)."""
     trainer = config.trainer
-    if _shelf is None or trainer.compile or _distributed():
+    if _shelf is None or trainer.compile or _distributed() or not _on_cpu(trainer.device):
         return None
     return json.dumps({"source": config.source, "task": config.task, "seed": config.seed}, sort_keys=True, default=str)
 
@@ -219,6 +220,12 @@ def _set_rng(state: tuple[Any, ...]) -> None:
     random.setstate(python_state)
     if cuda is not None:
         torch.cuda.set_rng_state_all(cuda)
+
+
+def _on_cpu(device: str) -> bool:
+    """Whether the run trains on the CPU: a model moved to another device comes back with other
+    storages, so lending it would only cost the copy it is compared with."""
+    return device == "cpu" or (device == "auto" and not torch.cuda.is_available())
 
 
 def _distributed() -> bool:
