@@ -31,15 +31,7 @@ def test_the_digest_is_the_hash_of_names_shapes_dtypes_and_bytes() -> None:
 def test_a_digest_is_reused_until_a_tensor_changes_in_place_or_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
     model = torch.nn.Linear(4, 3)
     first = state_sha256(model)
-    reads: list[int] = []
-
-    class Counting:
-        @staticmethod
-        def sha256() -> Any:
-            reads.append(1)
-            return hashlib.sha256()
-
-    monkeypatch.setattr("headstart.engine.fingerprint.hashlib", Counting)
+    reads = _counting(monkeypatch)
     assert state_sha256(model) == first and not reads  # unchanged: not read again
     with torch.no_grad():
         model.weight.add_(1.0)  # in place: the version counter moves

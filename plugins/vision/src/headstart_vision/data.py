@@ -39,13 +39,10 @@ class ImageItem:
 # --- listing ------------------------------------------------------------------------------------
 
 
-def _is_image(p: Path) -> bool:
-    return p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
-
-
 def _images_under(folder: Path, folders: list[str]) -> list[Path]:
-    """Image files under ``folder`` at any depth, in ``Path`` order: what ``folder.rglob("*")``
-    filtered by :func:`_is_image` lists (symlinked folders are not entered), from ``os.scandir``
+    """Image files under ``folder`` at any depth, in ``Path`` order: the files of
+    ``folder.rglob("*")`` (symlinked folders are not entered) whose name does not start with a
+    dot and whose extension is in :data:`IMAGE_EXTENSIONS`, from ``os.scandir``
     entries, whose file type usually needs no ``stat`` call per file. Every folder read is
     appended to ``folders``."""
     found: list[tuple[tuple[str, ...], Path]] = []
