@@ -55,7 +55,8 @@ def _codes(preds: Sequence[Any], refs: Sequence[Any]) -> tuple[np.ndarray, np.nd
     """Predictions and references as class indices into one list of every class seen, sorted by
     ``str`` (integer classes, the usual case, through NumPy)."""
     _check_lengths(preds, refs)
-    if all(isinstance(x, int) and not isinstance(x, bool) for x in (*preds, *refs)):
+    kinds = set(map(type, preds)) | set(map(type, refs))  # the types present, not a test per item
+    if all(issubclass(k, int) and not issubclass(k, bool) for k in kinds):
         both = np.fromiter((*preds, *refs), dtype=np.int64, count=len(preds) + len(refs))
         seen, codes = np.unique(both, return_inverse=True)
         # the same class order as the general path (by str), so per-class sums add up alike

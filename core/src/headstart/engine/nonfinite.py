@@ -19,6 +19,7 @@ written, catches the rest. A non-finite ``best`` or ``last`` is never saved eith
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable, Collection
 
 import torch
@@ -114,8 +115,29 @@ def grad_norm(params: list[nn.Parameter], clip: float | None) -> torch.Tensor:
         return _grad_norm_grouped(params, grads, clip)
     norm: torch.Tensor = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
     if clip is not None:
-        torch._foreach_mul_(grads, torch.clamp(clip / (norm + 1e-6), max=1.0))
+        if norm.device.type == "cpu" and norm.dtype == torch.float32:
+            coefficient = clip_coefficient(float(norm), clip)  # a CPU tensor is read without waiting
+            if coefficient != 1.0:  # × 1.0 changes no gradient: nothing to do
+                torch._foreach_mul_(grads, coefficient)
+        else:
+            torch._foreach_mul_(grads, torch.clamp(clip / (norm + 1e-6), max=1.0))
     return norm
+
+
+def clip_coefficient(norm: float, clip: float) -> float:
+    """``torch.clamp(clip / (norm + 1e-6), max=1.0)`` for a float32 ``norm``, as torch computes it
+    on a CPU (``clip / t`` is ``t.reciprocal() * clip``, each op rounded to float32), without its
+    four kernel calls, which on a head's small gradients cost as much as the norm itself. Each op
+    runs in double and is rounded to float32: for +, × and ÷ of float32 values that is exactly
+    float32 arithmetic (a double has more than 2 × 24 + 2 bits)."""
+    t = _f32(norm + _f32(1e-6))
+    scaled = _f32(_f32(1.0 / t) * _f32(clip))  # t ≥ 1e-6: never a division by zero
+    return min(scaled, 1.0)  # nan stays nan, as torch.clamp leaves it
+
+
+def _f32(x: float) -> float:
+    """``x`` rounded to the nearest float32 (±inf beyond its range)."""
+    return ctypes.c_float(x).value
 
 
 def _grad_norm_grouped(params: list[nn.Parameter], grads: list[torch.Tensor], clip: float | None) -> torch.Tensor:

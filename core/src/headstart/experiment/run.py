@@ -26,6 +26,9 @@ from .lock import RunLock
 from .lr import AUTO_FACTORS, LearningRate
 from .resume import check_resume
 
+#: libyaml's emitter where PyYAML has it (the same text as ``yaml.safe_dump``, in a fifth of the time)
+_YAML_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 
 def new_run_dir(config: ExperimentConfig) -> Path:
     """``<output_dir>/<timestamp>_<name or task>_<policy>`` (names through :func:`slug`), made
@@ -63,10 +66,21 @@ def _prepare(config: ExperimentConfig, run_dir: Path, resume: bool, allow_change
     remove_stale_temps(run_dir)
     files.checkpoints.mkdir(exist_ok=True)
     for d in (run_dir, files.checkpoints):  # fail now, not after an epoch of training
-        atomic_write_text(d / ".write-check", "")
-        (d / ".write-check").unlink()
+        _check_writable(d)
     if write_config:
-        atomic_write_text(files.config, yaml.safe_dump(requested, sort_keys=False))
+        atomic_write_text(files.config, yaml.dump(requested, Dumper=_YAML_DUMPER, sort_keys=False))
+
+
+def _check_writable(folder: Path) -> None:
+    """Create and remove a file in ``folder`` (nothing to keep, so nothing to make durable);
+    an ``OSError`` names the file."""
+    probe = folder / ".write-check"
+    try:
+        with open(probe, "wb"):
+            pass
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(exc.filename or probe)) from exc
 
 
 def run_experiment(
