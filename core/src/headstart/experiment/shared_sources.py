@@ -155,10 +155,13 @@ def _restore_and_compare(held: _Lent) -> bool:
     if len(modules) != len(modes) or len(params) != len(grads) or len(tensors) != len(held.pristine):
         return False
     for (_, m), mode in zip(modules, modes, strict=True):
-        m.training = mode
+        if m.training is not mode:  # set only what differs: Module.__setattr__ is slow
+            m.training = mode
     for p, wanted in zip(params, grads, strict=True):
-        p.requires_grad_(wanted)
-        p.grad = None
+        if p.requires_grad is not wanted:
+            p.requires_grad_(wanted)
+        if p.grad is not None:
+            p.grad = None
     if _snapshot(held.source, modules, tensors) != held.shape:
         return False
     return all(torch.equal(t, copy) for (_, t, _), copy in zip(tensors, held.pristine, strict=True))
@@ -196,7 +199,13 @@ def _attributes(obj: Any) -> tuple[Any, ...]:
     """``obj``'s attributes but ``training``: plain values as they are, dicts by identity and keys
     (hooks, parameters, sub-modules), other containers by identity and length, anything else by
     identity."""
-    return tuple((name, _seen(value)) for name, value in vars(obj).items() if name != "training")
+    return tuple(
+        [
+            (name, value if type(value) in _PLAIN else _seen(value))
+            for name, value in vars(obj).items()
+            if name != "training"
+        ]
+    )
 
 
 def _seen(value: Any) -> Any:

@@ -205,8 +205,9 @@ def verify_images(items: list[ImageItem], skip_bad: bool) -> tuple[list[ImageIte
     good, bad = [], []
     for item in items:
         try:
-            stat = os.stat(item.path)
-            seen = (str(item.path), stat.st_size, stat.st_mtime_ns)
+            path = str(item.path)  # once: os.stat of a Path converts it again
+            stat = os.stat(path)
+            seen = (path, stat.st_size, stat.st_mtime_ns)
             if seen not in _DECODED:
                 with Image.open(item.path) as img:
                     img.load()
