@@ -104,9 +104,10 @@ def norm_read(settings: TrainerSettings, scaled: bool) -> bool:
 
 def grad_norm(params: list[nn.Parameter], clip: float | None) -> torch.Tensor:
     """The total gradient norm (clipping to ``clip`` on the way, when given): what
-    ``torch.nn.utils.get_total_norm`` and ``clip_grads_with_norm_`` compute, op for op. Gradients
+    ``torch.nn.utils.get_total_norm`` and ``clip_grads_with_norm_`` compute, to the bit. Gradients
     of one device and dtype (a run's usual case) skip their grouping, which in a head's steps on
-    cached features cost several times the arithmetic."""
+    cached features cost several times the arithmetic; float32 ones on a CPU get their clipping
+    coefficient from :func:`clip_coefficient` and are not multiplied when it is 1."""
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.zeros(())
