@@ -3,6 +3,10 @@
 Every batch carries ``_index`` (each example's position in its split), so cached features of a
 head-only phase can be looked up per example. Given a cached split whose batches the cache can
 rebuild, a loader iterates over its tensors in the same order and never touches the task's data.
+Evaluation on cached vector features takes up to :data:`CACHED_EVAL_ROWS` examples per batch (or
+``eval_batch_size`` when larger): the head's outputs for an example are the same in any batch, and
+a split of a few hundred examples is then one forward, one loss and one ``predictions`` call
+instead of one per ``eval_batch_size`` rows — what evaluating every epoch costs a cached phase.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from .device import to_device
 from .feature_cache import CachedSplit
 from .run_state import RunContext
 from .settings import resolve_workers
+
+#: Most examples per evaluation batch on cached vector features (memory: the head's activations
+#: and outputs for that many rows; the features are in memory already).
+CACHED_EVAL_ROWS = 8192
 
 
 class _Indexed(Dataset[tuple[int, Any]]):
@@ -65,7 +73,10 @@ class CachedBatches:
             for chunk in torch.split(index, self.batch_size):
                 yield to_device(self.cached.batch(chunk), self.device)
             return
-        whole = to_device(self.cached.pass_batch(index), self.device)  # one gather per pass
+        if self.order == range(len(self.cached)):  # every example in order (one process's evaluation)
+            whole = to_device(self.cached.whole_batch(index), self.device)
+        else:
+            whole = to_device(self.cached.pass_batch(index), self.device)  # one gather per pass
         for start in range(0, len(index), self.batch_size):
             yield _rows(whole, start, start + self.batch_size)
 
@@ -107,9 +118,11 @@ def make_loader(
         sampler.set_epoch(epoch)
         batch_size = s.batch_size // d.world
     else:
-        sampler = list(range(d.rank, len(data), d.world))
+        sampler = range(d.rank, len(data), d.world)
         batch_size = batch_size or max(1, (s.eval_batch_size or s.batch_size) // d.world)
     if cached is not None and from_cache:
+        if not train and not cached.sequence:  # see CACHED_EVAL_ROWS
+            batch_size = max(batch_size, min(len(sampler), CACHED_EVAL_ROWS))
         return CachedBatches(cached, sampler, batch_size, len(sampler), run.device)
     workers = resolve_workers(s.num_workers, run.device.type, local_processes())
     return DataLoader(

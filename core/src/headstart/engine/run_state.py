@@ -55,10 +55,15 @@ class RunContext:
     elapsed_s: float = 0.0
     budget: BudgetDraw | None = None  # which training examples a label budget keeps (for the feature cache)
 
+    _files: tuple[Path, RunDir] | None = field(default=None, init=False, repr=False, compare=False)
+
     @property
     def files(self) -> RunDir:
-        """The names of the run directory's files (``run.files.metrics``, ``run.files.best`` …)."""
-        return RunDir(self.run_dir)
+        """The names of the run directory's files (``run.files.metrics``, ``run.files.best`` …),
+        made once per ``run_dir`` (the loop's events ask for them every logged step)."""
+        if self._files is None or self._files[0] is not self.run_dir:
+            self._files = (self.run_dir, RunDir(self.run_dir))
+        return self._files[1]
 
 
 def checkpoint_state(run: RunContext) -> dict[str, Any]:
