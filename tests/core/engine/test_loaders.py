@@ -55,6 +55,8 @@ def test_one_batch_gives_the_metrics_of_eval_batch_size_batches(tmp_path: Path) 
 def test_cached_evaluation_batches_are_capped(tmp_path: Path) -> None:
     run, cached = _cached_run(tmp_path, "val")
     n = 3 * CACHED_EVAL_ROWS // 2
-    big = CachedSplit(cached.matrix()[torch.arange(n) % len(cached)], False, {"targets": torch.zeros(n, dtype=torch.long)})
+    big = CachedSplit(
+        cached.matrix()[torch.arange(n) % len(cached)], False, {"targets": torch.zeros(n, dtype=torch.long)}
+    )
     loader = make_loader(run, "val", train=False, cached=big)
     assert [len(b["_index"]) for b in loader] == [CACHED_EVAL_ROWS, n - CACHED_EVAL_ROWS]
