@@ -26,19 +26,29 @@ def _cached_run(tmp_path: Path, split: str) -> tuple[RunContext, CachedSplit]:
     return run, FeatureCache("memory", tmp_path / "cache", 1.0).get(split, lambda: computed)
 
 
-def test_evaluation_on_cached_vector_features_is_one_batch_of_the_cache_own_tensors(tmp_path: Path) -> None:
+def test_evaluation_on_cached_vector_features_is_one_batch(tmp_path: Path) -> None:
     run, cached = _cached_run(tmp_path, "train")  # the largest toy split: 48 examples, batch size 8
     loader = make_loader(run, "train", train=False, cached=cached)
     batches = list(loader)
     assert len(loader) == len(batches) == 1
     (batch,) = batches
-    assert batch["_features"].values.data_ptr() == cached.matrix().data_ptr()  # nothing gathered
-    assert cached.extras is not None and torch.equal(batch["targets"], cached.extras["targets"])
+    assert cached.extras is not None
+    assert torch.equal(batch["_features"].values, cached.matrix())
+    assert torch.equal(batch["targets"], cached.extras["targets"])
     assert batch["_index"].tolist() == list(range(len(cached)))
-    # training batches keep the batch size, gathered in the epoch's order into the split's buffers
-    train = list(make_loader(run, "train", train=True, cached=cached))
-    assert [len(b["_index"]) for b in train] == [8] * 6
-    assert train[0]["_features"].values.data_ptr() != cached.matrix().data_ptr()
+    # training batches keep the batch size
+    assert [len(b["_index"]) for b in make_loader(run, "train", train=True, cached=cached)] == [8] * 6
+
+
+def test_a_batch_changed_in_place_leaves_the_cache_as_it_was(tmp_path: Path) -> None:
+    run, cached = _cached_run(tmp_path, "val")
+    assert cached.extras is not None
+    features, targets = cached.matrix().clone(), cached.extras["targets"].clone()
+    for train in (False, True):  # a head or a task that writes into its inputs
+        for batch in make_loader(run, "val", train=train, cached=cached):
+            batch["_features"].values.add_(1.0)
+            batch["targets"].zero_()
+    assert torch.equal(cached.matrix(), features) and torch.equal(cached.extras["targets"], targets)
 
 
 def test_one_batch_gives_the_metrics_of_eval_batch_size_batches(tmp_path: Path) -> None:

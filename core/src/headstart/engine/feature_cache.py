@@ -150,13 +150,6 @@ class CachedSplit:
                 out[key] = [column[i] for i in index.tolist()]
         return out
 
-    def whole_batch(self, index: torch.Tensor) -> dict[str, Any]:
-        """:meth:`pass_batch` for every example in order (``index`` is ``0 … N-1``): the cache's
-        own tensors, nothing gathered. Read-only: they are the cache's."""
-        if self.sequence or self.extras is None:
-            raise ValueError("only vector features with per-example fields make one batch")
-        return {"_index": index, "_features": Features(self.matrix()), **self.extras}
-
     def _gather(self, key: str, source: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         shape = (len(index), *source.shape[1:])
         buffer = self._buffers.get(key)

@@ -7,6 +7,9 @@ Evaluation on cached vector features takes up to :data:`CACHED_EVAL_ROWS` exampl
 ``eval_batch_size`` when larger): the head's outputs for an example are the same in any batch, and
 a split of a few hundred examples is then one forward, one loss and one ``predictions`` call
 instead of one per ``eval_batch_size`` rows — what evaluating every epoch costs a cached phase.
+Every pass over vector features is gathered into buffers of the split (``CachedSplit.pass_batch``),
+never handed the cache's own tensors: a head or task that writes into its inputs cannot change
+the cache.
 """
 
 from __future__ import annotations
@@ -73,10 +76,7 @@ class CachedBatches:
             for chunk in torch.split(index, self.batch_size):
                 yield to_device(self.cached.batch(chunk), self.device)
             return
-        if self.order == range(len(self.cached)):  # every example in order (one process's evaluation)
-            whole = to_device(self.cached.whole_batch(index), self.device)
-        else:
-            whole = to_device(self.cached.pass_batch(index), self.device)  # one gather per pass
+        whole = to_device(self.cached.pass_batch(index), self.device)  # one gather per pass
         for start in range(0, len(index), self.batch_size):
             yield _rows(whole, start, start + self.batch_size)
 
