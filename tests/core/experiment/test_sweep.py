@@ -12,7 +12,7 @@ from headstart.experiment.matrix import dry_run, load_matrix, run_matrix
 from headstart.experiment.records import RunRecord
 from headstart.experiment.report import aggregate, find_runs, markdown_table
 
-from ..conftest import toy_matrix
+from ..conftest import TOY_EXPERIMENT, toy_matrix
 
 
 def _matrix(tmp_path: Path, **extra: Any) -> Path:
@@ -41,6 +41,26 @@ def test_a_sweep_expands_into_configurations_globally_and_per_policy(tmp_path: P
     assert any("discriminative × policy.decay=0.5 × trainer.lr=0.01 × seed 1" in line for line in lines)
 
 
+def test_the_dry_run_plans_each_configuration_of_a_sweep_with_its_own_values(tmp_path: Path) -> None:
+    from headstart.experiment.build import build
+    from headstart.experiment.config import parse_config
+
+    path = _matrix(
+        tmp_path,
+        trainer={"epochs": 4},
+        policies=[{"name": "gradual-unfreeze", "every": 1, "sweep": {"policy.every": [1, 2]}}],
+        seeds=[0, 1],
+    )
+    matrix = load_matrix(path)
+    rows = dry_run(matrix, echo=lambda line: None)
+    assert len(rows) == len(matrix.cells) == 4
+    for cell, row in zip(matrix.cells, rows, strict=True):
+        own = build(parse_config(cell.config)).plans()  # what the cell itself will train
+        assert row["trainable"] == {p.phase.name: p.trainable_numel for p in own}, cell.label
+    every = {row["sweep"]["policy.every"]: tuple(row["trainable"]) for row in rows}
+    assert len(every[1]) > len(every[2])  # unfreezing every 2 epochs makes fewer phases in 4 epochs
+
+
 def test_a_bad_sweep_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"sweep: 'lr' must be a dotted key"):
         load_matrix(_matrix(tmp_path, sweep={"lr": [1]}))
@@ -48,6 +68,24 @@ def test_a_bad_sweep_names_the_key(tmp_path: Path) -> None:
         load_matrix(_matrix(tmp_path, sweep={"trainer.lr": 0.1}))
     with pytest.raises(ConfigError, match=r"full × trainer.lr=-1: trainer"):
         load_matrix(_matrix(tmp_path, sweep={"trainer.lr": [-1]}))
+
+
+def test_a_misspelt_policy_or_task_key_stops_the_matrix_before_its_first_cell(tmp_path: Path) -> None:
+    """Policy and task options are checked for every cell when the matrix is read, not when the
+    cell comes up (after the cells before it have trained)."""
+    policies = ["full", {"name": "gradual-unfreeze", "sweep": {"policy.evry": [1, 2]}}]
+    with pytest.raises(
+        ConfigError, match=r"gradual-unfreeze × policy.evry=1: policy.evry: unknown key \(did you mean 'every'"
+    ):
+        load_matrix(_matrix(tmp_path, policies=policies))
+    with pytest.raises(ConfigError, match=r"policy.name: unknown policy 'gradual-unfrez'"):
+        load_matrix(_matrix(tmp_path, policies=["full", "gradual-unfrez"]))
+    with pytest.raises(ConfigError, match=r"policy: .*decay"):  # a value the policy refuses
+        load_matrix(_matrix(tmp_path, policies=[{"name": "discriminative", "decay": -1}]))
+    experiment = {**TOY_EXPERIMENT, "task": {**TOY_EXPERIMENT["task"], "max_per_clas": 3}}
+    with pytest.raises(ConfigError, match=r"task.max_per_clas: unknown key \(did you mean 'max_per_class'"):
+        load_matrix(_matrix(tmp_path, experiments=[experiment]))
+    assert not (tmp_path / "out").exists()  # nothing ran
 
 
 def _record(sweep: dict[str, Any], seed: int, val: float, test: float) -> RunRecord:

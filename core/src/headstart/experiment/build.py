@@ -18,7 +18,7 @@ from ..freeze.apply import Freezer
 from ..freeze.plan import FreezePlan, PolicyError, validate_phases
 from ..interfaces import Phase, SourceModel, TargetTask, TransferPolicy
 from ..model import TransferModel
-from ..options import ConfigError, call_with_options, parameters
+from ..options import ConfigError, call_with_options, check_options, parameters
 from ..policies.base import prepare_model
 from ..registry import UnknownNameError, get_registry
 from . import shared_sources
@@ -106,6 +106,15 @@ def build_policy(config: ExperimentConfig) -> TransferPolicy:
             "(it needs name, phases(), prepare() and regularizer(); subclass headstart.Policy)"
         )
     return policy
+
+
+def check_without_building(config: ExperimentConfig) -> None:
+    """What can be checked of ``config`` without building its source or reading its data: its
+    policy (built: option names and values) and its task's name and option names. ``compare``
+    checks every cell so before the first one runs: a misspelt ``policy.evry`` in a sweep stops
+    the matrix at once, not when its cell comes up."""
+    build_policy(config)
+    check_options(_named(get_registry().task_type, "task", config.task["name"]).factory, config.options("task"), "task")
 
 
 def build_task(config: ExperimentConfig) -> TargetTask:

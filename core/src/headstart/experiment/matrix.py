@@ -45,7 +45,7 @@ from ..engine.nonfinite import TrainingDiverged
 from ..options import ConfigError, suggest
 from ..rundir import RunDir, slug
 from . import shared_sources
-from .build import resolve_data_seed
+from .build import check_without_building, resolve_data_seed
 from .config import apply_overrides, load_yaml, parse_config
 from .resume import NEUTRAL, differences
 from .run import run_experiment
@@ -198,7 +198,7 @@ def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
         if isinstance(trainer, dict) and trainer.get("feature_cache_dir") is None:
             trainer["feature_cache_dir"] = str(output_dir / "feature_cache")  # features once per source
         try:
-            parse_config(config)  # every cell is valid before any runs
+            check_without_building(parse_config(config))  # every cell is valid before any runs
         except ConfigError as exc:
             raise ConfigError(
                 f"{exp_name} × {policy['name']}{''.join(f' × {k}={v}' for k, v in combo)}: {exc}"
@@ -358,16 +358,17 @@ def _waits_for(config: dict[str, Any], prerequisites: list[tuple[str, dict[str, 
 def dry_run(matrix: Matrix, *, echo: Any = print) -> list[dict[str, Any]]:
     """Print every cell with its planned trainable parameters per phase, training nothing.
 
-    Components are built once per experiment × policy × budget (seeds don't change the plan).
+    Components are built once per experiment × policy × budget × sweep configuration (a swept
+    key such as ``policy.every`` or ``trainer.epochs`` changes the plan; seeds don't).
     """
     from .build import build
 
-    planned: dict[tuple[str, str, int | None], list[tuple[str, int]]] = {}
+    planned: dict[tuple[str, str, int | None, str], list[tuple[str, int]]] = {}
     rows = []
     for name, _, run_dir in matrix.prerequisites:
         echo(f"[prerequisite] {name} → {run_dir}" + (" (done)" if cell_done(run_dir) else ""))
     for i, cell in enumerate(matrix.cells, 1):
-        key = (cell.experiment, cell.policy, cell.budget)
+        key = (cell.experiment, cell.policy, cell.budget, json.dumps(cell.sweep, default=str))
         if key not in planned:
             waiting = _waits_for(cell.config, matrix.prerequisites)
             if waiting is not None:
