@@ -52,6 +52,8 @@ def test_the_dry_run_plans_each_configuration_of_a_sweep_with_its_own_values(tmp
         seeds=[0, 1],
     )
     matrix = load_matrix(path)
+    # the entry's `every: 1` is swept: the label does not claim it (a report row chosen at every=2 would)
+    assert {c.policy for c in matrix.cells} == {"gradual-unfreeze"}
     rows = dry_run(matrix, echo=lambda line: None)
     assert len(rows) == len(matrix.cells) == 4
     for cell, row in zip(matrix.cells, rows, strict=True):

@@ -203,7 +203,8 @@ def load_matrix(path: str | Path, overrides: list[str] | None = None) -> Matrix:
             raise ConfigError(
                 f"{exp_name} × {policy['name']}{''.join(f' × {k}={v}' for k, v in combo)}: {exc}"
             ) from None
-        opts = ",".join(f"{k}={v}" for k, v in policy.items() if k != "name")
+        swept_here = {k for k, _ in combo}  # the label names the entry's fixed options; the sweep shows its own
+        opts = ",".join(f"{k}={v}" for k, v in policy.items() if k != "name" and f"policy.{k}" not in swept_here)
         pname = f"{policy['name']}({opts})" if opts else policy["name"]
         swept = f"__{slug(','.join(f'{k}={v}' for k, v in combo))}" if combo else ""
         dirname = (
