@@ -11,6 +11,7 @@ A run directory (``headstart run`` writes one; ``headstart compare`` writes one 
     inference/source/    the files the source saved to rebuild itself
     checkpoints/         ``epoch-NNNN/`` directories and the ``last`` / ``best`` links
     feature_cache/       cached source features (default place; ``trainer.feature_cache_dir`` moves it)
+    lr-trials/           the short runs of ``trainer.lr: auto``, one run directory each (never reported as runs)
     .lock                held while a process trains in the directory (``experiment/lock.py``)
 
 Code that reads or writes one of these asks :class:`RunDir` for its path; nothing else spells
@@ -71,6 +72,7 @@ class RunDir:
     inference_source = _File("inference/source")
     checkpoints = _File("checkpoints")
     feature_cache = _File("feature_cache")
+    lr_trials = _File("lr-trials")  # trainer.lr: auto's trial runs (experiment/run.py: auto_lr)
     lock = _File(".lock")
 
     def checkpoint(self, kind: CheckpointKind) -> Path:

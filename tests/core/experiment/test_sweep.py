@@ -132,6 +132,20 @@ def test_a_swept_matrix_runs_resumes_and_reports_the_chosen_configuration(tmp_pa
     assert row["chosen"] == {"trainer.lr": min(losses, key=lambda lr: losses[lr])}
 
 
+def test_the_trial_runs_of_lr_auto_are_not_reported_as_runs(tmp_path: Path) -> None:
+    """A cell at ``trainer.lr: auto`` keeps its trial runs under ``lr-trials/``: they are part of
+    the cell, not one more configuration of its group (nor runs of a report on one run)."""
+    path = _matrix(tmp_path, sweep={"trainer.lr": ["auto", 0.01]}, seeds=[0, 1])
+    results = run_matrix(load_matrix(path), echo=lambda *_: None)
+    auto = next(c.run_dir for c, _ in results if dict(c.sweep)["trainer.lr"] == "auto")
+    assert len(list((auto / "lr-trials").iterdir())) == 3  # the trials ran, as runs of their own
+    records = find_runs([tmp_path / "out"])
+    assert sorted(r.run_dir for r in records) == sorted(c.run_dir for c, _ in results)
+    (row,) = aggregate(records)
+    assert row["configs"] == 2 and row["seeds"] == 2
+    assert [r.run_dir for r in find_runs([auto])] == [auto]
+
+
 def test_the_cells_of_a_matrix_share_one_feature_cache(tmp_path: Path) -> None:
     path = _matrix(
         tmp_path, policies=[{"name": "linear-probe", "solver": "sgd"}], sweep={"trainer.lr": [0.01, 0.1]}, seeds=[0, 1]

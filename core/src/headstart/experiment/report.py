@@ -82,13 +82,16 @@ def mean_ci95(values: list[float]) -> tuple[float, float]:
 
 
 def find_runs(paths: list[Path]) -> list[RunRecord]:
-    """Every finished run (a directory with summary.json) under ``paths``, sorted."""
+    """Every finished run (a directory with summary.json) under ``paths``, sorted. The trial runs
+    of ``trainer.lr: auto`` (under a run's ``lr-trials/``) are part of their run, not runs of the
+    report: a matrix cell's trials would otherwise join its group as one more configuration."""
     records = []
     dirs = sorted(
         {
             p.parent
-            for root in paths
+            for root in map(Path, paths)
             for p in ([RunDir(root).summary] if RunDir(root).is_finished() else root.rglob(RunDir.summary))
+            if RunDir.lr_trials not in p.relative_to(root).parts
         }
     )
     for run_dir in dirs:

@@ -166,7 +166,7 @@ __all__ = ["load_config", "load_run_config", "new_run_dir", "run_experiment"]
 
 
 def auto_lr(config: ExperimentConfig, run_dir: Path, centre: LearningRate) -> LearningRate:
-    """Try ``centre.lr`` × :data:`AUTO_FACTORS` in short runs under ``run_dir/lr-trials``; return
+    """Try ``centre.lr`` × :data:`AUTO_FACTORS` in short runs under ``run_dir/lr-trials`` (``RunDir.lr_trials``); return
     the rate whose best validation monitor is best."""
     data = config.to_dict()
     epochs = max(1, math.ceil(config.trainer.epochs / 4))
@@ -183,7 +183,7 @@ def auto_lr(config: ExperimentConfig, run_dir: Path, centre: LearningRate) -> Le
         trial = copy.deepcopy(data)
         trial["trainer"].update({"lr": lr, "epochs": epochs, "progress": False})
         trial["policy"]["head_lr_scale"] = centre.head_lr_scale
-        _, summary = run_experiment(parse_config(trial), run_dir / "lr-trials" / f"lr={lr:.3g}")
+        _, summary = run_experiment(parse_config(trial), RunDir(run_dir).lr_trials / f"lr={lr:.3g}")
         value = summary["best"]["value"]
         trials[f"{lr:.3g}"] = value
         metric = get_registry().metrics.get(summary["monitor"])
