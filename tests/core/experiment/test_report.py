@@ -101,6 +101,32 @@ def test_learning_curves_show_validation_metric_and_training_loss(finished_matri
     assert [line.get_label() for line in val_ax.get_lines()] == list(drawn)  # same policies, same order
 
 
+def test_a_heat_map_of_one_experiment_keeps_its_whole_title(tmp_path: Path) -> None:
+    """One experiment makes a narrow figure; the saved PNG still holds the whole title."""
+    from PIL import Image
+
+    from headstart.experiment.plots import heatmap_figure, save_figure
+
+    rows = [
+        {
+            "experiment": "toy",
+            "policy": policy,
+            "budget": None,
+            "metric": "accuracy",
+            "test_mean": 0.8,
+            "test_ci95": 0.0,
+        }
+        for policy in ("gradual-unfreeze", "lp-ft")
+    ]
+    fig = heatmap_figure(rows)
+    fig.canvas.draw()
+    title = fig.axes[0].title.get_window_extent(fig.canvas.get_renderer())
+    assert title.width > fig.bbox.width  # the case: the title is wider than the figure
+    save_figure(fig, tmp_path / "heatmap.png")
+    with Image.open(tmp_path / "heatmap.png") as image:
+        assert image.size[0] >= title.width
+
+
 def test_no_runs_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no finished runs"):
         write_report([tmp_path], tmp_path / "rep")

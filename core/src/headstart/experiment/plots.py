@@ -25,9 +25,11 @@ def _pyplot() -> Any:
 
 
 def save_figure(fig: Any, path: Path) -> None:
-    """Save ``fig`` as a PNG atomically (a killed report never leaves half an image)."""
+    """Save ``fig`` as a PNG atomically (a killed report never leaves half an image), the canvas
+    fitted to what is drawn: a title wider than a small figure (a heat map of one experiment) is
+    not cut at the edges."""
     with replacing(path) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", bbox_inches="tight", pad_inches=0.1)
 
 
 def _score(row: dict[str, Any]) -> tuple[float, float]:
@@ -131,6 +133,16 @@ def plot_budget_curves(rows: list[dict[str, Any]], out: Path) -> list[Path]:
 def plot_heatmap(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     """Policy × experiment heat map of the score at each experiment's smallest budget."""
     plt = _pyplot()
+    fig = heatmap_figure(rows)
+    path = out / "heatmap.png"
+    save_figure(fig, path)
+    plt.close(fig)
+    return [path]
+
+
+def heatmap_figure(rows: list[dict[str, Any]]) -> Any:
+    """The figure of :func:`plot_heatmap`."""
+    plt = _pyplot()
     experiments = sorted({r["experiment"] for r in rows})
     policies = sorted({r["policy"] for r in rows})
     grid = [[math.nan] * len(experiments) for _ in policies]
@@ -151,8 +163,5 @@ def plot_heatmap(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     fig.colorbar(image, ax=ax, fraction=0.046)
     metric = rows[0]["metric"] if rows else ""
     ax.set_title(f"{metric}: policy × experiment (test; smallest label budget)")
-    path = out / "heatmap.png"
     fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-    return [path]
+    return fig
