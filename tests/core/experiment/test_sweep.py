@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from headstart import ConfigError
+from headstart.experiment.lr import AUTO_FACTORS
 from headstart.experiment.matrix import dry_run, load_matrix, run_matrix
 from headstart.experiment.records import RunRecord
 from headstart.experiment.report import aggregate, find_runs, markdown_table
@@ -138,7 +139,7 @@ def test_the_trial_runs_of_lr_auto_are_not_reported_as_runs(tmp_path: Path) -> N
     path = _matrix(tmp_path, sweep={"trainer.lr": ["auto", 0.01]}, seeds=[0, 1])
     results = run_matrix(load_matrix(path), echo=lambda *_: None)
     auto = next(c.run_dir for c, _ in results if dict(c.sweep)["trainer.lr"] == "auto")
-    assert len(list((auto / "lr-trials").iterdir())) == 3  # the trials ran, as runs of their own
+    assert len(list((auto / "lr-trials").iterdir())) == len(AUTO_FACTORS)  # the trials ran, as runs of their own
     records = find_runs([tmp_path / "out"])
     assert sorted(r.run_dir for r in records) == sorted(c.run_dir for c, _ in results)
     (row,) = aggregate(records)

@@ -166,8 +166,9 @@ __all__ = ["load_config", "load_run_config", "new_run_dir", "run_experiment"]
 
 
 def auto_lr(config: ExperimentConfig, run_dir: Path, centre: LearningRate) -> LearningRate:
-    """Try ``centre.lr`` × :data:`AUTO_FACTORS` in short runs under ``run_dir/lr-trials`` (``RunDir.lr_trials``); return
-    the rate whose best validation monitor is best."""
+    """Try ``centre.lr`` × :data:`AUTO_FACTORS` in short runs under ``run_dir/lr-trials``
+    (``RunDir.lr_trials``: part of the run, never rows of a report); return the rate whose best
+    validation monitor is best."""
     data = config.to_dict()
     epochs = max(1, math.ceil(config.trainer.epochs / 4))
     trial_data = copy.deepcopy(data)
