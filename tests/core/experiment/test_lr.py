@@ -39,6 +39,16 @@ def test_each_policy_has_its_default_for_the_source_family(policy: Any, lr: floa
     assert rate.lr == pytest.approx(lr) and rate.head_lr_scale == head_scale
 
 
+def test_the_detail_shows_the_source_rate_and_what_the_policy_makes_of_it() -> None:
+    """``headstart plan`` prints ``detail``: the arithmetic from the family rate to the rate in force."""
+    full = resolve_lr(None, {"name": "full"}, Full(), _Source(), steps=RECIPE_STEPS // 4)  # type: ignore[arg-type]
+    assert full.detail == "policy full (hf:bert-like: 3e-05 × 2 for 250 steps = 6e-05)"
+    lpft = resolve_lr(None, {"name": "lp-ft"}, LPFT(ft_lr_scale=0.1), _Source(), steps=RECIPE_STEPS // 4)  # type: ignore[arg-type]
+    assert lpft.detail == "policy lp-ft (hf:bert-like: 3e-05 × 2 for 250 steps = 6e-05; lp-ft makes it 0.0006)"
+    probe = resolve_lr(None, {"name": "linear-probe"}, LinearProbe(), _Source())  # type: ignore[arg-type]
+    assert probe.detail == "policy linear-probe (hf:bert-like: 3e-05; linear-probe makes it 0.005)"
+
+
 def test_the_config_wins_and_head_lr_scale_still_applies() -> None:
     rate = resolve_lr(0.02, {"name": "full"}, Full(), _Source(), steps=10)  # type: ignore[arg-type]
     assert (rate.lr, rate.head_lr_scale, rate.origin) == (0.02, 1.0, "config")  # no step boost either

@@ -108,5 +108,7 @@ def resolve_lr(
     origin = "auto" if trainer_lr == "auto" else "default"
     why = f"{source.name}: {family_lr:.3g}" if family is not None else f"no source default, {CORE_SOURCE_LR:g}"
     if boost > 1.0:
-        why += f" × {boost:.3g} for {steps} steps"
+        why += f" × {boost:.3g} for {steps} steps = {source_lr:.3g}"
+    if not math.isclose(base, source_lr):  # the policy's own rule (a probe's head rate, lp-ft's ÷ ft_lr_scale …)
+        why += f"; {policy.name} makes it {base:.3g}"
     return LearningRate(float(base), float(head), origin, f"policy {policy.name} ({why})")
