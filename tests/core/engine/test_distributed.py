@@ -36,3 +36,21 @@ def test_a_global_batch_that_does_not_split_evenly_is_refused(tmp_path: Path) ->
     run = run_context(toy_config(trainer={"batch_size": 7, "progress": False}), tmp_path, dist=ddp.Dist(0, 2, 0))
     with pytest.raises(ValueError, match=r"batch_size = 7 .* must divide evenly across 2 processes"):
         train(run)
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_shutdown_waits_for_every_rank_before_it_destroys_the_group(
+    monkeypatch: pytest.MonkeyPatch, wait: bool
+) -> None:
+    """A rank that finished meets its peers at a barrier before it tears down its connections; a
+    rank that failed (``wait=False``) does not wait for peers that may never come."""
+    import torch.distributed as dist
+
+    from headstart.engine import distributed as ddp
+
+    calls: list[str] = []
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(dist, "destroy_process_group", lambda: calls.append("destroy"))
+    ddp.shutdown(wait=wait)
+    assert calls == (["barrier", "destroy"] if wait else ["destroy"])

@@ -19,17 +19,19 @@ from headstart.engine import distributed as ddp
 
 def run_all(commands: list[list[str]]) -> int:
     shutdown = ddp.shutdown
-    ddp.shutdown = lambda: None  # type: ignore[assignment]
+    ddp.shutdown = lambda wait=True: None  # type: ignore[assignment]
+    finished = False  # every command exited 0: only then wait for the peer at the barrier
     try:
         for argv in commands:
             code = main(argv)
             if code:
                 print(f"`headstart {' '.join(argv)}` exited {code}", file=sys.stderr)
                 return code
+        finished = True
         return 0
     finally:
         ddp.shutdown = shutdown  # type: ignore[assignment]
-        shutdown()
+        shutdown(wait=finished)
 
 
 if __name__ == "__main__":

@@ -58,8 +58,15 @@ def init(d: Dist, device: torch.device) -> None:
         dist.init_process_group(backend, rank=d.rank, world_size=d.world, timeout=datetime.timedelta(minutes=30))
 
 
-def shutdown() -> None:
+def shutdown(wait: bool = True) -> None:
+    """End the process group of a run that finished on every rank. ``wait``: a barrier first, so
+    that no rank tears down its connections while a peer is still in its last collective (gloo
+    peers have aborted with SIGABRT, "terminate called without an active exception", when one rank
+    destroyed the group and exited first). Without ``wait`` (a rank that failed, whose peers may
+    never reach the barrier) the group is destroyed at once."""
     if dist.is_initialized():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 
