@@ -12,7 +12,8 @@ from headstart import parse_config
 from headstart.experiment import build, format_plan, run_experiment
 from headstart.experiment.build import optimizer_steps
 from headstart.experiment.lr import AUTO_FACTORS, CORE_SOURCE_LR, MAX_STEP_BOOST, RECIPE_STEPS, resolve_lr, step_boost
-from headstart.policies import LPFT, Full, GradualUnfreeze, LinearProbe, Scratch
+from headstart.policies import LPFT, BitFit, Full, GradualUnfreeze, LinearProbe, Lora, NormTune, Scratch
+from headstart.policies.base import PEFT_MAX_LR
 
 from ..conftest import toy_config
 
@@ -31,6 +32,9 @@ class _Source:
         (LinearProbe(), 5e-3, 1.0),  # a head's rate, whatever the source
         (LPFT(ft_lr_scale=0.1), 3e-4, 1.0),  # fine-tunes at 3e-4 * 0.1 = the source's rate
         (Scratch(), 3e-4, 1.0),
+        (Lora(), 3e-4, 1.0),  # adapters and head at 10x the source's rate, as LoRA is usually run
+        (BitFit(), 3e-4, 1.0),
+        (NormTune(), 3e-4, 1.0),
     ],
 )
 def test_each_policy_has_its_default_for_the_source_family(policy: Any, lr: float, head_scale: float) -> None:
@@ -47,6 +51,18 @@ def test_the_detail_shows_the_source_rate_and_what_the_policy_makes_of_it() -> N
     assert lpft.detail == "policy lp-ft (hf:bert-like: 3e-05 × 2 for 250 steps = 6e-05; lp-ft makes it 0.0006)"
     probe = resolve_lr(None, {"name": "linear-probe"}, LinearProbe(), _Source())  # type: ignore[arg-type]
     assert probe.detail == "policy linear-probe (hf:bert-like: 3e-05; linear-probe makes it 0.005)"
+
+
+@pytest.mark.parametrize("policy", [Lora(), BitFit(), NormTune()])
+def test_parameter_efficient_policies_stop_at_their_largest_default(policy: Any) -> None:
+    """A short run's step boost and the 10x do not compound past ``PEFT_MAX_LR``; an explicit
+    ``trainer.lr`` is the rate of what trains (times the policy's ``lr_scale``), as in PEFT."""
+    fast = resolve_lr(None, {"name": policy.name}, policy, _Source(default_lr=3e-3), steps=10)  # type: ignore[arg-type]
+    assert fast.lr == PEFT_MAX_LR and fast.head_lr_scale == 1.0 and f"{policy.name} makes it 0.01" in fast.detail
+    slow = resolve_lr(None, {"name": policy.name}, policy, _Source(), steps=RECIPE_STEPS)  # type: ignore[arg-type]
+    assert slow.lr == pytest.approx(3e-4)
+    given = resolve_lr(2e-4, {"name": policy.name}, policy, _Source(), steps=10)  # type: ignore[arg-type]
+    assert (given.lr, given.head_lr_scale, given.origin) == (2e-4, 1.0, "config")
 
 
 def test_the_config_wins_and_head_lr_scale_still_applies() -> None:

@@ -50,6 +50,25 @@ class Policy:
         return source_lr, 10.0
 
 
+#: Parameter-efficient policies train their few parameters at this multiple of the source's
+#: fine-tuning rate when the experiment sets no ``trainer.lr``: LoRA (Hu et al., 2022: 4e-4 – 5e-4
+#: on RoBERTa, fully fine-tuned at 1e-5 – 3e-5) and BitFit (Ben Zaken et al., 2022: 1e-4 – 1e-3,
+#: against 2e-5) are run at 10–40× the rate of full fine-tuning.
+PEFT_LR_SCALE = 10.0
+#: ... and at most this rate (the step boost of a short run and the 10× would otherwise compound:
+#: ``examples/peft.yaml`` trained LoRA and BitFit at 1e-2 on its CNN and wav2vec 2.0 without trouble).
+PEFT_MAX_LR = 1e-2
+
+
+def parameter_efficient_lr(source_lr: float) -> tuple[float, float]:
+    """The default ``(trainer.lr, head_lr_scale)`` of a parameter-efficient policy (``lora``,
+    ``bitfit``, ``norm-tune``): :data:`PEFT_LR_SCALE` × the source's rate, at most
+    :data:`PEFT_MAX_LR`, for what trains in the source and the new head alike (the head's rate
+    under full fine-tuning is the same 10×). The policy's ``lr_scale`` multiplies it for the
+    source's parameters."""
+    return min(source_lr * PEFT_LR_SCALE, PEFT_MAX_LR), 1.0
+
+
 def prepare_model(policy: TransferPolicy, model: TransferModel, seed: int) -> frozenset[str]:
     """Run ``policy.prepare`` and return the names of the parameters it added.
 

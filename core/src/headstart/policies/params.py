@@ -17,7 +17,7 @@ import torch
 
 from ..freeze.select import selector_error
 from ..interfaces import HEAD, Phase
-from .base import Policy, backbone_blocks, check_option
+from .base import Policy, backbone_blocks, check_option, parameter_efficient_lr
 
 if TYPE_CHECKING:
     from ..model import TransferModel
@@ -49,13 +49,17 @@ def _selectors(value: Sequence[str] | str, option: str) -> tuple[str, ...]:
 class OneSelection(Policy):
     """Base of the policies that train one selection (``selector``) in every source block, and
     the whole new head, in one phase named after the policy; ``lr_scale`` multiplies the source's
-    learning rate."""
+    learning rate; without a ``trainer.lr`` that rate is :func:`~.base.parameter_efficient_lr`'s."""
 
     lr_scale: float = 1.0
     selector: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
         check_option(self.lr_scale > 0, "lr_scale", "> 0", self.lr_scale)
+
+    def default_lr(self, source_lr: float) -> tuple[float, float]:
+        """A selection this small trains at 10× the source's rate (at most 1e-2), the head too."""
+        return parameter_efficient_lr(source_lr)
 
     def phases(self, blocks: Sequence[str], epochs: int) -> list[Phase]:
         backbone = backbone_blocks(blocks)

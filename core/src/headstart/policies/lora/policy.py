@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from torch import nn
 
 from ...interfaces import HEAD, Phase
-from ..base import Policy, backbone_blocks, check_option
+from ..base import Policy, backbone_blocks, check_option, parameter_efficient_lr
 
 if TYPE_CHECKING:
     from ...model import TransferModel
@@ -39,8 +39,8 @@ class Lora(Policy):
     adapters, or ``top`` takes the last ``top`` of them (default: every block the source does not
     keep frozen); ``bias`` also trains every bias of the source (PEFT's ``bias="all"``);
     ``head_epochs`` > 0 trains the head alone first (a linear probe, then LoRA, as in LP-FT);
-    ``lr_scale`` multiplies the adapters' learning rate (LoRA usually wants a larger one than
-    full fine-tuning).
+    ``lr_scale`` multiplies the adapters' learning rate. Without a ``trainer.lr`` the adapters and
+    the head train at 10× the source's fine-tuning rate (at most 1e-2), as LoRA is usually run.
     """
 
     rank: int = 8
@@ -71,6 +71,10 @@ class Lora(Policy):
                 if not value:
                     raise ValueError(f"{option} must not be empty (leave it out for the default)")
                 object.__setattr__(self, option, tuple(value))
+
+    def default_lr(self, source_lr: float) -> tuple[float, float]:
+        """Adapters (and the head) at 10× the source's rate, at most 1e-2 (:func:`~..base.parameter_efficient_lr`)."""
+        return parameter_efficient_lr(source_lr)
 
     def adapted_blocks(self, backbone: Sequence[str], keep_frozen: Sequence[str] = ()) -> list[str]:
         """The source blocks that get adapters, in order."""
