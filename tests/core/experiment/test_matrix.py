@@ -59,6 +59,21 @@ def test_dry_run_prints_planned_trainable_parameters(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()  # nothing trained, nothing written
 
 
+def test_dry_run_shows_each_cells_learning_rate_and_where_it_comes_from(tmp_path: Path) -> None:
+    """A policy's default, an explicit rate and ``auto`` each show as what the cell will train at."""
+    path = _matrix(tmp_path, policies=["linear-probe", {"name": "full"}], sweep={"trainer.lr": [0.02, "auto"]})
+    lines: list[str] = []
+    rows = dry_run(load_matrix(path), echo=lines.append)
+    shown = [line for line in lines if "trainable:" in line]
+    assert any("lr 0.02 (head ×1, config)" in line for line in shown)
+    assert any(", auto: the centre of its grid)" in line for line in shown)
+    assert {row["lr"]["origin"] for row in rows} == {"config", "auto"}
+    (tmp_path / "d").mkdir()
+    default = _matrix(tmp_path / "d", policies=["linear-probe"])
+    rows = dry_run(load_matrix(default), echo=lambda _: None)
+    assert rows[0]["lr"]["origin"] == "default" and rows[0]["lr"]["lr"] == 5e-3  # the probe's default
+
+
 def test_dry_run_before_a_prerequisite_ran_names_the_prerequisite(tmp_path: Path) -> None:
     task = {"name": "vector-classification", "synthetic": {"classes": 2, "per_class": 8, "in_features": 4}}
     source_cfg = tmp_path / "source.yaml"

@@ -47,6 +47,7 @@ from ..rundir import RunDir, slug
 from . import shared_sources
 from .build import check_without_building, resolve_data_seed
 from .config import apply_overrides, load_yaml, parse_config
+from .lr import LearningRate
 from .resume import NEUTRAL, differences
 from .run import run_experiment
 
@@ -357,7 +358,8 @@ def _waits_for(config: dict[str, Any], prerequisites: list[tuple[str, dict[str, 
 
 
 def dry_run(matrix: Matrix, *, echo: Any = print) -> list[dict[str, Any]]:
-    """Print every cell with its planned trainable parameters per phase, training nothing.
+    """Print every cell with its planned trainable parameters per phase and the learning rate in
+    force (its origin: config, the policy's default, or ``auto``'s centre), training nothing.
 
     Components are built once per experiment × policy × budget × sweep configuration (a swept
     key such as ``policy.every`` or ``trainer.epochs`` changes the plan; seeds don't).
@@ -365,6 +367,7 @@ def dry_run(matrix: Matrix, *, echo: Any = print) -> list[dict[str, Any]]:
     from .build import build
 
     planned: dict[tuple[str, str, int | None, str], list[tuple[str, int]]] = {}
+    rates: dict[tuple[str, str, int | None, str], LearningRate | None] = {}
     rows = []
     for name, _, run_dir in matrix.prerequisites:
         echo(f"[prerequisite] {name} → {run_dir}" + (" (done)" if cell_done(run_dir) else ""))
@@ -379,12 +382,25 @@ def dry_run(matrix: Matrix, *, echo: Any = print) -> list[dict[str, Any]]:
             try:
                 built = build(parse_config(cell.config))
                 planned[key] = [(p.phase.name, p.trainable_numel) for p in built.plans()]
+                rates[key] = built.lr
             except Exception as exc:  # a prerequisite not run yet, data missing: show, keep going
                 planned[key] = []
                 echo(f"        cannot plan {cell.label}: {exc}")
-        phases = planned[key]
+        phases, rate = planned[key], rates.get(key)
         shown = ", ".join(f"{name} {n:,}" for name, n in phases) or "?"
         state = " (done)" if cell_done(cell.run_dir) else ""
-        echo(f"[{i}/{len(matrix.cells)}] {cell.label} → {cell.run_dir}{state}\n        trainable: {shown}")
-        rows.append({**cell.meta(), "run_dir": str(cell.run_dir), "trainable": dict(phases)})
+        echo(
+            f"[{i}/{len(matrix.cells)}] {cell.label} → {cell.run_dir}{state}\n        trainable: {shown}"
+            + (f" · {_rate_text(rate)}" if rate is not None else "")
+        )
+        row = {**cell.meta(), "run_dir": str(cell.run_dir), "trainable": dict(phases)}
+        if rate is not None:
+            row["lr"] = rate.to_dict()
+        rows.append(row)
     return rows
+
+
+def _rate_text(rate: LearningRate) -> str:
+    """``lr 0.00335 (head ×1, default)``: the rate a cell trains at and where it comes from."""
+    origin = "auto: the centre of its grid" if rate.origin == "auto" else rate.origin
+    return f"lr {rate.lr:.3g} (head ×{rate.head_lr_scale:g}, {origin})"
