@@ -12,7 +12,7 @@ from headstart import parse_config
 from headstart.experiment import build, format_plan, run_experiment
 from headstart.experiment.build import optimizer_steps
 from headstart.experiment.lr import AUTO_FACTORS, CORE_SOURCE_LR, MAX_STEP_BOOST, RECIPE_STEPS, resolve_lr, step_boost
-from headstart.policies import LPFT, BitFit, Full, GradualUnfreeze, LinearProbe, Lora, NormTune, Scratch
+from headstart.policies import LPFT, BitFit, Filtered, Full, GradualUnfreeze, LinearProbe, Lora, NormTune, Scratch
 from headstart.policies.base import PEFT_MAX_LR
 
 from ..conftest import toy_config
@@ -63,6 +63,23 @@ def test_parameter_efficient_policies_stop_at_their_largest_default(policy: Any)
     assert slow.lr == pytest.approx(3e-4)
     given = resolve_lr(2e-4, {"name": policy.name}, policy, _Source(), steps=10)  # type: ignore[arg-type]
     assert (given.lr, given.head_lr_scale, given.origin) == (2e-4, 1.0, "config")
+
+
+@pytest.mark.parametrize(
+    ("policy", "lr", "head_scale"),
+    [
+        (Filtered(schedule="gradual-unfreeze", params=["bias"]), 3e-4, 1.0),  # biases: bitfit's rate
+        (Filtered(schedule="full", params=["norm", "bias"]), 3e-4, 1.0),
+        (Filtered(schedule="full", params=["*.attention.*"]), 3e-5, 10.0),  # whole layers: full's
+        (Filtered(schedule="lp-ft", params=["bias"], options={"ft_lr_scale": 0.2}), 1.5e-4, 1.0),  # lp-ft's own
+        (Filtered(schedule="linear-probe", params=["bias"]), 5e-3, 1.0),
+    ],
+)
+def test_filtered_takes_its_schedules_default_or_the_parameter_efficient_one(
+    policy: Any, lr: float, head_scale: float
+) -> None:
+    rate = resolve_lr(None, {"name": "filtered"}, policy, _Source())  # type: ignore[arg-type]
+    assert rate.lr == pytest.approx(lr) and rate.head_lr_scale == head_scale
 
 
 def test_the_config_wins_and_head_lr_scale_still_applies() -> None:

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from ..model import TransferModel
 
 
+#: Selections small enough to train at a parameter-efficient policy's rate (``filtered``'s default).
+PARAMETER_EFFICIENT = ("bias", "norm", "added")
+
+
 def with_params(phases: Sequence[Phase], selectors: tuple[str, ...]) -> list[Phase]:
     """``phases`` with every trainable source block restricted to ``selectors`` (a block that
     already has a selection keeps it); the head keeps all its parameters."""
@@ -124,6 +128,16 @@ class Filtered(Policy):
 
     def regularizer(self, model: TransferModel) -> torch.Tensor | None:
         return self.inner.regularizer(model)
+
+    def default_lr(self, source_lr: float) -> tuple[float, float]:
+        """The schedule's own default; a schedule with the generic one (the source's rate) whose
+        blocks train only biases, norms or added parameters trains like ``bitfit`` and
+        ``norm-tune`` instead: at :func:`~.base.parameter_efficient_lr`."""
+        own = getattr(self.inner, "default_lr", None)
+        generic = own is None or getattr(type(self.inner), "default_lr", None) is Policy.default_lr
+        if generic and set(self.params) <= set(PARAMETER_EFFICIENT):
+            return parameter_efficient_lr(source_lr)
+        return own(source_lr) if callable(own) else Policy.default_lr(self, source_lr)
 
     @staticmethod
     def contract_example(tmp_path: Any) -> dict[str, Any]:
