@@ -98,7 +98,9 @@ def _one(path: Path, cache_dir: Path | None) -> dict[str, Any]:
         cv_test = _accuracy(linear(xs["test"]), {"targets": ys["test"]})
     grid_c = [1.0 / (l2 * n) for l2 in L2_GRID]
     sk_cv, sk_cv_s, sk_cv_cpu = timed(
-        lambda: LogisticRegressionCV(Cs=grid_c, cv=5, scoring="accuracy", max_iter=1000).fit(x_train, y_train)
+        lambda: LogisticRegressionCV(  # plain L2 (l1_ratio 0), the attributes of scikit-learn >= 1.10
+            Cs=grid_c, cv=5, scoring="accuracy", max_iter=1000, l1_ratios=(0.0,), use_legacy_attributes=False
+        ).fit(x_train, y_train)
     )
     sk_cv_s, sk_cv_cpu = sk_cv_s + inputs["train"][1], sk_cv_cpu + inputs["train"][2]
     sk_cv_test = float(sk_cv.score(xs["test"].numpy(), ys["test"].numpy()))

@@ -171,7 +171,9 @@ def test_without_val_the_strength_is_chosen_by_cross_validation_on_train() -> No
     torch.testing.assert_close(head(Features(x)), refit(Features(x)), atol=1e-4, rtol=1e-4)
     # held out, it does as well as scikit-learn's own cross-validation over the same grid
     cs = [1.0 / (s * len(x)) for s in L2_GRID]
-    sk = LogisticRegressionCV(Cs=cs, cv=4, scoring="accuracy", max_iter=5000).fit(x.numpy(), y.numpy())
+    sk = LogisticRegressionCV(  # plain L2 (l1_ratio 0), the attributes of scikit-learn >= 1.10
+        Cs=cs, cv=4, scoring="accuracy", max_iter=5000, l1_ratios=(0.0,), use_legacy_attributes=False
+    ).fit(x.numpy(), y.numpy())
     assert _accuracy(head(Features(xt)), {"targets": yt}) >= float(sk.score(xt.numpy(), yt.numpy())) - 0.02
 
 
