@@ -85,9 +85,13 @@ def test_dry_run_before_a_prerequisite_ran_names_the_prerequisite(tmp_path: Path
         experiments=[{"name": "b", "source": {"name": f"run:{pre_dir}"}, "task": task}],
     )
     lines: list[str] = []
-    dry_run(load_matrix(path), echo=lines.append)
+    matrix = load_matrix(path)
+    rows = dry_run(matrix, echo=lines.append)
     waiting = [line for line in lines if "cannot plan" in line]
     assert waiting and all("prerequisite 'pre'" in line and "has not run yet" in line for line in waiting)
+    # every cell still gets its line and its row, with what cannot be known yet left out
+    assert len(rows) == len(matrix.cells) == sum("trainable: ?" in line for line in lines)
+    assert all(row["trainable"] == {} and "lr" not in row for row in rows)
     assert not any("Valid sources" in line for line in lines)
 
 

@@ -364,29 +364,15 @@ def dry_run(matrix: Matrix, *, echo: Any = print) -> list[dict[str, Any]]:
     Components are built once per experiment × policy × budget × sweep configuration (a swept
     key such as ``policy.every`` or ``trainer.epochs`` changes the plan; seeds don't).
     """
-    from .build import build
-
-    planned: dict[tuple[str, str, int | None, str], list[tuple[str, int]]] = {}
-    rates: dict[tuple[str, str, int | None, str], LearningRate | None] = {}
+    planned: dict[tuple[str, str, int | None, str], tuple[list[tuple[str, int]], LearningRate | None]] = {}
     rows = []
     for name, _, run_dir in matrix.prerequisites:
         echo(f"[prerequisite] {name} → {run_dir}" + (" (done)" if cell_done(run_dir) else ""))
     for i, cell in enumerate(matrix.cells, 1):
         key = (cell.experiment, cell.policy, cell.budget, json.dumps(cell.sweep, default=str))
         if key not in planned:
-            waiting = _waits_for(cell.config, matrix.prerequisites)
-            if waiting is not None:
-                planned[key] = []
-                echo(f"        cannot plan {cell.label} yet: {waiting}")
-                continue
-            try:
-                built = build(parse_config(cell.config))
-                planned[key] = [(p.phase.name, p.trainable_numel) for p in built.plans()]
-                rates[key] = built.lr
-            except Exception as exc:  # a prerequisite not run yet, data missing: show, keep going
-                planned[key] = []
-                echo(f"        cannot plan {cell.label}: {exc}")
-        phases, rate = planned[key], rates.get(key)
+            planned[key] = _plan(cell, matrix.prerequisites, echo)
+        phases, rate = planned[key]
         shown = ", ".join(f"{name} {n:,}" for name, n in phases) or "?"
         state = " (done)" if cell_done(cell.run_dir) else ""
         echo(
@@ -398,6 +384,25 @@ def dry_run(matrix: Matrix, *, echo: Any = print) -> list[dict[str, Any]]:
             row["lr"] = rate.to_dict()
         rows.append(row)
     return rows
+
+
+def _plan(
+    cell: Cell, prerequisites: list[tuple[str, dict[str, Any], Path]], echo: Any
+) -> tuple[list[tuple[str, int]], LearningRate | None]:
+    """The trainable parameters per phase of ``cell`` and its learning rate; nothing (after
+    saying why) when it cannot be built yet."""
+    from .build import build
+
+    waiting = _waits_for(cell.config, prerequisites)
+    if waiting is not None:
+        echo(f"        cannot plan {cell.label} yet: {waiting}")
+        return [], None
+    try:
+        built = build(parse_config(cell.config))
+    except Exception as exc:  # data missing, a bad key: show, keep going
+        echo(f"        cannot plan {cell.label}: {exc}")
+        return [], None
+    return [(p.phase.name, p.trainable_numel) for p in built.plans()], built.lr
 
 
 def _rate_text(rate: LearningRate) -> str:
